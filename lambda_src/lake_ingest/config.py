@@ -1,0 +1,244 @@
+"""Configuration contract: environment variables set by the Terraform module, and API_CONFIG.
+
+Every problem is reported as a ConfigError naming the offending field, never a KeyError.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+SOURCE_ID_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,46}[a-z0-9])?$")
+PREFIX_PATTERN = re.compile(r"^[A-Za-z0-9!_.*'()-]+(?:/[A-Za-z0-9!_.*'()-]+)*$")
+AUTH_TYPES = ("none", "bearer", "header", "query", "basic")
+API_CONFIG_KEYS = frozenset(
+    {
+        "endpoint",
+        "method",
+        "query_params",
+        "headers",
+        "body",
+        "auth",
+        "timeout_seconds",
+        "max_retries",
+        "records_path",
+    }
+)
+AUTH_KEYS = {
+    "none": frozenset({"type"}),
+    "bearer": frozenset({"type", "secret_field"}),
+    "header": frozenset({"type", "secret_field", "header_name"}),
+    "query": frozenset({"type", "secret_field", "param_name"}),
+    "basic": frozenset({"type", "username_field", "password_field"}),
+}
+# Headers that carry credentials must come from the secret, never from the plain-text config.
+FORBIDDEN_STATIC_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
+
+
+class ConfigError(ValueError):
+    """The function's configuration is invalid. The message names the field."""
+
+    def __init__(self, field_name: str, problem: str) -> None:
+        super().__init__(f"invalid configuration: {field_name}: {problem}")
+        self.field = field_name
+
+
+@dataclass(frozen=True)
+class AuthConfig:
+    """How credentials from the secret are attached to the request."""
+
+    type: str = "none"
+    secret_field: str = "api_key"  # noqa: S105 - a field name, not a secret
+    header_name: str = "X-API-Key"
+    param_name: str = "api_key"
+    username_field: str = "username"
+    password_field: str = "password"  # noqa: S105 - a field name, not a secret
+
+    @property
+    def secret_fields(self) -> tuple[str, ...]:
+        """Names of the secret's fields this auth type reads."""
+        if self.type in ("bearer", "header", "query"):
+            return (self.secret_field,)
+        if self.type == "basic":
+            return (self.username_field, self.password_field)
+        return ()
+
+
+@dataclass(frozen=True)
+class ApiConfig:
+    """What to call and how (the API_CONFIG environment variable)."""
+
+    endpoint: str
+    method: str = "GET"
+    query_params: Mapping[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: Any = None
+    auth: AuthConfig = field(default_factory=AuthConfig)
+    timeout_seconds: float = 30.0
+    max_retries: int = 3
+    records_path: str = ""
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    """Everything the handler needs to know about its one data source."""
+
+    source_id: str
+    raw_bucket: str
+    raw_prefix: str
+    secret_arn: str
+    kms_key_arn: str | None
+    api: ApiConfig
+    secret_max_age_seconds: int = 300
+
+
+def _require(env: Mapping[str, str], name: str) -> str:
+    value = env.get(name, "").strip()
+    if not value:
+        raise ConfigError(name, "environment variable is missing or empty")
+    return value
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _string_map(value: Any, field_name: str) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ConfigError(field_name, "must be an object of name -> value")
+    result: dict[str, str] = {}
+    for key, item in value.items():
+        if isinstance(item, bool) or not isinstance(item, (str, int, float)):
+            raise ConfigError(f"{field_name}.{key}", "must be a string or a number")
+        result[str(key)] = str(item)
+    return result
+
+
+def _parse_endpoint(value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise ConfigError("API_CONFIG.endpoint", "is required and must be a URL string")
+    parts = urlsplit(value)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise ConfigError("API_CONFIG.endpoint", "must be an absolute https:// URL")
+    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+        raise ConfigError(
+            "API_CONFIG.endpoint", "must use https (plain http is allowed only for loopback hosts)"
+        )
+    if parts.username or parts.password:
+        raise ConfigError("API_CONFIG.endpoint", "must not embed credentials; use auth and the secret")
+    return value
+
+
+def _parse_auth(value: Any) -> AuthConfig:
+    if value is None:
+        return AuthConfig()
+    if not isinstance(value, dict):
+        raise ConfigError("API_CONFIG.auth", "must be an object with a 'type'")
+    auth_type = value.get("type", "none")
+    if auth_type not in AUTH_TYPES:
+        raise ConfigError("API_CONFIG.auth.type", f"must be one of {', '.join(AUTH_TYPES)}")
+    unknown = set(value) - AUTH_KEYS[auth_type]
+    if unknown:
+        raise ConfigError(
+            f"API_CONFIG.auth.{sorted(unknown)[0]}", f"is not an option of auth type '{auth_type}'"
+        )
+    for key, item in value.items():
+        if not isinstance(item, str) or not item.strip():
+            raise ConfigError(f"API_CONFIG.auth.{key}", "must be a non-empty string")
+    return AuthConfig(**value)
+
+
+def _number(value: Any, field_name: str, *, minimum: float, maximum: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(field_name, "must be a number")
+    if not minimum <= value <= maximum:
+        raise ConfigError(field_name, f"must be between {minimum:g} and {maximum:g}")
+    return value
+
+
+def parse_api_config(raw: str) -> ApiConfig:
+    """Parse and validate the API_CONFIG JSON document."""
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ConfigError("API_CONFIG", f"is not valid JSON ({exc.msg} at position {exc.pos})") from None
+    if not isinstance(data, dict):
+        raise ConfigError("API_CONFIG", "must be a JSON object")
+    unknown = set(data) - API_CONFIG_KEYS
+    if unknown:
+        raise ConfigError(f"API_CONFIG.{sorted(unknown)[0]}", "is not a known option")
+
+    method = data.get("method", "GET")
+    if not isinstance(method, str) or method.upper() not in ("GET", "POST"):
+        raise ConfigError("API_CONFIG.method", "must be GET or POST")
+    method = method.upper()
+    body = data.get("body")
+    if body is not None and method != "POST":
+        raise ConfigError("API_CONFIG.body", "is allowed only with method POST")
+
+    headers = _string_map(data.get("headers"), "API_CONFIG.headers")
+    for name in headers:
+        if name.lower() in FORBIDDEN_STATIC_HEADERS:
+            raise ConfigError(
+                f"API_CONFIG.headers.{name}", "carries credentials; configure auth and keep it in the secret"
+            )
+
+    records_path = data.get("records_path", "")
+    if not isinstance(records_path, str) or records_path != records_path.strip(".") or ".." in records_path:
+        raise ConfigError("API_CONFIG.records_path", "must be a dot path such as 'data.items' (or empty)")
+
+    return ApiConfig(
+        endpoint=_parse_endpoint(data.get("endpoint")),
+        method=method,
+        query_params=_string_map(data.get("query_params"), "API_CONFIG.query_params"),
+        headers=headers,
+        body=body,
+        auth=_parse_auth(data.get("auth")),
+        timeout_seconds=float(
+            _number(data.get("timeout_seconds", 30), "API_CONFIG.timeout_seconds", minimum=0.1, maximum=900)
+        ),
+        max_retries=int(_number(data.get("max_retries", 3), "API_CONFIG.max_retries", minimum=0, maximum=10)),
+        records_path=records_path,
+    )
+
+
+def load_config(env: Mapping[str, str] | None = None) -> SourceConfig:
+    """Read and validate the whole configuration from the environment."""
+    env = os.environ if env is None else env
+    source_id = _require(env, "SOURCE_ID")
+    if not SOURCE_ID_PATTERN.match(source_id):
+        raise ConfigError("SOURCE_ID", "must be 1-48 characters of lowercase letters, digits and hyphens")
+    raw_prefix = env.get("RAW_PREFIX", "").strip().strip("/") or source_id
+    if not PREFIX_PATTERN.match(raw_prefix):
+        raise ConfigError("RAW_PREFIX", "must be a relative S3 key prefix of safe characters")
+    kms_key_arn = env.get("KMS_KEY_ARN", "").strip() or None
+    if kms_key_arn is not None and not kms_key_arn.startswith("arn:"):
+        raise ConfigError("KMS_KEY_ARN", "must be a KMS key ARN")
+    max_age_raw = env.get("SECRET_CACHE_SECONDS", "300").strip()
+    if not max_age_raw.isdigit():
+        raise ConfigError("SECRET_CACHE_SECONDS", "must be a whole number of seconds")
+    api = parse_api_config(_require(env, "API_CONFIG"))
+    # A source without auth needs no secret; every other one must name its secret.
+    secret_arn = _require(env, "SECRET_ARN") if api.auth.type != "none" else env.get("SECRET_ARN", "")
+    return SourceConfig(
+        source_id=source_id,
+        raw_bucket=_require(env, "RAW_BUCKET"),
+        raw_prefix=raw_prefix,
+        secret_arn=secret_arn,
+        kms_key_arn=kms_key_arn,
+        api=api,
+        secret_max_age_seconds=int(max_age_raw),
+    )

@@ -1,0 +1,106 @@
+"""The invocation event: what one run should fetch and under which idempotency key.
+
+Event fields (all optional):
+  run_id          idempotency key; the same run id always produces the same S3 keys
+  scheduled_time  ISO 8601 instant; sets the partition date (and the run id when none is given)
+  query_params    merged over API_CONFIG.query_params for this run
+
+Without a run id, one is derived that stays the same across Lambda's own retries of the event:
+from the scheduled time, else from an EventBridge event's id, else from the request id (Lambda
+keeps the request id when it retries an asynchronous invocation).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+
+
+class EventError(ValueError):
+    """The invocation event is invalid. The message names the field."""
+
+    def __init__(self, field_name: str, problem: str) -> None:
+        super().__init__(f"invalid event: {field_name}: {problem}")
+        self.field = field_name
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """One ingestion run, resolved from the event."""
+
+    run_id: str
+    partition_date: str
+    scheduled_time: datetime | None
+    query_params: Mapping[str, str] = field(default_factory=dict)
+
+
+def parse_timestamp(value: Any, field_name: str) -> datetime:
+    """Parse an ISO 8601 instant; a value without an offset is taken as UTC."""
+    if not isinstance(value, str) or not value.strip():
+        raise EventError(field_name, "must be an ISO 8601 timestamp such as 2026-01-31T06:00:00Z")
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise EventError(
+            field_name, f"{value!r} is not an ISO 8601 timestamp such as 2026-01-31T06:00:00Z"
+        ) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def _query_params(value: Any) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise EventError("query_params", "must be an object of name -> value")
+    result: dict[str, str] = {}
+    for key, item in value.items():
+        if isinstance(item, bool) or not isinstance(item, (str, int, float)):
+            raise EventError(f"query_params.{key}", "must be a string or a number")
+        result[str(key)] = str(item)
+    return result
+
+
+def parse_event(event: Any, request_id: str, now: datetime | None = None) -> RunRequest:
+    """Resolve the run id, partition date and query overrides from an invocation event."""
+    if event is None:
+        event = {}
+    if not isinstance(event, dict):
+        raise EventError("event", f"must be a JSON object, got {type(event).__name__}")
+
+    scheduled: datetime | None = None
+    if event.get("scheduled_time") is not None:
+        scheduled = parse_timestamp(event["scheduled_time"], "scheduled_time")
+    elif event.get("detail-type") == "Scheduled Event" and event.get("time"):
+        scheduled = parse_timestamp(event["time"], "time")
+
+    run_id = event.get("run_id")
+    if run_id is not None:
+        if not isinstance(run_id, str) or not RUN_ID_PATTERN.match(run_id):
+            raise EventError(
+                "run_id",
+                "must be 1-128 characters of letters, digits, '.', '_' or '-', starting alphanumeric",
+            )
+    elif scheduled is not None:
+        run_id = "sched-" + scheduled.strftime("%Y%m%dT%H%M%SZ")
+    elif isinstance(event.get("id"), str) and RUN_ID_PATTERN.match(event["id"]):
+        run_id = "evt-" + event["id"]
+    else:
+        run_id = "req-" + re.sub(r"[^A-Za-z0-9._-]", "-", request_id)[:120]
+
+    when = scheduled or now or datetime.now(UTC)
+    return RunRequest(
+        run_id=run_id,
+        partition_date=when.strftime("%Y-%m-%d"),
+        scheduled_time=scheduled,
+        query_params=_query_params(event.get("query_params")),
+    )

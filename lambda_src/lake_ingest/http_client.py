@@ -1,0 +1,216 @@
+"""Calling the upstream API: auth, timeouts, bounded retries with full jitter, status checks.
+
+Retries cover connection errors, timeouts, 429 and 5xx. `Retry-After` (seconds or HTTP date) is
+honoured, but never below the jittered backoff (so `Retry-After: 0` does not burn every attempt at
+once) and never past the Lambda deadline. Any 4xx/5xx left after the retries raises: an error
+response is never handed on as data.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+
+import requests
+
+from .config import ApiConfig
+from .redaction import REDACTOR
+
+RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
+BACKOFF_BASE_SECONDS = 0.5
+BACKOFF_CAP_SECONDS = 20.0
+ERROR_BODY_EXCERPT = 300
+
+
+class UpstreamError(RuntimeError):
+    """The upstream API could not be called successfully."""
+
+
+class UpstreamHTTPError(UpstreamError):
+    """The upstream API answered with an error status after all retries."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class DeadlineExceeded(UpstreamError):
+    """Not enough of the invocation's time is left to wait or call again."""
+
+
+class Deadline:
+    """The invocation's remaining time, less a safety margin kept for writing results."""
+
+    def __init__(self, remaining_ms: Callable[[], int], margin_seconds: float) -> None:
+        self._remaining_ms = remaining_ms
+        self.margin_seconds = margin_seconds
+
+    def seconds_left(self) -> float:
+        return self._remaining_ms() / 1000.0 - self.margin_seconds
+
+
+@dataclass
+class Response:
+    """A successful (2xx) upstream response whose body has not been read yet."""
+
+    raw: requests.Response
+    status: int
+    content_type: str
+    content_encoding: str | None
+    url: str
+    attempts: int
+    latency_ms: float
+
+    def iter_body(self, chunk_size: int = 1 << 20) -> Iterator[bytes]:
+        """Yield the body (transfer and content coding removed); raise if it breaks off."""
+        received = 0
+        try:
+            for chunk in self.raw.iter_content(chunk_size=chunk_size):
+                received += len(chunk)
+                yield chunk
+        except requests.RequestException as exc:
+            raise UpstreamError(
+                f"body of {self.url} broke off after {received} bytes ({type(exc).__name__})"
+            ) from None
+
+    def close(self) -> None:
+        self.raw.close()
+
+
+_session: requests.Session | None = None
+
+
+def _http_session() -> requests.Session:
+    """One pooled session per process, reused by warm invocations."""
+    global _session
+    if _session is None:
+        _session = requests.Session()
+        _session.headers["User-Agent"] = "lake-ingest"
+    return _session
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or HTTP date), or None."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def backoff_seconds(attempt: int, rng: random.Random | None = None) -> float:
+    """Full-jitter exponential backoff for retry number `attempt` (1-based)."""
+    ceiling = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * (2 ** (attempt - 1)))
+    return (rng or random).uniform(BACKOFF_BASE_SECONDS / 2, ceiling)
+
+
+def build_request(
+    api: ApiConfig, credentials: Mapping[str, str], query_overrides: Mapping[str, str]
+) -> requests.PreparedRequest:
+    """The request for this run, with credentials applied as the auth config says."""
+    headers = {"Accept": "application/json, */*;q=0.5", **api.headers}
+    params = {**api.query_params, **query_overrides}
+    auth = None
+    kind = api.auth.type
+    if kind == "bearer":
+        headers["Authorization"] = f"Bearer {credentials[api.auth.secret_field]}"
+    elif kind == "header":
+        headers[api.auth.header_name] = credentials[api.auth.secret_field]
+    elif kind == "query":
+        params[api.auth.param_name] = credentials[api.auth.secret_field]
+    elif kind == "basic":
+        auth = (credentials[api.auth.username_field], credentials[api.auth.password_field])
+    json_body = api.body if api.body is not None and not isinstance(api.body, str) else None
+    data = api.body if isinstance(api.body, str) else None
+    request = requests.Request(
+        api.method, api.endpoint, headers=headers, params=params, auth=auth, json=json_body, data=data
+    )
+    return _http_session().prepare_request(request)
+
+
+def safe_url(request: requests.PreparedRequest) -> str:
+    """The request URL with credential values masked, for logs, errors and manifests."""
+    return REDACTOR.scrub(request.url or "")
+
+
+def fetch(
+    request: requests.PreparedRequest,
+    api: ApiConfig,
+    deadline: Deadline,
+    log: Callable[..., None],
+    sleep: Callable[[float], None] = time.sleep,
+) -> Response:
+    """Send `request` with bounded retries; return the first 2xx response, unread."""
+    url = safe_url(request)
+    max_attempts = api.max_retries + 1
+    for attempt in range(1, max_attempts + 1):
+        budget = deadline.seconds_left()
+        if budget <= 0:
+            raise DeadlineExceeded(f"no time left to call {request.method} {url} (attempt {attempt})")
+        timeout = min(api.timeout_seconds, budget)
+        started = time.monotonic()
+        retry_after: float | None = None
+        try:
+            raw = _http_session().send(request, timeout=(min(timeout, 10.0), timeout), stream=True)
+        except requests.Timeout:
+            problem, status = f"timed out after {timeout:.1f}s", None
+        except requests.RequestException as exc:
+            # requests' messages include the full URL (and so query credentials): keep the class only.
+            problem, status = f"connection failed ({type(exc).__name__})", None
+        else:
+            latency_ms = (time.monotonic() - started) * 1000
+            status = raw.status_code
+            if 200 <= status < 300:
+                return Response(
+                    raw=raw,
+                    status=status,
+                    content_type=raw.headers.get("Content-Type", ""),
+                    content_encoding=raw.headers.get("Content-Encoding"),
+                    url=url,
+                    attempts=attempt,
+                    latency_ms=latency_ms,
+                )
+            retry_after = parse_retry_after(raw.headers.get("Retry-After"))
+            excerpt = _error_excerpt(raw)
+            problem = f"HTTP {status}" + (f": {excerpt}" if excerpt else "")
+            if status not in RETRYABLE_STATUS:
+                raise UpstreamHTTPError(
+                    f"upstream returned {problem} for {request.method} {url} (not retried)", status
+                )
+
+        if attempt == max_attempts:
+            message = f"upstream {problem} for {request.method} {url} after {attempt} attempt(s)"
+            if status is None:
+                raise UpstreamError(message)
+            raise UpstreamHTTPError(message, status)
+        wait = max(backoff_seconds(attempt), retry_after or 0.0)
+        if wait >= deadline.seconds_left():
+            raise DeadlineExceeded(
+                f"upstream {problem} for {request.method} {url}; waiting {wait:.1f}s for attempt "
+                f"{attempt + 1} would pass the function's deadline"
+            )
+        log("upstream call failed, retrying", attempt=attempt, problem=problem, wait_seconds=round(wait, 3))
+        sleep(wait)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _error_excerpt(raw: requests.Response) -> str:
+    """A short, scrubbed excerpt of an error body, for the exception message."""
+    try:
+        text = raw.raw.read(ERROR_BODY_EXCERPT, decode_content=True) or b""
+    except Exception:  # noqa: BLE001 - the excerpt is best effort; the status is what matters
+        text = b""
+    finally:
+        raw.close()
+    return REDACTOR.scrub(" ".join(text.decode("utf-8", "replace").split()))[:ERROR_BODY_EXCERPT]

@@ -1,0 +1,46 @@
+"""The source's API credentials, read from Secrets Manager through Powertools parameters.
+
+The value is cached in the process (Powertools' provider cache), so warm invocations do not
+call Secrets Manager again until max_age expires.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from aws_lambda_powertools.utilities import parameters
+
+from .config import AuthConfig
+from .redaction import REDACTOR
+
+
+class SecretError(RuntimeError):
+    """The secret could not be read or does not hold the fields the auth type needs."""
+
+
+def get_credentials(
+    secret_arn: str, auth: AuthConfig, max_age_seconds: int, force_fetch: bool = False
+) -> Mapping[str, str]:
+    """Return the secret's fields needed by `auth`, registering their values for redaction."""
+    if auth.type == "none":
+        return {}
+    try:
+        value: Any = parameters.get_secret(
+            secret_arn, transform="json", max_age=max_age_seconds, force_fetch=force_fetch
+        )
+    except parameters.exceptions.TransformParameterError:
+        raise SecretError(f"secret {secret_arn}: value is not a JSON object") from None
+    except parameters.exceptions.GetParameterError as exc:
+        # The message is the AWS error (access denied, not found, no value yet): no secret in it.
+        raise SecretError(f"secret {secret_arn}: cannot be read: {exc}") from None
+    if not isinstance(value, dict):
+        raise SecretError(f"secret {secret_arn}: value must be a JSON object of credential fields")
+    REDACTOR.add(str(v) for v in value.values() if isinstance(v, (str, int)))
+    missing = [name for name in auth.secret_fields if not isinstance(value.get(name), str) or not value[name]]
+    if missing:
+        raise SecretError(
+            f"secret {secret_arn}: field(s) {', '.join(missing)} required by auth type "
+            f"'{auth.type}' are missing or empty"
+        )
+    return {name: value[name] for name in auth.secret_fields}

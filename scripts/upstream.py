@@ -1,0 +1,157 @@
+"""A real HTTP server on 127.0.0.1 that plays an upstream REST API.
+
+Tests script its replies one by one (status, headers, body, delay, truncation); `make demo` runs
+it as a small sample API (`python -m scripts.upstream --port N`) that requires a bearer token.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+
+@dataclass
+class Reply:
+    """One scripted response."""
+
+    status: int = 200
+    body: bytes = b"[]"
+    headers: dict[str, str] = field(default_factory=lambda: {"Content-Type": "application/json"})
+    delay: float = 0.0  # seconds before the status line is sent
+    truncate_to: int | None = None  # send only this many body bytes, then close
+
+
+@dataclass
+class SeenRequest:
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+    body: bytes
+    at: float
+
+
+class ScriptedUpstream:
+    """Serves scripted replies in order; the last one (or `default`) repeats once the script is used up."""
+
+    def __init__(self, default: Reply | None = None, responder: Callable[[SeenRequest], Reply] | None = None):
+        self.replies: deque[Reply] = deque()
+        self.default = default or Reply()
+        self.responder = responder
+        self.requests: list[SeenRequest] = []
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def script(self, *replies: Reply) -> None:
+        with self._lock:
+            self.replies.extend(replies)
+
+    def start(self) -> ScriptedUpstream:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def _next_reply(self, seen: SeenRequest) -> Reply:
+        with self._lock:
+            self.requests.append(seen)
+            if self.replies:
+                return self.replies.popleft()
+        return self.responder(seen) if self.responder else self.default
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        upstream = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _serve(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                parts = urlsplit(self.path)
+                seen = SeenRequest(
+                    method=self.command,
+                    path=parts.path,
+                    query=parse_qs(parts.query),
+                    headers={k.lower(): v for k, v in self.headers.items()},
+                    body=self.rfile.read(length) if length else b"",
+                    at=time.monotonic(),
+                )
+                reply = upstream._next_reply(seen)
+                if reply.delay:
+                    time.sleep(reply.delay)
+                try:
+                    self.send_response(reply.status)
+                    for name, value in reply.headers.items():
+                        self.send_header(name, value)
+                    self.send_header("Content-Length", str(len(reply.body)))
+                    if reply.truncate_to is not None:
+                        self.send_header("Connection", "close")
+                    self.end_headers()
+                    body = reply.body if reply.truncate_to is None else reply.body[: reply.truncate_to]
+                    self.wfile.write(body)
+                    self.wfile.flush()
+                    if reply.truncate_to is not None:
+                        self.close_connection = True
+                except (BrokenPipeError, ConnectionResetError):
+                    self.close_connection = True
+
+            do_GET = _serve
+            do_POST = _serve
+
+            def log_message(self, format: str, *args: object) -> None:
+                return
+
+        return Handler
+
+
+def sample_api(token: str, pages: int = 3, per_page: int = 50) -> Callable[[SeenRequest], Reply]:
+    """A tiny paged 'orders' API that requires `Authorization: Bearer <token>`."""
+
+    def respond(seen: SeenRequest) -> Reply:
+        if seen.headers.get("authorization") != f"Bearer {token}":
+            return Reply(401, b'{"error": "unauthorized"}')
+        page = int((seen.query.get("page") or ["1"])[0])
+        start = (page - 1) * per_page
+        items = [
+            {"id": i, "amount_cents": (i * 37) % 10_000, "currency": "EUR"}
+            for i in range(start, start + per_page)
+        ]
+        body = {"data": {"items": items if page <= pages else []}, "page": page, "pages": pages}
+        return Reply(200, json.dumps(body).encode())
+
+    return respond
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Serve the sample upstream API on 127.0.0.1")
+    parser.add_argument("--token", required=True, help="bearer token the API accepts")
+    parser.add_argument("--port-file", required=True, help="write the chosen URL here once listening")
+    args = parser.parse_args()
+    server = ScriptedUpstream(responder=sample_api(args.token)).start()
+    with open(args.port_file, "w") as handle:
+        handle.write(server.url)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()

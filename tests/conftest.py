@@ -1,0 +1,144 @@
+"""Shared fixtures: a moto server and a scripted upstream API, both real servers on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import pytest
+from scripts.upstream import ScriptedUpstream
+
+REGION = "us-east-1"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def aws_endpoint() -> Iterator[str]:
+    """A moto server (S3, Secrets Manager, KMS, ...) for the whole session."""
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    saved = {
+        k: os.environ.get(k)
+        for k in (
+            "AWS_ENDPOINT_URL",
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+            "AWS_DEFAULT_REGION",
+            "AWS_REGION",
+        )
+    }
+    os.environ.update(
+        AWS_ENDPOINT_URL=endpoint,
+        AWS_ACCESS_KEY_ID="test",
+        AWS_SECRET_ACCESS_KEY="test",
+        AWS_DEFAULT_REGION=REGION,
+        AWS_REGION=REGION,
+    )
+    yield endpoint
+    server.stop()
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+@pytest.fixture
+def upstream() -> Iterator[ScriptedUpstream]:
+    server = ScriptedUpstream().start()
+    yield server
+    server.stop()
+
+
+@dataclass
+class LambdaContext:
+    """The attributes of Lambda's context object that the handler and Powertools read."""
+
+    timeout_seconds: float = 60.0
+    function_name: str = "lake-ingest-test"
+    memory_limit_in_mb: int = 256
+    aws_request_id: str = "00000000-0000-4000-8000-000000000000"
+
+    def __post_init__(self) -> None:
+        self._deadline = time.monotonic() + self.timeout_seconds
+        self.invoked_function_arn = f"arn:aws:lambda:{REGION}:123456789012:function:{self.function_name}"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+@dataclass
+class Source:
+    """One configured data source backed by real (moto) AWS resources."""
+
+    bucket: str
+    key_arn: str
+    secret_arn: str
+    secret_value: dict[str, str]
+    env: dict[str, str]
+    s3: Any
+
+    def keys(self) -> list[str]:
+        pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket)
+        return sorted(o["Key"] for page in pages for o in page.get("Contents", []))
+
+
+@pytest.fixture
+def make_source(aws_endpoint: str, monkeypatch: pytest.MonkeyPatch):
+    """Create bucket, key and secret, and set the handler's environment for one source."""
+
+    def make(
+        api_config: dict[str, Any],
+        secret_value: dict[str, str] | None = None,
+        source_id: str = "orders-api",
+        **env: str,
+    ) -> Source:
+        suffix = uuid.uuid4().hex[:10]
+        s3 = boto3.client("s3", region_name=REGION)
+        bucket = f"raw-{suffix}"
+        s3.create_bucket(Bucket=bucket)
+        key_arn = boto3.client("kms", region_name=REGION).create_key()["KeyMetadata"]["Arn"]
+        secret_value = {"api_key": f"sk-live-{uuid.uuid4().hex}"} if secret_value is None else secret_value
+        secret_arn = boto3.client("secretsmanager", region_name=REGION).create_secret(
+            Name=f"lake-ingest/{source_id}-{suffix}", SecretString=json.dumps(secret_value)
+        )["ARN"]
+        variables = {
+            "SOURCE_ID": source_id,
+            "RAW_BUCKET": bucket,
+            "SECRET_ARN": secret_arn,
+            "KMS_KEY_ARN": key_arn,
+            "API_CONFIG": json.dumps(api_config),
+            "POWERTOOLS_METRICS_NAMESPACE": "LakeIngestTest",
+            **env,
+        }
+        for name in ("RAW_PREFIX", "SECRET_CACHE_SECONDS"):
+            monkeypatch.delenv(name, raising=False)
+        for name, value in variables.items():
+            monkeypatch.setenv(name, value)
+        return Source(bucket, key_arn, secret_arn, secret_value, variables, s3)
+
+    return make
+
+
+@pytest.fixture(autouse=True)
+def fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep retry sleeps short; tests that check waiting use Retry-After, which is honoured as sent."""
+    from lake_ingest import http_client
+
+    monkeypatch.setattr(http_client, "BACKOFF_BASE_SECONDS", 0.02)

@@ -1,0 +1,129 @@
+"""The configuration contract: valid inputs parse, every invalid one names its field."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from lake_ingest.config import ConfigError, load_config, parse_api_config
+
+BASE_ENV = {
+    "SOURCE_ID": "orders-api",
+    "RAW_BUCKET": "lake-raw",
+    "SECRET_ARN": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:x",
+    "API_CONFIG": json.dumps({"endpoint": "https://api.example.com/v1/orders"}),
+}
+
+
+def test_defaults():
+    config = load_config(BASE_ENV)
+    assert config.raw_prefix == "orders-api"
+    assert config.kms_key_arn is None
+    assert config.api.method == "GET"
+    assert config.api.auth.type == "none"
+    assert config.api.timeout_seconds == 30 and config.api.max_retries == 3
+    assert config.secret_max_age_seconds == 300
+
+
+def test_full_config():
+    api = {
+        "endpoint": "https://api.example.com/v1/orders",
+        "method": "post",
+        "body": {"q": 1},
+        "query_params": {"limit": 100},
+        "headers": {"Accept": "application/json"},
+        "auth": {"type": "basic", "username_field": "user", "password_field": "pass"},
+        "timeout_seconds": 5,
+        "max_retries": 0,
+        "records_path": "data.items",
+    }
+    env = {
+        **BASE_ENV,
+        "API_CONFIG": json.dumps(api),
+        "RAW_PREFIX": "/vendor/orders/",
+        "KMS_KEY_ARN": "arn:aws:kms:x",
+    }
+    config = load_config(env)
+    assert config.raw_prefix == "vendor/orders"
+    assert config.api.method == "POST"
+    assert config.api.query_params == {"limit": "100"}
+    assert config.api.auth.secret_fields == ("user", "pass")
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"SOURCE_ID": ""}, "SOURCE_ID"),
+        ({"SOURCE_ID": "Orders_API"}, "SOURCE_ID"),
+        ({"RAW_BUCKET": " "}, "RAW_BUCKET"),
+        ({"RAW_PREFIX": "a//b"}, "RAW_PREFIX"),
+        ({"KMS_KEY_ARN": "alias/foo"}, "KMS_KEY_ARN"),
+        ({"SECRET_CACHE_SECONDS": "-1"}, "SECRET_CACHE_SECONDS"),
+        ({"API_CONFIG": "{not json"}, "API_CONFIG"),
+        ({"API_CONFIG": "[]"}, "API_CONFIG"),
+    ],
+)
+def test_bad_environment(change, field):
+    with pytest.raises(ConfigError) as error:
+        load_config({**BASE_ENV, **change})
+    assert error.value.field == field
+    assert f"invalid configuration: {field}:" in str(error.value)
+
+
+def test_missing_variable_is_named():
+    env = dict(BASE_ENV)
+    del env["API_CONFIG"]
+    with pytest.raises(ConfigError, match="API_CONFIG: environment variable is missing"):
+        load_config(env)
+
+
+def test_secret_arn_is_required_only_with_auth():
+    env = dict(BASE_ENV)
+    del env["SECRET_ARN"]
+    assert load_config(env).secret_arn == ""
+    env["API_CONFIG"] = json.dumps({"endpoint": "https://a.example", "auth": {"type": "bearer"}})
+    with pytest.raises(ConfigError, match="SECRET_ARN"):
+        load_config(env)
+
+
+@pytest.mark.parametrize(
+    ("api", "field"),
+    [
+        ({}, "API_CONFIG.endpoint"),
+        ({"endpoint": "ftp://x.example/a"}, "API_CONFIG.endpoint"),
+        ({"endpoint": "http://api.example.com/a"}, "API_CONFIG.endpoint"),
+        ({"endpoint": "https://user:pw@api.example.com/a"}, "API_CONFIG.endpoint"),
+        ({"endpoint": "https://a.example", "method": "DELETE"}, "API_CONFIG.method"),
+        ({"endpoint": "https://a.example", "body": {"x": 1}}, "API_CONFIG.body"),
+        (
+            {"endpoint": "https://a.example", "headers": {"Authorization": "Bearer x"}},
+            "API_CONFIG.headers.Authorization",
+        ),
+        ({"endpoint": "https://a.example", "headers": ["x"]}, "API_CONFIG.headers"),
+        ({"endpoint": "https://a.example", "query_params": {"a": [1]}}, "API_CONFIG.query_params.a"),
+        ({"endpoint": "https://a.example", "auth": {"type": "oauth"}}, "API_CONFIG.auth.type"),
+        (
+            {"endpoint": "https://a.example", "auth": {"type": "bearer", "header_name": "X"}},
+            "API_CONFIG.auth.header_name",
+        ),
+        (
+            {"endpoint": "https://a.example", "auth": {"type": "query", "param_name": ""}},
+            "API_CONFIG.auth.param_name",
+        ),
+        ({"endpoint": "https://a.example", "timeout_seconds": 0}, "API_CONFIG.timeout_seconds"),
+        ({"endpoint": "https://a.example", "timeout_seconds": "5"}, "API_CONFIG.timeout_seconds"),
+        ({"endpoint": "https://a.example", "max_retries": 11}, "API_CONFIG.max_retries"),
+        ({"endpoint": "https://a.example", "records_path": ".data"}, "API_CONFIG.records_path"),
+        ({"endpoint": "https://a.example", "pagnation": {}}, "API_CONFIG.pagnation"),
+    ],
+)
+def test_bad_api_config(api, field):
+    with pytest.raises(ConfigError) as error:
+        parse_api_config(json.dumps(api))
+    assert error.value.field == field
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "[::1]", "127.0.0.53"])
+def test_plain_http_is_allowed_for_loopback_only(host):
+    assert parse_api_config(json.dumps({"endpoint": f"http://{host}:8080/x"})).endpoint.startswith("http://")

@@ -1,0 +1,77 @@
+"""Event resolution (run id, partition date) and the retry timing helpers."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime
+
+import pytest
+
+from lake_ingest import http_client
+from lake_ingest.events import EventError, parse_event
+from lake_ingest.http_client import backoff_seconds, parse_retry_after
+
+NOW = datetime(2026, 11, 23, 23, 59, tzinfo=UTC)
+
+
+def test_explicit_run_id_and_scheduled_time():
+    run = parse_event({"run_id": "r-1", "scheduled_time": "2026-01-02T03:04:05+02:00"}, "req", NOW)
+    assert run.run_id == "r-1"
+    assert run.partition_date == "2026-01-02"
+    assert run.scheduled_time == datetime(2026, 1, 2, 1, 4, 5, tzinfo=UTC)
+
+
+def test_scheduled_time_gives_run_id_and_date():
+    run = parse_event({"scheduled_time": "2026-01-02T00:30:00Z"}, "req-a", NOW)
+    assert run.run_id == "sched-20260102T003000Z"
+    assert run.partition_date == "2026-01-02"
+
+
+def test_eventbridge_scheduled_event_uses_its_time():
+    event = {"id": "abc-123", "detail-type": "Scheduled Event", "time": "2026-02-03T04:00:00Z", "detail": {}}
+    run = parse_event(event, "req-a", NOW)
+    assert run.run_id == "sched-20260203T040000Z" and run.partition_date == "2026-02-03"
+
+
+def test_other_eventbridge_event_uses_its_id():
+    assert parse_event({"id": "abc-123", "detail-type": "Thing"}, "req", NOW).run_id == "evt-abc-123"
+
+
+def test_plain_event_falls_back_to_the_request_id_which_async_retries_keep():
+    run = parse_event({}, "8c1f0d6e-aaaa-bbbb-cccc-123456789012", NOW)
+    assert run.run_id == "req-8c1f0d6e-aaaa-bbbb-cccc-123456789012"
+    assert run.partition_date == "2026-11-23"
+    assert parse_event(None, "x", NOW).run_id == "req-x"
+
+
+@pytest.mark.parametrize("value", ["", "2026-13-01T00:00:00Z", "tomorrow", 1700000000])
+def test_bad_scheduled_time(value):
+    with pytest.raises(EventError, match="scheduled_time"):
+        parse_event({"scheduled_time": value}, "req", NOW)
+
+
+@pytest.mark.parametrize("run_id", ["", "a" * 129, "-lead", "has space", "a/b"])
+def test_bad_run_id(run_id):
+    with pytest.raises(EventError, match="run_id"):
+        parse_event({"run_id": run_id}, "req", NOW)
+
+
+def test_retry_after_forms():
+    now = datetime(2026, 11, 23, 12, 0, 0, tzinfo=UTC)
+    assert parse_retry_after("7") == 7.0
+    assert parse_retry_after("0") == 0.0
+    assert parse_retry_after("Mon, 23 Nov 2026 12:00:30 GMT", now) == 30.0
+    assert parse_retry_after("Mon, 23 Nov 2026 11:00:00 GMT", now) == 0.0  # in the past
+    assert parse_retry_after("soon") is None
+    assert parse_retry_after(None) is None
+
+
+def test_backoff_is_jittered_growing_and_capped(monkeypatch):
+    monkeypatch.setattr(http_client, "BACKOFF_BASE_SECONDS", 0.5)
+    rng = random.Random(7)
+    samples = {attempt: [backoff_seconds(attempt, rng) for _ in range(200)] for attempt in (1, 3, 12)}
+    assert all(0.25 <= s <= 0.5 for s in samples[1])
+    assert all(0.25 <= s <= 2.0 for s in samples[3])
+    assert max(samples[3]) > 1.5  # it does grow
+    assert len({round(s, 6) for s in samples[3]}) > 100  # and it is jittered
+    assert all(s <= http_client.BACKOFF_CAP_SECONDS for s in samples[12])
