@@ -1,0 +1,44 @@
+# One source applied to a local AWS (moto server) with a local upstream API: used by `make demo`.
+# Every service endpoint points at var.aws_endpoint; nothing leaves loopback.
+provider "aws" {
+  region                      = var.region
+  access_key                  = "test"
+  secret_key                  = "test"
+  skip_credentials_validation = true
+  skip_metadata_api_check     = true
+  skip_region_validation      = true
+  skip_requesting_account_id  = false
+  s3_use_path_style           = true
+
+  endpoints {
+    cloudwatch     = var.aws_endpoint
+    cloudwatchlogs = var.aws_endpoint
+    events         = var.aws_endpoint
+    iam            = var.aws_endpoint
+    kms            = var.aws_endpoint
+    lambda         = var.aws_endpoint
+    s3             = var.aws_endpoint
+    scheduler      = var.aws_endpoint
+    secretsmanager = var.aws_endpoint
+    sns            = var.aws_endpoint
+    sqs            = var.aws_endpoint
+    sts            = var.aws_endpoint
+  }
+}
+
+module "source" {
+  source = "../.."
+
+  source_id = var.source_id
+  api_config = {
+    endpoint     = "${var.api_endpoint}/v1/orders"
+    query_params = { page = "1" }
+    auth         = { type = "bearer", secret_field = "api_key" }
+    records_path = "data.items"
+  }
+  schedule_expression  = "rate(1 hour)"
+  bucket_force_destroy = true
+
+  secret_recovery_window_days = 0
+  kms_deletion_window_days    = 7
+}

@@ -1,0 +1,46 @@
+# lake-ingest: one data source per module instantiation.
+# Resources live in one file per concern: package/lambda, iam, kms, s3, secret, logs, dlq, alarms, schedule.
+
+data "aws_partition" "current" {}
+data "aws_region" "current" {}
+data "aws_caller_identity" "current" {}
+
+locals {
+  partition  = data.aws_partition.current.partition
+  dns_suffix = data.aws_partition.current.dns_suffix
+  region     = data.aws_region.current.name
+  account_id = data.aws_caller_identity.current.account_id
+
+  name       = "${var.name_prefix}-${var.source_id}"
+  raw_prefix = coalesce(var.raw_prefix, var.source_id)
+
+  function_name  = local.name
+  function_arn   = "arn:${local.partition}:lambda:${local.region}:${local.account_id}:function:${local.function_name}"
+  log_group_name = "/aws/lambda/${local.function_name}"
+  log_group_arn  = "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:${local.log_group_name}"
+  secret_name    = "${var.name_prefix}/${var.source_id}/api-credentials"
+  # Secrets Manager appends "-" and six random characters to the name.
+  secret_arn_pattern = "arn:${local.partition}:secretsmanager:${local.region}:${local.account_id}:secret:${local.secret_name}-??????"
+  dlq_name           = "${local.name}-dlq"
+  dlq_arn            = "arn:${local.partition}:sqs:${local.region}:${local.account_id}:${local.dlq_name}"
+  topic_name         = "${local.name}-alarms"
+  topic_arn          = "arn:${local.partition}:sns:${local.region}:${local.account_id}:${local.topic_name}"
+  alarm_arn_prefix   = "arn:${local.partition}:cloudwatch:${local.region}:${local.account_id}:alarm:${local.name}-"
+
+  # Service principals are global names in every partition; CloudWatch Logs' is regional.
+  service_principal = merge(
+    { for s in ["lambda", "cloudwatch", "scheduler"] : s => "${s}.amazonaws.com" },
+    { logs = "logs.${local.region}.${local.dns_suffix}" },
+  )
+  # kms:ViaService values: the regional endpoints of the services that use the key for the role.
+  via_service = { for s in ["s3", "secretsmanager", "sqs", "lambda"] : s => "${s}.${local.region}.${local.dns_suffix}" }
+
+  # API_CONFIG for the handler, without the attributes the caller left unset.
+  api_config_json = jsonencode(merge(
+    { for k, v in var.api_config : k => v if v != null && k != "auth" && k != "method" },
+    { method = upper(var.api_config.method) },
+    { auth = { for k, v in var.api_config.auth : k => v if v != null } },
+  ))
+
+  tags = merge(var.tags, { "lake-ingest:source-id" = var.source_id })
+}

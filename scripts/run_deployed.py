@@ -1,0 +1,112 @@
+"""Run the function that is deployed on the local AWS, with its own code, handler, environment, timeout.
+
+moto cannot execute Lambda functions without Docker (gap 4 in scripts/local_aws.py), so this does
+what the Lambda service would: download the deployed zip from GetFunction's Code.Location, unpack
+it, and invoke the configured handler in a fresh Python process whose environment is the
+function's, plus the local AWS endpoint. Only the standard library and boto3 (which the Lambda
+runtime provides too) are available to the code besides what the zip carries.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import urllib.request
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+BOOTSTRAP = Path(__file__).with_name("lambda_bootstrap.py")
+
+
+@dataclass
+class Invocation:
+    result: dict[str, Any] | None
+    error: dict[str, Any] | None
+    module_file: str | None
+    logs: str
+    code_sha256: str
+    handler: str
+    timeout: int
+
+
+def deployed_code(function_name: str, endpoint: str) -> tuple[dict[str, Any], bytes]:
+    """The function's configuration and its deployed zip, as the local AWS holds them."""
+    response = boto3.client("lambda", endpoint_url=endpoint).get_function(FunctionName=function_name)
+    location = response["Code"]["Location"]
+    if not location.startswith(("http://127.", "http://localhost")):
+        raise SystemExit(f"refusing to download code from a non-loopback location: {location}")
+    with urllib.request.urlopen(location, timeout=30) as download:
+        return response["Configuration"], download.read()
+
+
+def invoke(function_name: str, endpoint: str, event: dict[str, Any], region: str = "us-east-1") -> Invocation:
+    configuration, code = deployed_code(function_name, endpoint)
+    with tempfile.TemporaryDirectory(prefix="lake-ingest-run-") as workdir:
+        task_root = Path(workdir, "task")
+        zipfile.ZipFile(io.BytesIO(code)).extractall(task_root)
+        result_file = Path(workdir, "result.json")
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "PYTHONPATH": str(task_root),
+            "PYTHONNOUSERSITE": "1",
+            "LAMBDA_TASK_ROOT": str(task_root),
+            "AWS_ENDPOINT_URL": endpoint,
+            "AWS_ACCESS_KEY_ID": "test",
+            "AWS_SECRET_ACCESS_KEY": "test",
+            "AWS_REGION": region,
+            "AWS_DEFAULT_REGION": region,
+            "AWS_LAMBDA_FUNCTION_NAME": configuration["FunctionName"],
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(configuration["MemorySize"]),
+            "LAKE_INGEST_FUNCTION_ARN": configuration["FunctionArn"],
+            **configuration.get("Environment", {}).get("Variables", {}),
+        }
+        timeout = int(configuration["Timeout"])
+        process = subprocess.run(
+            [sys.executable, str(BOOTSTRAP), configuration["Handler"], str(timeout), str(result_file)],
+            input=json.dumps(event),
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=timeout + 5,
+            cwd=task_root,
+            check=False,
+        )
+        outcome = (
+            json.loads(result_file.read_text())
+            if result_file.exists()
+            else {"error": {"errorType": "Runtime.ExitError", "errorMessage": process.stderr[-2000:]}}
+        )
+    return Invocation(
+        result=outcome.get("result"),
+        error=outcome.get("error"),
+        module_file=outcome.get("module_file"),
+        logs=process.stdout + process.stderr,
+        code_sha256=configuration["CodeSha256"],
+        handler=configuration["Handler"],
+        timeout=timeout,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--function-name", required=True)
+    parser.add_argument("--endpoint", required=True)
+    parser.add_argument("--event", default="{}", help="event JSON")
+    args = parser.parse_args()
+    invocation = invoke(args.function_name, args.endpoint, json.loads(args.event))
+    print(invocation.logs, end="")
+    print(json.dumps({"result": invocation.result, "error": invocation.error}, indent=2))
+    sys.exit(1 if invocation.error else 0)
+
+
+if __name__ == "__main__":
+    main()

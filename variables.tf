@@ -1,0 +1,324 @@
+variable "source_id" {
+  description = "Identifier of the data source: names every resource and is the default S3 prefix. Lowercase letters, digits and hyphens, 1-32 characters."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$", var.source_id))
+    error_message = "source_id must be 1-32 characters of lowercase letters, digits and hyphens, starting and ending with a letter or digit (e.g. \"stripe-charges\")."
+  }
+}
+
+variable "name_prefix" {
+  description = "Prefix of every resource name (function, role, key alias, queue, topic, alarms)."
+  type        = string
+  default     = "lake-ingest"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{0,14}$", var.name_prefix))
+    error_message = "name_prefix must be 1-15 characters of lowercase letters, digits and hyphens, starting with a letter."
+  }
+}
+
+variable "api_config" {
+  description = "The upstream API call (the handler's API_CONFIG): endpoint, method, query_params, headers (non-secret), body (POST only), auth (type none|bearer|header|query|basic and which secret fields and header/parameter carry them), timeout_seconds, max_retries, records_path."
+  type = object({
+    endpoint     = string
+    method       = optional(string, "GET")
+    query_params = optional(map(string), {})
+    headers      = optional(map(string), {})
+    body         = optional(string)
+    auth = optional(object({
+      type           = string
+      secret_field   = optional(string)
+      header_name    = optional(string)
+      param_name     = optional(string)
+      username_field = optional(string)
+      password_field = optional(string)
+    }), { type = "none" })
+    timeout_seconds = optional(number, 30)
+    max_retries     = optional(number, 3)
+    records_path    = optional(string, "")
+  })
+
+  validation {
+    condition     = can(regex("^https://[^/@\\s]+", var.api_config.endpoint)) || can(regex("^http://(127\\.[0-9.]+|localhost|\\[::1\\])(:[0-9]+)?(/|$)", var.api_config.endpoint))
+    error_message = "api_config.endpoint must be an https:// URL without embedded credentials (plain http is accepted only for loopback hosts, for local testing)."
+  }
+  validation {
+    condition     = contains(["GET", "POST"], upper(var.api_config.method))
+    error_message = "api_config.method must be GET or POST."
+  }
+  validation {
+    condition     = var.api_config.body == null || upper(var.api_config.method) == "POST"
+    error_message = "api_config.body is allowed only with method = \"POST\"."
+  }
+  validation {
+    condition     = contains(["none", "bearer", "header", "query", "basic"], var.api_config.auth.type)
+    error_message = "api_config.auth.type must be one of none, bearer, header, query, basic."
+  }
+  validation {
+    condition     = alltrue([for name in keys(var.api_config.headers) : !contains(["authorization", "proxy-authorization", "cookie"], lower(name))])
+    error_message = "api_config.headers must not carry credentials (Authorization, Cookie): configure api_config.auth and keep the value in the secret."
+  }
+  validation {
+    condition     = var.api_config.timeout_seconds >= 0.1 && var.api_config.timeout_seconds <= 900
+    error_message = "api_config.timeout_seconds must be between 0.1 and 900."
+  }
+  validation {
+    condition     = var.api_config.max_retries >= 0 && var.api_config.max_retries <= 10 && floor(var.api_config.max_retries) == var.api_config.max_retries
+    error_message = "api_config.max_retries must be a whole number from 0 to 10."
+  }
+  validation {
+    condition     = var.api_config.records_path == "" || can(regex("^[^.]+(\\.[^.]+)*$", var.api_config.records_path))
+    error_message = "api_config.records_path must be a dot path such as \"data.items\", or empty for a top-level array."
+  }
+}
+
+variable "raw_prefix" {
+  description = "S3 key prefix (no leading or trailing slash) under which this source writes; defaults to source_id. The role may write only below it."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.raw_prefix == null || can(regex("^[A-Za-z0-9!_.*'()-]+(/[A-Za-z0-9!_.*'()-]+)*$", coalesce(var.raw_prefix, "x")))
+    error_message = "raw_prefix must be a relative key prefix such as \"vendor/orders\": safe characters, no leading, trailing or double slash."
+  }
+}
+
+variable "schedule_expression" {
+  description = "EventBridge Scheduler expression, e.g. \"rate(1 hour)\" or \"cron(0 6 * * ? *)\"; null for no schedule."
+  type        = string
+  default     = null
+
+  validation {
+    condition = var.schedule_expression == null || can(regex(
+      "^(rate\\([1-9][0-9]* (minute|minutes|hour|hours|day|days)\\)|cron\\(\\S+ \\S+ \\S+ \\S+ \\S+ \\S+\\)|at\\([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\))$",
+      coalesce(var.schedule_expression, "x")
+    ))
+    error_message = "schedule_expression must be rate(N unit) with unit minute(s)/hour(s)/day(s), cron(min hour day-of-month month day-of-week year) with six fields, or at(yyyy-mm-ddThh:mm:ss)."
+  }
+}
+
+variable "schedule_timezone" {
+  description = "IANA time zone the schedule expression is evaluated in."
+  type        = string
+  default     = "UTC"
+}
+
+variable "runtime" {
+  description = "Lambda Python runtime."
+  type        = string
+  default     = "python3.12"
+
+  validation {
+    condition     = contains(["python3.12", "python3.13"], var.runtime)
+    error_message = "runtime must be python3.12 or python3.13."
+  }
+}
+
+variable "architecture" {
+  description = "Lambda instruction set. The package is pure Python, so both work with the same zip."
+  type        = string
+  default     = "arm64"
+
+  validation {
+    condition     = contains(["arm64", "x86_64"], var.architecture)
+    error_message = "architecture must be arm64 or x86_64."
+  }
+}
+
+variable "memory_size" {
+  description = "Lambda memory in MB. The handler streams bodies, so 256 handles multi-GB responses."
+  type        = number
+  default     = 256
+
+  validation {
+    condition     = var.memory_size >= 128 && var.memory_size <= 10240 && floor(var.memory_size) == var.memory_size
+    error_message = "memory_size must be a whole number of MB from 128 to 10240."
+  }
+}
+
+variable "timeout_seconds" {
+  description = "Lambda timeout in seconds. Must exceed api_config.timeout_seconds x (max_retries + 1) so that every attempt fits."
+  type        = number
+  default     = 300
+
+  validation {
+    condition     = var.timeout_seconds >= 1 && var.timeout_seconds <= 900 && floor(var.timeout_seconds) == var.timeout_seconds
+    error_message = "timeout_seconds must be a whole number from 1 to 900."
+  }
+  validation {
+    condition     = var.timeout_seconds > var.api_config.timeout_seconds * (var.api_config.max_retries + 1)
+    error_message = "timeout_seconds must be greater than api_config.timeout_seconds x (api_config.max_retries + 1); raise it or lower the API timeout or retries."
+  }
+}
+
+variable "reserved_concurrency" {
+  description = "Reserved concurrent executions for the function (caps the load on the upstream API)."
+  type        = number
+  default     = 2
+
+  validation {
+    condition     = var.reserved_concurrency >= 1 && var.reserved_concurrency <= 1000 && floor(var.reserved_concurrency) == var.reserved_concurrency
+    error_message = "reserved_concurrency must be a whole number from 1 to 1000."
+  }
+}
+
+variable "log_level" {
+  description = "Application log level (Lambda JSON logging and Powertools)."
+  type        = string
+  default     = "INFO"
+
+  validation {
+    condition     = contains(["DEBUG", "INFO", "WARN", "ERROR"], var.log_level)
+    error_message = "log_level must be DEBUG, INFO, WARN or ERROR."
+  }
+}
+
+variable "log_retention_days" {
+  description = "CloudWatch Logs retention in days (one of the values CloudWatch accepts)."
+  type        = number
+  default     = 365
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days must be one of 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653."
+  }
+}
+
+variable "kms_deletion_window_days" {
+  description = "Waiting period before the created KMS key is deleted."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.kms_deletion_window_days >= 7 && var.kms_deletion_window_days <= 30
+    error_message = "kms_deletion_window_days must be from 7 to 30."
+  }
+}
+
+variable "noncurrent_version_expiration_days" {
+  description = "Days after which overwritten (noncurrent) object versions in the raw bucket expire."
+  type        = number
+  default     = 90
+
+  validation {
+    condition     = var.noncurrent_version_expiration_days >= 1 && floor(var.noncurrent_version_expiration_days) == var.noncurrent_version_expiration_days
+    error_message = "noncurrent_version_expiration_days must be a whole number of at least 1."
+  }
+}
+
+variable "abort_incomplete_multipart_days" {
+  description = "Days after which unfinished multipart uploads (failed large pages) are removed."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.abort_incomplete_multipart_days >= 1 && floor(var.abort_incomplete_multipart_days) == var.abort_incomplete_multipart_days
+    error_message = "abort_incomplete_multipart_days must be a whole number of at least 1."
+  }
+}
+
+variable "bucket_force_destroy" {
+  description = "Allow terraform destroy to delete the raw bucket with its objects (keep false outside sandboxes)."
+  type        = bool
+  default     = false
+}
+
+variable "secret_recovery_window_days" {
+  description = "Days Secrets Manager keeps a deleted secret recoverable (0 deletes at once)."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.secret_recovery_window_days == 0 || (var.secret_recovery_window_days >= 7 && var.secret_recovery_window_days <= 30)
+    error_message = "secret_recovery_window_days must be 0 or from 7 to 30."
+  }
+}
+
+variable "api_credentials_wo" {
+  description = "Optional write-only credentials (e.g. {api_key = \"...\"}) stored as the secret's value; never written to plan or state. Leave null and set the value out of band (aws secretsmanager put-secret-value) to keep it out of Terraform entirely."
+  type        = map(string)
+  default     = null
+  sensitive   = true
+  ephemeral   = true
+}
+
+variable "api_credentials_wo_version" {
+  description = "Bump to write api_credentials_wo again (write-only values are not compared); null means the module does not set the secret's value."
+  type        = number
+  default     = null
+}
+
+variable "async_max_retries" {
+  description = "Lambda's own retries of a failed asynchronous invocation before it goes to the dead-letter queue."
+  type        = number
+  default     = 2
+
+  validation {
+    condition     = contains([0, 1, 2], var.async_max_retries)
+    error_message = "async_max_retries must be 0, 1 or 2."
+  }
+}
+
+variable "async_max_event_age_seconds" {
+  description = "Maximum age of an asynchronous event before Lambda stops retrying it and sends it to the dead-letter queue."
+  type        = number
+  default     = 21600
+
+  validation {
+    condition     = var.async_max_event_age_seconds >= 60 && var.async_max_event_age_seconds <= 21600
+    error_message = "async_max_event_age_seconds must be from 60 to 21600."
+  }
+}
+
+variable "duration_alarm_threshold_percent" {
+  description = "Alarm when the longest invocation exceeds this percentage of the timeout."
+  type        = number
+  default     = 80
+
+  validation {
+    condition     = var.duration_alarm_threshold_percent > 0 && var.duration_alarm_threshold_percent <= 100
+    error_message = "duration_alarm_threshold_percent must be above 0 and at most 100."
+  }
+}
+
+variable "package_path" {
+  description = "Use this prebuilt zip (e.g. from `make package` in CI) instead of building lambda_src at apply time; lets a runner without Python deploy."
+  type        = string
+  default     = null
+}
+
+variable "package_s3" {
+  description = "Use this prebuilt zip in S3 instead of building; source_code_hash (base64 sha256 of the zip) triggers updates."
+  type = object({
+    bucket           = string
+    key              = string
+    version_id       = optional(string)
+    source_code_hash = optional(string)
+  })
+  default = null
+
+  validation {
+    condition     = var.package_s3 == null || var.package_path == null
+    error_message = "Set at most one of package_path and package_s3."
+  }
+}
+
+variable "python_executable" {
+  description = "Python 3 interpreter with pip used to build the package at apply time (when no prebuilt package is given)."
+  type        = string
+  default     = "python3"
+}
+
+variable "package_build_dir" {
+  description = "Folder for built zips and dependency installs; defaults to .terraform/lake-ingest under the root module."
+  type        = string
+  default     = null
+}
+
+variable "tags" {
+  description = "Tags added to every resource that supports them."
+  type        = map(string)
+  default     = {}
+}
