@@ -6,14 +6,27 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-# Offline provider installs: point this at a filesystem mirror (the folder holding
-# registry.terraform.io/...); empty means "download from the registry as usual".
-TF_PLUGIN_DIR ?=
+CHECKOV_VENV ?= .venv-checkov
+CHECKOV_VERSION ?= 3.3.30
+# Offline provider installs: a filesystem mirror (the folder holding registry.terraform.io/...).
+# Unset: look for one on disk (scripts/find-tf-mirror.sh). Empty: use the registry as usual.
+ifeq ($(origin TF_PLUGIN_DIR),undefined)
+TF_PLUGIN_DIR := $(shell sh scripts/find-tf-mirror.sh)
+endif
+export TF_PLUGIN_DIR
+# Terraform reads only the CLI config written here (the machine's may point at a missing file).
+export TF_CLI_CONFIG_FILE := $(CURDIR)/.tfcli.rc
+export TF_IN_AUTOMATION := 1
+TF_INIT := terraform init -input=false -backend=false $(if $(TF_PLUGIN_DIR),-plugin-dir=$(TF_PLUGIN_DIR))
+TF_DIRS := . modules/package $(wildcard examples/*)
 
-.PHONY: help venv test py-test lint
+.PHONY: help venv demo test lint py-test tf-fmt tf-validate tf-test checkov package clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+$(TF_CLI_CONFIG_FILE):
+	@: > $@
 
 $(VENV)/.installed: requirements-dev.txt lambda_src/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -21,13 +34,49 @@ $(VENV)/.installed: requirements-dev.txt lambda_src/requirements.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
+$(CHECKOV_VENV)/.installed:
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet checkov==$(CHECKOV_VERSION)
+	touch $@
+
 venv: $(VENV)/.installed ## create .venv with the handler's and the tests' dependencies
+
+demo: venv $(TF_CLI_CONFIG_FILE) ## deploy one source to a local AWS and ingest from a local sample API (KEEP=1 keeps it up)
+	$(PY) -m scripts.demo
+
+test: lint tf-fmt tf-validate tf-test checkov py-test ## everything CI runs
 
 lint: venv ## ruff on the Python sources
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-py-test: venv ## pytest: handler against a real loopback API and moto
+py-test: venv $(TF_CLI_CONFIG_FILE) ## pytest: handler, packaging, local-AWS shims, module applied end to end
 	$(PY) -m pytest
 
-test: lint py-test ## everything CI runs
+tf-fmt: ## terraform fmt -check on every configuration
+	terraform fmt -check -recursive -diff
+
+tf-validate: $(TF_CLI_CONFIG_FILE) ## terraform validate on the root, the submodules and every example
+	@for dir in $(TF_DIRS); do \
+	  echo "validate $$dir"; \
+	  (cd $$dir && $(TF_INIT) >/dev/null && terraform validate -no-color); \
+	done
+
+tf-test: $(TF_CLI_CONFIG_FILE) ## terraform test (mock provider): security properties and input validation
+	$(TF_INIT) >/dev/null
+	terraform test -no-color
+
+checkov: $(CHECKOV_VENV)/.installed ## checkov on the module: zero failures, every skip inline with its reason
+	$(CHECKOV_VENV)/bin/checkov --directory . --framework terraform --skip-download --compact --quiet \
+	  --skip-path examples --skip-path $(VENV) --skip-path $(CHECKOV_VENV)
+
+package: venv ## build the Lambda zip into dist/ (for package_path on runners without Python)
+	$(PY) -c 'import json, pathlib; print(json.dumps(sorted(p.relative_to("lambda_src").as_posix() for p in pathlib.Path("lambda_src").rglob("*.py") if "__pycache__" not in p.parts)))' > .package-files.json
+	$(PY) modules/package/build.py --source-dir lambda_src --files "$$(cat .package-files.json)" \
+	  --requirements lambda_src/requirements.txt --cache-dir .build --output dist/lake-ingest.zip
+	rm -f .package-files.json
+
+clean: ## remove virtual environments, build output and Terraform working files
+	rm -rf $(VENV) $(CHECKOV_VENV) .build dist .demo .tfcli.rc .pytest_cache .ruff_cache
+	find . -name .terraform -type d -prune -exec rm -rf {} +
+	find . -name '.terraform.lock.hcl' -delete

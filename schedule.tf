@@ -8,6 +8,7 @@ resource "aws_scheduler_schedule" "this" {
   description                  = "lake-ingest ${var.source_id}"
   schedule_expression          = var.schedule_expression
   schedule_expression_timezone = var.schedule_timezone
+  kms_key_arn                  = aws_kms_key.this.arn
 
   flexible_time_window {
     mode = "OFF"
@@ -59,7 +60,15 @@ resource "aws_iam_role_policy" "scheduler" {
 
 data "aws_iam_policy_document" "scheduler" {
   statement {
+    sid       = "InvokeThisFunctionOnly"
     actions   = ["lambda:InvokeFunction"]
     resources = [aws_lambda_function.this.arn]
+  }
+
+  statement {
+    # The schedule is encrypted with the source's key; the scheduler reads it with this role.
+    sid       = "DecryptScheduleWithSourceKey"
+    actions   = ["kms:Decrypt"]
+    resources = [aws_kms_key.this.arn]
   }
 }

@@ -38,9 +38,16 @@ class Invocation:
     timeout: int
 
 
-def deployed_code(function_name: str, endpoint: str) -> tuple[dict[str, Any], bytes]:
+def deployed_code(function_name: str, endpoint: str, region: str) -> tuple[dict[str, Any], bytes]:
     """The function's configuration and its deployed zip, as the local AWS holds them."""
-    response = boto3.client("lambda", endpoint_url=endpoint).get_function(FunctionName=function_name)
+    lambda_client = boto3.client(
+        "lambda",
+        endpoint_url=endpoint,
+        region_name=region,
+        aws_access_key_id="test",
+        aws_secret_access_key="test",  # noqa: S106 - the local AWS's dummy credentials
+    )
+    response = lambda_client.get_function(FunctionName=function_name)
     location = response["Code"]["Location"]
     if not location.startswith(("http://127.", "http://localhost")):
         raise SystemExit(f"refusing to download code from a non-loopback location: {location}")
@@ -49,7 +56,7 @@ def deployed_code(function_name: str, endpoint: str) -> tuple[dict[str, Any], by
 
 
 def invoke(function_name: str, endpoint: str, event: dict[str, Any], region: str = "us-east-1") -> Invocation:
-    configuration, code = deployed_code(function_name, endpoint)
+    configuration, code = deployed_code(function_name, endpoint, region)
     with tempfile.TemporaryDirectory(prefix="lake-ingest-run-") as workdir:
         task_root = Path(workdir, "task")
         zipfile.ZipFile(io.BytesIO(code)).extractall(task_root)

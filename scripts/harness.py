@@ -1,0 +1,83 @@
+"""Shared by `make demo` and the end-to-end tests: loopback servers and the terraform binary."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class HarnessError(RuntimeError):
+    pass
+
+
+class Server:
+    """A `python -m <module> --port-file F ...` server on 127.0.0.1, in its own process group."""
+
+    def __init__(self, name: str, args: list[str], workdir: Path) -> None:
+        url_file = workdir / f"{name}.url"
+        url_file.unlink(missing_ok=True)
+        self.log_path = workdir / f"{name}.log"
+        with open(self.log_path, "wb") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", *args, "--port-file", str(url_file)],
+                cwd=ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + 30
+        while not url_file.exists():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise HarnessError(f"{name} did not start; see {self.log_path}")
+            time.sleep(0.1)
+        self.url = url_file.read_text().strip()
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(timeout=10)
+
+
+class Terraform:
+    """The real terraform binary on one configuration, with an empty CLI config and optional mirror."""
+
+    def __init__(self, config_dir: Path, workdir: Path) -> None:
+        self.config_dir = config_dir
+        self.log_path = workdir / "terraform.log"
+        cli_config = workdir / "terraform.rc"
+        cli_config.write_text("")  # no stray settings from the machine's CLI config
+        self.plugin_dir = os.environ.get("TF_PLUGIN_DIR", "")
+        self.env = {
+            **os.environ,
+            "TF_CLI_CONFIG_FILE": str(cli_config),
+            "TF_IN_AUTOMATION": "1",
+            "TF_INPUT": "0",
+        }
+
+    def __call__(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        command = ["terraform", f"-chdir={self.config_dir}", *args]
+        process = subprocess.run(command, env=self.env, text=True, capture_output=True, check=False)
+        with open(self.log_path, "a") as log:
+            log.write(f"$ {' '.join(command)}\n{process.stdout}{process.stderr}\n")
+        if check and process.returncode != 0:
+            raise HarnessError(
+                f"terraform {args[0]} failed:\n{process.stdout[-3000:]}{process.stderr[-3000:]}"
+            )
+        return process
+
+    def init(self) -> None:
+        args = ["init", "-input=false", "-no-color"]
+        if self.plugin_dir:
+            args.append(f"-plugin-dir={self.plugin_dir}")
+        self("init", *args[1:])
+
+    def remove_state(self) -> None:
+        for state in self.config_dir.glob("terraform.tfstate*"):
+            state.unlink()

@@ -1,0 +1,183 @@
+"""The module applied for real: terraform + hashicorp/aws against the local AWS, then read back.
+
+One apply of examples/local (about 70 s, mostly the provider's own polling) serves every test here.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import shutil
+from pathlib import Path
+
+import boto3
+import pytest
+from scripts.harness import ROOT, Server, Terraform
+from scripts.run_deployed import invoke
+
+pytestmark = [pytest.mark.terraform, pytest.mark.slow]
+
+
+def aws(service: str, endpoint: str):
+    return boto3.client(
+        service,
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
+
+
+@pytest.fixture(scope="module")
+def deployed(tmp_path_factory):
+    if shutil.which("terraform") is None:
+        pytest.fail("terraform is not on PATH: the module tests need the real binary")
+    workdir = tmp_path_factory.mktemp("e2e")
+    config = workdir / "local"
+    # A copy of the example whose module source points back at this checkout: no state in the tree.
+    shutil.copytree(
+        ROOT / "examples" / "local", config, ignore=shutil.ignore_patterns(".terraform*", "*.tfstate*")
+    )
+    main_tf = config / "main.tf"
+    main_tf.write_text(main_tf.read_text().replace('source = "../.."', f'source = "{ROOT}"'))
+    token = "tok-" + secrets.token_urlsafe(24)
+    servers = [
+        Server("local-aws", ["scripts.local_aws"], workdir),
+        Server("sample-api", ["scripts.upstream", "--token", token], workdir),
+    ]
+    try:
+        endpoint, api = servers[0].url, servers[1].url
+        terraform = Terraform(config, workdir)
+        variables = [f"-var=aws_endpoint={endpoint}", f"-var=api_endpoint={api}"]
+        terraform.init()
+        terraform("apply", "-auto-approve", "-no-color", *variables)
+        outputs = {k: v["value"] for k, v in json.loads(terraform("output", "-json").stdout).items()}
+        yield {
+            "endpoint": endpoint,
+            "outputs": outputs,
+            "token": token,
+            "terraform": terraform,
+            "variables": variables,
+            "state": config / "terraform.tfstate",
+        }
+    finally:
+        for server in servers:
+            server.stop()
+
+
+def role_policy(deployed) -> dict:
+    iam = aws("iam", deployed["endpoint"])
+    role = deployed["outputs"]["role_name"]
+    names = iam.list_role_policies(RoleName=role)["PolicyNames"]
+    assert names == ["ingest"]
+    document = iam.get_role_policy(RoleName=role, PolicyName="ingest")["PolicyDocument"]
+    return json.loads(document) if isinstance(document, str) else document
+
+
+def as_list(value) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def test_role_policy_read_back_is_least_privilege(deployed):
+    out = deployed["outputs"]
+    statements = role_policy(deployed)["Statement"]
+    by_sid = {s["Sid"]: s for s in statements}
+    actions = [a for s in statements for a in as_list(s["Action"])]
+    assert not [a for a in actions if "*" in a], "no wildcard actions"
+    assert "logs:CreateLogGroup" not in actions
+    assert [s["Sid"] for s in statements if "*" in as_list(s["Resource"])] == ["XRayTraces"]
+    assert sorted(as_list(by_sid["WriteOwnPrefixOnly"]["Action"])) == [
+        "s3:AbortMultipartUpload",
+        "s3:PutObject",
+    ]
+    assert as_list(by_sid["WriteOwnPrefixOnly"]["Resource"]) == [f"{out['bucket_arn']}/{out['raw_prefix']}/*"]
+    assert by_sid["ReadOwnSecretOnly"]["Resource"] == out["secret_arn"]
+    assert by_sid["DeadLetterOwnQueueOnly"]["Resource"] == out["dlq_arn"]
+    kms = [s for s in statements if any(a.startswith("kms:") for a in as_list(s["Action"]))]
+    assert {s["Sid"] for s in kms} == {
+        "UseKeyViaS3",
+        "UseKeyViaSecretsManager",
+        "UseKeyViaSQS",
+        "UseKeyViaLambdaEnvironment",
+    }
+    for statement in kms:
+        assert statement["Resource"] == out["kms_key_arn"]
+        assert set(as_list(statement["Action"])) <= {"kms:GenerateDataKey", "kms:Decrypt"}
+        via = statement["Condition"]["StringEquals"]["kms:ViaService"]
+        assert via.endswith(".us-east-1.amazonaws.com")
+        contexts = [
+            k for op in statement["Condition"].values() for k in op if k.startswith("kms:EncryptionContext:")
+        ]
+        assert len(contexts) == 1
+
+
+def test_no_managed_policies_and_trust_requires_source_account(deployed):
+    iam = aws("iam", deployed["endpoint"])
+    role = deployed["outputs"]["role_name"]
+    assert iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"] == []
+    trust = iam.get_role(RoleName=role)["Role"]["AssumeRolePolicyDocument"]
+    trust = json.loads(trust) if isinstance(trust, str) else trust
+    (statement,) = trust["Statement"]
+    assert statement["Principal"] == {"Service": "lambda.amazonaws.com"}
+    assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"}}
+
+
+def test_key_bucket_and_function_read_back(deployed):
+    out, endpoint = deployed["outputs"], deployed["endpoint"]
+    kms = aws("kms", endpoint)
+    assert kms.get_key_rotation_status(KeyId=out["kms_key_arn"])["KeyRotationEnabled"] is True
+    key_policy = json.loads(kms.get_key_policy(KeyId=out["kms_key_arn"], PolicyName="default")["Policy"])
+    role_statements = [s for s in key_policy["Statement"] if s["Principal"] == {"AWS": out["role_arn"]}]
+    assert len(role_statements) == 4 and all(
+        "kms:ViaService" in s["Condition"]["StringEquals"] for s in role_statements
+    )
+
+    s3 = aws("s3", endpoint)
+    bucket = out["bucket_name"]
+    assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
+    (rule,) = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
+    assert rule["ApplyServerSideEncryptionByDefault"] == {
+        "SSEAlgorithm": "aws:kms",
+        "KMSMasterKeyID": out["kms_key_arn"],
+    }
+    assert rule["BucketKeyEnabled"] is True
+    assert all(s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"].values())
+    policy = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])
+    assert any(
+        s["Condition"].get("Bool", {}).get("aws:SecureTransport") == "false" for s in policy["Statement"]
+    )
+
+    function = aws("lambda", endpoint).get_function_configuration(FunctionName=out["function_name"])
+    assert function["Architectures"] == ["arm64"] and function["Runtime"] == "python3.12"
+    assert function["TracingConfig"] == {"Mode": "Active"}
+    assert function["LoggingConfig"]["LogGroup"] == out["log_group_name"]
+    assert function["Environment"]["Variables"]["SECRET_ARN"] == out["secret_arn"]
+
+
+def test_deployed_code_ingests_and_state_holds_no_secret(deployed):
+    out, endpoint, token = deployed["outputs"], deployed["endpoint"], deployed["token"]
+    aws("secretsmanager", endpoint).put_secret_value(
+        SecretId=out["secret_arn"], SecretString=json.dumps({"api_key": token})
+    )
+    run = invoke(
+        out["function_name"], endpoint, {"run_id": "e2e-1", "scheduled_time": "2026-11-23T06:00:00Z"}
+    )
+    assert run.error is None, run.logs
+    assert run.result["status"] == "SUCCESS" and run.result["records_ingested"] == 50
+    assert "lake-ingest-run-" in run.module_file  # the deployed zip's code ran, not this checkout's
+    assert token not in run.logs
+    s3 = aws("s3", endpoint)
+    for key in [*run.result["objects"], run.result["manifest"]]:
+        assert key.startswith(f"{out['raw_prefix']}/ingest_date=2026-11-23/run_id=e2e-1/")
+        head = s3.head_object(Bucket=out["bucket_name"], Key=key)
+        assert head["ServerSideEncryption"] == "aws:kms" and head["SSEKMSKeyId"] == out["kms_key_arn"]
+    state = Path(deployed["state"]).read_text()
+    assert out["secret_arn"] in state  # the state is the real one...
+    assert token not in state  # ...and it never saw the value
+
+
+def test_second_plan_shows_no_changes(deployed):
+    plan = deployed["terraform"](
+        "plan", "-detailed-exitcode", "-no-color", *deployed["variables"], check=False
+    )
+    assert plan.returncode == 0, plan.stdout[-4000:] + plan.stderr[-2000:]
