@@ -53,7 +53,7 @@ lint: venv ## ruff on the Python sources
 py-test: venv $(TF_CLI_CONFIG_FILE) ## pytest: handler, packaging, local-AWS shims, module applied end to end
 	$(PY) -m pytest
 
-tf-fmt: ## terraform fmt -check on every configuration
+tf-fmt: $(TF_CLI_CONFIG_FILE) ## terraform fmt -check on every configuration
 	terraform fmt -check -recursive -diff
 
 tf-validate: $(TF_CLI_CONFIG_FILE) ## terraform validate on the root, the submodules and every example

@@ -356,3 +356,46 @@ run "rejects_bad_log_retention" {
   }
   expect_failures = [var.log_retention_days]
 }
+
+run "prebuilt_package_in_s3_skips_the_build" {
+  command = plan
+
+  variables {
+    package_s3 = {
+      bucket           = "artifacts"
+      key              = "lake-ingest/0.1.0.zip"
+      source_code_hash = "dCDLWUPXhE2lYGPvI1KPy41b+oASpeglYdtCxoABMJk="
+    }
+  }
+
+  assert {
+    condition     = length(module.package) == 0 && aws_lambda_function.this.s3_bucket == "artifacts" && aws_lambda_function.this.filename == null
+    error_message = "A prebuilt S3 package must be deployed as is, without building lambda_src."
+  }
+  assert {
+    condition     = aws_lambda_function.this.source_code_hash == "dCDLWUPXhE2lYGPvI1KPy41b+oASpeglYdtCxoABMJk="
+    error_message = "The prebuilt package's hash must trigger updates."
+  }
+}
+
+run "rejects_two_prebuilt_packages" {
+  command = plan
+  variables {
+    package_path = "dist/lake-ingest.zip"
+    package_s3   = { bucket = "artifacts", key = "x.zip" }
+  }
+  expect_failures = [var.package_s3]
+}
+
+run "builds_lambda_src_by_default" {
+  command = plan
+
+  assert {
+    condition     = length(module.package) == 1 && endswith(aws_lambda_function.this.filename, ".zip") && aws_lambda_function.this.source_code_hash == module.package[0].content_hash
+    error_message = "By default the module packages lambda_src with a plan-time content hash."
+  }
+  assert {
+    condition     = contains(module.package[0].source_files, "lake_ingest/handler.py") && !anytrue([for f in module.package[0].source_files : strcontains(f, "__pycache__")])
+    error_message = "The package must hold the handler sources and no bytecode caches."
+  }
+}

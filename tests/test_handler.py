@@ -364,3 +364,38 @@ def test_metrics_are_emitted_as_emf(make_source, upstream, capfd):
     assert {"RecordsIngested", "BytesIngested", "Pages", "UpstreamRetries", "UpstreamLatency"} <= names
     assert doc["RecordsIngested"] == [3.0] and doc["UpstreamRetries"] == [1.0]
     assert doc["SourceId"] == "orders-api"
+
+
+@pytest.mark.parametrize(
+    ("auth", "secret", "leaked"),
+    [
+        # A value that URL-encoding changes must not leak in its encoded form either.
+        (
+            {"type": "query", "param_name": "key"},
+            {"api_key": "a+b/c=d&e f"},
+            ["a+b/c=d&e f", "a%2Bb%2Fc%3Dd%26e+f"],
+        ),
+        # The Basic token is the base64 of user:password, not the password itself.
+        (
+            {"type": "basic"},
+            {"username": "svc-user", "password": "pw-9876"},
+            ["pw-9876", base64.b64encode(b"svc-user:pw-9876").decode()],
+        ),
+    ],
+)
+def test_encoded_credentials_are_scrubbed_too(make_source, upstream, log_stream, auth, secret, leaked):
+    make_source(api(upstream, auth=auth, max_retries=0), secret_value=secret)
+    seen = {}
+
+    def echo(request):
+        seen["query"] = request.query
+        return Reply(500, f"bad request {request.headers.get('authorization')} {request.path}".encode())
+
+    upstream.responder = echo
+    upstream.default = None
+    with pytest.raises(UpstreamHTTPError) as error:
+        invoke({"run_id": "encoded"})
+    text = str(error.value) + log_stream.getvalue()
+    assert seen  # the request was really made with the credential
+    for form in leaked:
+        assert form not in text, form

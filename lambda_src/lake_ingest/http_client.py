@@ -20,7 +20,7 @@ import requests
 from .config import ApiConfig
 from .redaction import REDACTOR
 
-RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
+RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 BACKOFF_BASE_SECONDS = 0.5
 BACKOFF_CAP_SECONDS = 20.0
 ERROR_BODY_EXCERPT = 300
@@ -131,6 +131,7 @@ def build_request(
         params[api.auth.param_name] = credentials[api.auth.secret_field]
     elif kind == "basic":
         auth = (credentials[api.auth.username_field], credentials[api.auth.password_field])
+        REDACTOR.add_basic_auth(*auth)
     json_body = api.body if api.body is not None and not isinstance(api.body, str) else None
     data = api.body if isinstance(api.body, str) else None
     request = requests.Request(
