@@ -20,7 +20,7 @@ variable "name_prefix" {
 }
 
 variable "api_config" {
-  description = "The upstream API call (the handler's API_CONFIG): endpoint, method, query_params, headers (non-secret), body (POST only), auth (type none|bearer|header|query|basic and which secret fields and header/parameter carry them), timeout_seconds, max_retries, records_path."
+  description = "The upstream API call (the handler's API_CONFIG): endpoint, method, query_params, headers (non-secret), body (POST only), auth (type none|bearer|header|query|basic and which secret fields and header/parameter carry them), timeout_seconds, max_retries, records_path, max_parse_bytes (bodies above it are stored but not counted; default 8 MiB)."
   type = object({
     endpoint     = string
     method       = optional(string, "GET")
@@ -38,6 +38,7 @@ variable "api_config" {
     timeout_seconds = optional(number, 30)
     max_retries     = optional(number, 3)
     records_path    = optional(string, "")
+    max_parse_bytes = optional(number)
   })
 
   validation {
@@ -67,6 +68,10 @@ variable "api_config" {
   validation {
     condition     = var.api_config.max_retries >= 0 && var.api_config.max_retries <= 10 && floor(var.api_config.max_retries) == var.api_config.max_retries
     error_message = "api_config.max_retries must be a whole number from 0 to 10."
+  }
+  validation {
+    condition     = var.api_config.max_parse_bytes == null || (coalesce(var.api_config.max_parse_bytes, 0) >= 0 && coalesce(var.api_config.max_parse_bytes, 0) <= 268435456)
+    error_message = "api_config.max_parse_bytes must be from 0 to 268435456 (256 MiB); bodies above it are stored but not counted."
   }
   validation {
     condition     = var.api_config.records_path == "" || can(regex("^[^.]+(\\.[^.]+)*$", var.api_config.records_path))

@@ -95,7 +95,7 @@ def test_large_body_goes_multipart_and_round_trips(make_source, upstream, monkey
     from lake_ingest import sink
 
     monkeypatch.setattr(sink, "PART_SIZE", 5 * 1024 * 1024)
-    source = make_source(api(upstream, records_path=""))
+    source = make_source(api(upstream, records_path="", max_parse_bytes=32 * 1024 * 1024))
     # Incompressible-ish JSON array so that the gzip stream exceeds one 5 MiB part.
     items = [base64.b64encode(hashlib.sha512(str(i).encode()).digest()).decode() for i in range(120_000)]
     body = json.dumps(items).encode()
@@ -149,13 +149,23 @@ def test_persistent_5xx_raises_and_writes_nothing(make_source, upstream):
     assert source.keys() == []  # no data object and, above all, no manifest
 
 
-def test_401_raises_at_once_and_is_not_stored(make_source, upstream):
+def test_401_raises_after_one_secret_re_read_and_is_not_stored(make_source, upstream):
     source = make_source(api(upstream))
-    upstream.script(Reply(401, b'{"error":"bad token"}'))
+    upstream.default = Reply(401, b'{"error":"bad token"}')
     with pytest.raises(UpstreamHTTPError, match="HTTP 401") as error:
         invoke({"run_id": "denied"})
     assert error.value.status == 401
-    assert len(upstream.requests) == 1  # a 4xx other than 429 is not retried
+    assert len(upstream.requests) == 2  # no backoff retries: one more try after re-reading the secret
+    assert source.keys() == []
+
+
+@pytest.mark.parametrize("status", [400, 404, 422])
+def test_other_4xx_raise_at_once_and_are_not_stored(make_source, upstream, status):
+    source = make_source(api(upstream))
+    upstream.default = Reply(status, b'{"error":"nope"}')
+    with pytest.raises(UpstreamHTTPError, match=f"HTTP {status}.*not retried"):
+        invoke({"run_id": "client-error"})
+    assert len(upstream.requests) == 1
     assert source.keys() == []
 
 
@@ -399,3 +409,45 @@ def test_encoded_credentials_are_scrubbed_too(make_source, upstream, log_stream,
     assert seen  # the request was really made with the credential
     for form in leaked:
         assert form not in text, form
+
+
+def test_rejected_credentials_are_re_read_once_for_rotations(make_source, upstream):
+    import boto3
+
+    source = make_source(api(upstream))
+    old = source.secret_value["api_key"]
+    upstream.script(Reply(200, ORDERS_BYTES))
+    invoke({"run_id": "before-rotation"})  # caches the old value
+    boto3.client("secretsmanager").put_secret_value(
+        SecretId=source.secret_arn, SecretString=json.dumps({"api_key": "rotated-key-123"})
+    )
+
+    def only_new_key(request):
+        ok = request.headers.get("authorization") == "Bearer rotated-key-123"
+        return Reply(200, ORDERS_BYTES) if ok else Reply(401, b'{"error":"expired"}')
+
+    upstream.responder = only_new_key
+    result = invoke({"run_id": "after-rotation"})
+    assert result["status"] == "SUCCESS"
+    sent = [r.headers["authorization"] for r in upstream.requests[1:]]
+    assert sent == [f"Bearer {old}", "Bearer rotated-key-123"]  # one rejection, one re-read, one retry
+
+
+def test_credentials_rejected_after_the_re_read_raise(make_source, upstream):
+    source = make_source(api(upstream))
+    upstream.default = Reply(403, b'{"error":"forbidden"}')
+    with pytest.raises(UpstreamHTTPError, match="HTTP 403") as error:
+        invoke({"run_id": "forbidden"})
+    assert error.value.status == 403
+    assert len(upstream.requests) == 2  # the original call and exactly one retry with a fresh secret
+    assert source.keys() == []
+
+
+def test_bodies_over_max_parse_bytes_are_stored_but_not_counted(make_source, upstream):
+    source = make_source(api(upstream, records_path="", max_parse_bytes=16))
+    upstream.script(Reply(200, b"[1, 2, 3, 4, 5, 6, 7, 8, 9, 10]"))
+    result = invoke({"run_id": "big-page"})
+    assert result["records_ingested"] is None
+    assert "max_parse_bytes" in result["records_note"]
+    stored = read_object(source, result["objects"][0])[1]
+    assert gzip.decompress(stored) == b"[1, 2, 3, 4, 5, 6, 7, 8, 9, 10]"

@@ -28,6 +28,7 @@ API_CONFIG_KEYS = frozenset(
         "timeout_seconds",
         "max_retries",
         "records_path",
+        "max_parse_bytes",
     }
 )
 AUTH_KEYS = {
@@ -38,6 +39,7 @@ AUTH_KEYS = {
     "basic": frozenset({"type", "username_field", "password_field"}),
 }
 # Headers that carry credentials must come from the secret, never from the plain-text config.
+DEFAULT_MAX_PARSE_BYTES = 8 * 1024 * 1024
 FORBIDDEN_STATIC_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
 
 
@@ -83,6 +85,9 @@ class ApiConfig:
     timeout_seconds: float = 30.0
     max_retries: int = 3
     records_path: str = ""
+    # Bodies up to this size are parsed to count records; larger ones are stored uncounted, so
+    # memory stays bounded whatever the API returns.
+    max_parse_bytes: int = DEFAULT_MAX_PARSE_BYTES
 
 
 @dataclass(frozen=True)
@@ -212,6 +217,14 @@ def parse_api_config(raw: str) -> ApiConfig:
         ),
         max_retries=int(_number(data.get("max_retries", 3), "API_CONFIG.max_retries", minimum=0, maximum=10)),
         records_path=records_path,
+        max_parse_bytes=int(
+            _number(
+                data.get("max_parse_bytes", DEFAULT_MAX_PARSE_BYTES),
+                "API_CONFIG.max_parse_bytes",
+                minimum=0,
+                maximum=256 * 1024 * 1024,
+            )
+        ),
     )
 
 

@@ -22,7 +22,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from . import __version__
 from .config import SourceConfig, load_config
 from .events import RunRequest, parse_event
-from .http_client import Deadline, UpstreamError, build_request, fetch
+from .http_client import Deadline, UpstreamError, UpstreamHTTPError, build_request, fetch
 from .records import BodyTap, count_records
 from .redaction import REDACTOR
 from .secrets import get_credentials
@@ -78,6 +78,31 @@ def _utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def _fetch_with_fresh_credentials_on_rejection(
+    config: SourceConfig, run: RunRequest, deadline: Deadline
+) -> Any:
+    """Call the API; on 401/403 re-read the secret once, bypassing the cache (it may have rotated)."""
+
+    def attempt(force_fetch: bool) -> Any:
+        credentials = get_credentials(
+            config.secret_arn, config.api.auth, config.secret_max_age_seconds, force_fetch=force_fetch
+        )
+        request = build_request(config.api, credentials, run.query_params)
+        return fetch(request, config.api, deadline, log=lambda msg, **kw: logger.warning(msg, extra=kw))
+
+    try:
+        return attempt(force_fetch=False)
+    except UpstreamHTTPError as error:
+        if error.status not in (401, 403) or config.api.auth.type == "none":
+            raise
+        logger.warning(
+            "upstream rejected the credentials; re-reading the secret once",
+            extra={"http_status": error.status},
+        )
+        metrics.add_metric(name="CredentialRefreshes", unit=MetricUnit.Count, value=1)
+        return attempt(force_fetch=True)
+
+
 def run_ingestion(
     config: SourceConfig,
     run: RunRequest,
@@ -86,15 +111,13 @@ def run_ingestion(
 ) -> RunResult:
     """Fetch the source once and land it; raise on any failure before the manifest is written."""
     started_at, started = _utc_now(), time.monotonic()
-    credentials = get_credentials(config.secret_arn, config.api.auth, config.secret_max_age_seconds)
-    request = build_request(config.api, credentials, run.query_params)
     deadline = Deadline(remaining_ms, DEADLINE_MARGIN_SECONDS)
     prefix = run_prefix(config.raw_prefix, run.partition_date, run.run_id)
     sink = S3Sink(s3_client, config.raw_bucket, config.kms_key_arn)
 
-    response = fetch(request, config.api, deadline, log=lambda msg, **kw: logger.warning(msg, extra=kw))
+    response = _fetch_with_fresh_credentials_on_rejection(config, run, deadline)
     key = page_key(prefix, 1, response.content_type)
-    tap = BodyTap(response.iter_body())
+    tap = BodyTap(response.iter_body(), limit=config.api.max_parse_bytes)
     try:
         stored = sink.put_stream(key, tap, metadata={"source-id": config.source_id, "run-id": run.run_id})
     finally:

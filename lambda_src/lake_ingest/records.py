@@ -6,8 +6,6 @@ import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-DEFAULT_PARSE_LIMIT = 64 * 1024 * 1024
-
 
 @dataclass(frozen=True)
 class RecordCount:
@@ -20,7 +18,7 @@ class RecordCount:
 class BodyTap:
     """Passes chunks through while keeping a copy of the body up to `limit` bytes for counting."""
 
-    def __init__(self, chunks: Iterable[bytes], limit: int = DEFAULT_PARSE_LIMIT) -> None:
+    def __init__(self, chunks: Iterable[bytes], limit: int) -> None:
         self._chunks = chunks
         self._limit = limit
         self._kept: list[bytes] = []
@@ -45,7 +43,7 @@ class BodyTap:
 def count_records(body: bytes | None, records_path: str) -> RecordCount:
     """Count the list at `records_path` (dot path; empty for a top-level array) in a JSON body."""
     if body is None:
-        return RecordCount(None, "body larger than the parse limit; not counted")
+        return RecordCount(None, "body larger than API_CONFIG.max_parse_bytes; not counted")
     try:
         document = json.loads(body)
     except UnicodeDecodeError:
