@@ -8,8 +8,23 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+LOCAL_REGION = "us-east-1"
+
+
+def local_client(service: str, endpoint: str, region: str = LOCAL_REGION) -> Any:
+    """A boto3 client for the local AWS, with its fixed dummy credentials."""
+    import boto3
+
+    return boto3.client(
+        service,
+        endpoint_url=endpoint,
+        region_name=region,
+        aws_access_key_id="test",
+        aws_secret_access_key="test",  # noqa: S106 - the local AWS's dummy credentials
+    )
 
 
 class HarnessError(RuntimeError):

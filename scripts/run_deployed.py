@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
+from scripts.harness import local_client
 
 BOOTSTRAP = Path(__file__).with_name("lambda_bootstrap.py")
 
@@ -40,14 +40,7 @@ class Invocation:
 
 def deployed_code(function_name: str, endpoint: str, region: str) -> tuple[dict[str, Any], bytes]:
     """The function's configuration and its deployed zip, as the local AWS holds them."""
-    lambda_client = boto3.client(
-        "lambda",
-        endpoint_url=endpoint,
-        region_name=region,
-        aws_access_key_id="test",
-        aws_secret_access_key="test",  # noqa: S106 - the local AWS's dummy credentials
-    )
-    response = lambda_client.get_function(FunctionName=function_name)
+    response = local_client("lambda", endpoint, region).get_function(FunctionName=function_name)
     location = response["Code"]["Location"]
     if not location.startswith(("http://127.", "http://localhost")):
         raise SystemExit(f"refusing to download code from a non-loopback location: {location}")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import socket
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -14,6 +13,8 @@ from typing import Any
 import boto3
 import pytest
 from scripts.upstream import ScriptedUpstream
+
+from lake_ingest.__main__ import LocalContext
 
 REGION = "us-east-1"
 
@@ -66,21 +67,14 @@ def upstream() -> Iterator[ScriptedUpstream]:
     server.stop()
 
 
-@dataclass
-class LambdaContext:
-    """The attributes of Lambda's context object that the handler and Powertools read."""
-
-    timeout_seconds: float = 60.0
-    function_name: str = "lake-ingest-test"
-    memory_limit_in_mb: int = 256
-    aws_request_id: str = "00000000-0000-4000-8000-000000000000"
-
-    def __post_init__(self) -> None:
-        self._deadline = time.monotonic() + self.timeout_seconds
-        self.invoked_function_arn = f"arn:aws:lambda:{REGION}:123456789012:function:{self.function_name}"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self._deadline - time.monotonic()) * 1000))
+def LambdaContext(
+    timeout_seconds: float = 60.0,
+    aws_request_id: str = "00000000-0000-4000-8000-000000000000",
+    function_name: str = "lake-ingest-test",
+) -> LocalContext:
+    """The context object Lambda passes, as the local runner builds it."""
+    arn = f"arn:aws:lambda:{REGION}:123456789012:function:{function_name}"
+    return LocalContext(function_name, timeout_seconds, aws_request_id, 256, arn)
 
 
 @dataclass

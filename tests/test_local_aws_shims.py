@@ -10,10 +10,9 @@ import urllib.request
 import uuid
 import zipfile
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
-from scripts.harness import Server
+from scripts.harness import Server, local_client
 from scripts.run_deployed import invoke
 
 HANDLER_SOURCE = b"""
@@ -31,16 +30,6 @@ def local_aws(tmp_path_factory):
     server.stop()
 
 
-def client(service, endpoint):
-    return boto3.client(
-        service,
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    )
-
-
 def make_zip(source: bytes) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
@@ -50,11 +39,11 @@ def make_zip(source: bytes) -> bytes:
 
 def create_function(endpoint, **extra):
     name = f"fn-{uuid.uuid4().hex[:8]}"
-    role = client("iam", endpoint).create_role(
+    role = local_client("iam", endpoint).create_role(
         RoleName=name, AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []})
     )["Role"]["Arn"]
     code = make_zip(HANDLER_SOURCE)
-    client("lambda", endpoint).create_function(
+    local_client("lambda", endpoint).create_function(
         FunctionName=name,
         Runtime="python3.12",
         Role=role,
@@ -68,16 +57,16 @@ def create_function(endpoint, **extra):
 
 
 def test_lambda_config_roundtrip_keeps_logging_and_dead_letter_config(local_aws):
-    queue = client("sqs", local_aws).create_queue(QueueName=f"q-{uuid.uuid4().hex[:6]}")["QueueUrl"]
-    queue_arn = client("sqs", local_aws).get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])[
-        "Attributes"
-    ]["QueueArn"]
+    queue = local_client("sqs", local_aws).create_queue(QueueName=f"q-{uuid.uuid4().hex[:6]}")["QueueUrl"]
+    queue_arn = local_client("sqs", local_aws).get_queue_attributes(
+        QueueUrl=queue, AttributeNames=["QueueArn"]
+    )["Attributes"]["QueueArn"]
     name, _ = create_function(
         local_aws,
         LoggingConfig={"LogFormat": "JSON", "LogGroup": "/custom/group", "ApplicationLogLevel": "INFO"},
         DeadLetterConfig={"TargetArn": queue_arn},
     )
-    lam = client("lambda", local_aws)
+    lam = local_client("lambda", local_aws)
     config = lam.get_function_configuration(FunctionName=name)
     assert config["LoggingConfig"]["LogFormat"] == "JSON"
     assert config["LoggingConfig"]["LogGroup"] == "/custom/group"
@@ -87,7 +76,7 @@ def test_lambda_config_roundtrip_keeps_logging_and_dead_letter_config(local_aws)
 
 
 def test_bucket_policy_conditions_are_not_applied_but_plain_denies_are(local_aws):
-    s3 = client("s3", local_aws)
+    s3 = local_client("s3", local_aws)
     bucket = f"shim-{uuid.uuid4().hex[:10]}"
     s3.create_bucket(Bucket=bucket)
     policy = {
@@ -119,7 +108,7 @@ def test_bucket_policy_conditions_are_not_applied_but_plain_denies_are(local_aws
 
 def test_lambda_code_location_downloads_the_deployed_zip(local_aws):
     name, code = create_function(local_aws)
-    response = client("lambda", local_aws).get_function(FunctionName=name)
+    response = local_client("lambda", local_aws).get_function(FunctionName=name)
     location = response["Code"]["Location"]
     assert location.startswith(local_aws + "/")
     with urllib.request.urlopen(location, timeout=10) as download:

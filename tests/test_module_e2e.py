@@ -10,22 +10,11 @@ import secrets
 import shutil
 from pathlib import Path
 
-import boto3
 import pytest
-from scripts.harness import ROOT, Server, Terraform
+from scripts.harness import ROOT, Server, Terraform, local_client
 from scripts.run_deployed import invoke
 
 pytestmark = [pytest.mark.terraform, pytest.mark.slow]
-
-
-def aws(service: str, endpoint: str):
-    return boto3.client(
-        service,
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    )
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +55,7 @@ def deployed(tmp_path_factory):
 
 
 def role_policy(deployed) -> dict:
-    iam = aws("iam", deployed["endpoint"])
+    iam = local_client("iam", deployed["endpoint"])
     role = deployed["outputs"]["role_name"]
     names = iam.list_role_policies(RoleName=role)["PolicyNames"]
     assert names == ["ingest"]
@@ -112,7 +101,7 @@ def test_role_policy_read_back_is_least_privilege(deployed):
 
 
 def test_no_managed_policies_and_trust_requires_source_account(deployed):
-    iam = aws("iam", deployed["endpoint"])
+    iam = local_client("iam", deployed["endpoint"])
     role = deployed["outputs"]["role_name"]
     assert iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"] == []
     trust = iam.get_role(RoleName=role)["Role"]["AssumeRolePolicyDocument"]
@@ -124,7 +113,7 @@ def test_no_managed_policies_and_trust_requires_source_account(deployed):
 
 def test_key_bucket_and_function_read_back(deployed):
     out, endpoint = deployed["outputs"], deployed["endpoint"]
-    kms = aws("kms", endpoint)
+    kms = local_client("kms", endpoint)
     assert kms.get_key_rotation_status(KeyId=out["kms_key_arn"])["KeyRotationEnabled"] is True
     key_policy = json.loads(kms.get_key_policy(KeyId=out["kms_key_arn"], PolicyName="default")["Policy"])
     role_statements = [s for s in key_policy["Statement"] if s["Principal"] == {"AWS": out["role_arn"]}]
@@ -132,7 +121,7 @@ def test_key_bucket_and_function_read_back(deployed):
         "kms:ViaService" in s["Condition"]["StringEquals"] for s in role_statements
     )
 
-    s3 = aws("s3", endpoint)
+    s3 = local_client("s3", endpoint)
     bucket = out["bucket_name"]
     assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
     (rule,) = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
@@ -147,7 +136,7 @@ def test_key_bucket_and_function_read_back(deployed):
         s["Condition"].get("Bool", {}).get("aws:SecureTransport") == "false" for s in policy["Statement"]
     )
 
-    function = aws("lambda", endpoint).get_function_configuration(FunctionName=out["function_name"])
+    function = local_client("lambda", endpoint).get_function_configuration(FunctionName=out["function_name"])
     assert function["Architectures"] == ["arm64"] and function["Runtime"] == "python3.12"
     assert function["TracingConfig"] == {"Mode": "Active"}
     assert function["LoggingConfig"]["LogGroup"] == out["log_group_name"]
@@ -156,7 +145,7 @@ def test_key_bucket_and_function_read_back(deployed):
 
 def test_deployed_code_ingests_and_state_holds_no_secret(deployed):
     out, endpoint, token = deployed["outputs"], deployed["endpoint"], deployed["token"]
-    aws("secretsmanager", endpoint).put_secret_value(
+    local_client("secretsmanager", endpoint).put_secret_value(
         SecretId=out["secret_arn"], SecretString=json.dumps({"api_key": token})
     )
     run = invoke(
@@ -166,7 +155,7 @@ def test_deployed_code_ingests_and_state_holds_no_secret(deployed):
     assert run.result["status"] == "SUCCESS" and run.result["records_ingested"] == 50
     assert "lake-ingest-run-" in run.module_file  # the deployed zip's code ran, not this checkout's
     assert token not in run.logs
-    s3 = aws("s3", endpoint)
+    s3 = local_client("s3", endpoint)
     for key in [*run.result["objects"], run.result["manifest"]]:
         assert key.startswith(f"{out['raw_prefix']}/ingest_date=2026-11-23/run_id=e2e-1/")
         head = s3.head_object(Bucket=out["bucket_name"], Key=key)

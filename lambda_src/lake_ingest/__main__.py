@@ -30,11 +30,18 @@ ENVIRONMENT = {
 class LocalContext:
     """The parts of Lambda's context object the handler uses."""
 
-    def __init__(self, function_name: str, timeout_seconds: float) -> None:
+    def __init__(
+        self,
+        function_name: str,
+        timeout_seconds: float,
+        aws_request_id: str | None = None,
+        memory_limit_in_mb: int = 0,
+        invoked_function_arn: str | None = None,
+    ) -> None:
         self.function_name = function_name
-        self.memory_limit_in_mb = 0
-        self.invoked_function_arn = f"local:{function_name}"
-        self.aws_request_id = str(uuid.uuid4())
+        self.memory_limit_in_mb = memory_limit_in_mb
+        self.invoked_function_arn = invoked_function_arn or f"local:{function_name}"
+        self.aws_request_id = aws_request_id or str(uuid.uuid4())
         self._deadline = time.monotonic() + timeout_seconds
 
     def get_remaining_time_in_millis(self) -> int:
