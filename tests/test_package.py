@@ -65,6 +65,7 @@ def test_two_builds_are_byte_identical(two_builds):
 
 def test_entries_are_sorted_with_fixed_dates_and_modes(two_builds):
     _, _, path = two_builds
+    assert path.stat().st_mode & 0o777 == 0o644
     with zipfile.ZipFile(path) as archive:
         infos = archive.infolist()
     names = [i.filename for i in infos]

@@ -101,6 +101,7 @@ def write_zip(entries: dict[str, Path], output: Path) -> str:
             info.create_system = 3
             info.compress_type = zipfile.ZIP_DEFLATED
             archive.writestr(info, entries[name].read_bytes(), compresslevel=6)
+    os.chmod(temporary, 0o644)  # mkstemp creates 0600; the zip is an artifact others read
     os.replace(temporary, output)
     return hashlib.sha256(output.read_bytes()).hexdigest()
 
