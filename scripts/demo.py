@@ -24,7 +24,6 @@ from scripts.run_deployed import invoke
 
 EXAMPLE = ROOT / "examples" / "local"
 WORK = ROOT / ".demo"
-DemoError = HarnessError
 
 
 def step(message: str) -> None:
@@ -83,7 +82,7 @@ def main() -> int:
         print(f"    handler {run.handler}, timeout {run.timeout}s, code sha256 {run.code_sha256}")
         print(f"    code loaded from {run.module_file}")
         if run.error:
-            raise DemoError(f"the function failed: {run.error}; logs in {WORK / 'function.log'}")
+            raise HarnessError(f"the function failed: {run.error}; logs in {WORK / 'function.log'}")
         result = run.result or {}
         print(f"    result: {json.dumps(result)}")
 
@@ -101,7 +100,7 @@ def main() -> int:
                 head.get("ServerSideEncryption") != "aws:kms"
                 or head.get("SSEKMSKeyId") != outputs["kms_key_arn"]
             ):
-                raise DemoError(f"{key} is not encrypted with the source's key")
+                raise HarnessError(f"{key} is not encrypted with the source's key")
         manifest = json.loads(s3.get_object(Bucket=bucket, Key=result["manifest"])["Body"].read())
         print(
             f"    records ingested: {manifest['records_ingested']}, pages: {len(manifest['pages'])}, "
@@ -117,7 +116,7 @@ def main() -> int:
         step("checking the state holds no secret value")
         state = (EXAMPLE / "terraform.tfstate").read_text()
         if token in state:
-            raise DemoError("the secret's value is in the Terraform state")
+            raise HarnessError("the secret's value is in the Terraform state")
         print("    the API token appears nowhere in terraform.tfstate")
 
         step("second plan: must show no changes")
@@ -125,7 +124,7 @@ def main() -> int:
         plan = terraform("plan", "-detailed-exitcode", "-no-color", *variables, check=False)
         timings["second plan"] = time.monotonic() - t0
         if plan.returncode != 0:
-            raise DemoError(
+            raise HarnessError(
                 f"the second plan is not empty (exit {plan.returncode}):\n"
                 f"{plan.stdout[-4000:]}{plan.stderr[-2000:]}"
             )
@@ -139,7 +138,7 @@ def main() -> int:
             print(f"    stop them with: kill {pids}")
             servers.clear()
         return 0
-    except DemoError as error:
+    except HarnessError as error:
         print(f"\nDEMO FAILED: {error}", file=sys.stderr)
         return 1
     finally:

@@ -88,10 +88,8 @@ class Terraform:
         return process
 
     def init(self) -> None:
-        args = ["init", "-input=false", "-no-color"]
-        if self.plugin_dir:
-            args.append(f"-plugin-dir={self.plugin_dir}")
-        self("init", *args[1:])
+        plugin_dir = [f"-plugin-dir={self.plugin_dir}"] if self.plugin_dir else []
+        self("init", "-input=false", "-no-color", *plugin_dir)
 
     def remove_state(self) -> None:
         for state in self.config_dir.glob("terraform.tfstate*"):

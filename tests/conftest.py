@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -12,17 +11,12 @@ from typing import Any
 
 import boto3
 import pytest
+from scripts.local_aws import free_port
 from scripts.upstream import ScriptedUpstream
 
 from lake_ingest.__main__ import LocalContext
 
 REGION = "us-east-1"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ import ipaddress
 import json
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -119,15 +119,18 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def _string_map(value: Any, field_name: str) -> dict[str, str]:
+def string_map(
+    value: Any, field_name: str, error: Callable[[str, str], Exception] = ConfigError
+) -> dict[str, str]:
+    """A name -> string map from a JSON object of strings or numbers; `error(field, problem)` otherwise."""
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise ConfigError(field_name, "must be an object of name -> value")
+        raise error(field_name, "must be an object of name -> value")
     result: dict[str, str] = {}
     for key, item in value.items():
         if isinstance(item, bool) or not isinstance(item, (str, int, float)):
-            raise ConfigError(f"{field_name}.{key}", "must be a string or a number")
+            raise error(f"{field_name}.{key}", "must be a string or a number")
         result[str(key)] = str(item)
     return result
 
@@ -194,7 +197,7 @@ def parse_api_config(raw: str) -> ApiConfig:
     if body is not None and method != "POST":
         raise ConfigError("API_CONFIG.body", "is allowed only with method POST")
 
-    headers = _string_map(data.get("headers"), "API_CONFIG.headers")
+    headers = string_map(data.get("headers"), "API_CONFIG.headers")
     for name in headers:
         if name.lower() in FORBIDDEN_STATIC_HEADERS:
             raise ConfigError(
@@ -208,7 +211,7 @@ def parse_api_config(raw: str) -> ApiConfig:
     return ApiConfig(
         endpoint=_parse_endpoint(data.get("endpoint")),
         method=method,
-        query_params=_string_map(data.get("query_params"), "API_CONFIG.query_params"),
+        query_params=string_map(data.get("query_params"), "API_CONFIG.query_params"),
         headers=headers,
         body=body,
         auth=_parse_auth(data.get("auth")),

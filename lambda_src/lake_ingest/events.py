@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from .config import string_map
+
 RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 
@@ -57,19 +59,6 @@ def parse_timestamp(value: Any, field_name: str) -> datetime:
     return parsed.astimezone(UTC)
 
 
-def _query_params(value: Any) -> dict[str, str]:
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise EventError("query_params", "must be an object of name -> value")
-    result: dict[str, str] = {}
-    for key, item in value.items():
-        if isinstance(item, bool) or not isinstance(item, (str, int, float)):
-            raise EventError(f"query_params.{key}", "must be a string or a number")
-        result[str(key)] = str(item)
-    return result
-
-
 def parse_event(event: Any, request_id: str, now: datetime | None = None) -> RunRequest:
     """Resolve the run id, partition date and query overrides from an invocation event."""
     if event is None:
@@ -102,5 +91,5 @@ def parse_event(event: Any, request_id: str, now: datetime | None = None) -> Run
         run_id=run_id,
         partition_date=when.strftime("%Y-%m-%d"),
         scheduled_time=scheduled,
-        query_params=_query_params(event.get("query_params")),
+        query_params=string_map(event.get("query_params"), "query_params", EventError),
     )
