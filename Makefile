@@ -20,7 +20,7 @@ export TF_IN_AUTOMATION := 1
 TF_INIT := terraform init -input=false -backend=false $(if $(TF_PLUGIN_DIR),-plugin-dir=$(TF_PLUGIN_DIR))
 TF_DIRS := . modules/package $(wildcard examples/*)
 
-.PHONY: help venv demo test lint py-test tf-fmt tf-validate tf-test checkov package clean
+.PHONY: help venv demo test bench lint py-test tf-fmt tf-validate tf-test checkov package clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -45,6 +45,9 @@ demo: venv $(TF_CLI_CONFIG_FILE) ## deploy one source to a local AWS and ingest 
 	$(PY) -m scripts.demo
 
 test: lint tf-fmt tf-validate tf-test checkov py-test ## everything CI runs
+
+bench: venv ## naive vs lake-ingest handler at 10 MiB, 200 MiB, 1 GiB (BENCH_SIZES=...): time, peak RSS, bytes
+	$(PY) -m bench.ingest_bench
 
 lint: venv ## ruff on the Python sources
 	$(VENV)/bin/ruff check .

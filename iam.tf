@@ -39,6 +39,13 @@ data "aws_iam_policy_document" "role" {
   }
 
   statement {
+    # Resuming a partial run reads back that run's manifest; no other object is readable.
+    sid       = "ReadOwnManifestsOnly"
+    actions   = ["s3:GetObject"]
+    resources = ["${aws_s3_bucket.raw.arn}/${local.raw_prefix}/ingest_date=*/run_id=*/_manifest.json"]
+  }
+
+  statement {
     sid       = "ReadOwnSecretOnly"
     actions   = ["secretsmanager:GetSecretValue"]
     resources = [aws_secretsmanager_secret.api.arn]

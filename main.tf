@@ -37,9 +37,10 @@ locals {
 
   # API_CONFIG for the handler, without the attributes the caller left unset.
   api_config_json = jsonencode(merge(
-    { for k, v in var.api_config : k => v if v != null && k != "auth" && k != "method" },
+    { for k, v in var.api_config : k => v if v != null && !contains(["auth", "method", "pagination"], k) },
     { method = upper(var.api_config.method) },
     { auth = { for k, v in var.api_config.auth : k => v if v != null } },
+    { pagination = { for k, v in var.api_config.pagination : k => v if v != null } },
   ))
 
   tags = merge(var.tags, { "lake-ingest:source-id" = var.source_id })

@@ -20,7 +20,7 @@ variable "name_prefix" {
 }
 
 variable "api_config" {
-  description = "The upstream API call (the handler's API_CONFIG): endpoint, method, query_params, headers (non-secret), body (POST only), auth (type none|bearer|header|query|basic and which secret fields and header/parameter carry them), timeout_seconds, max_retries, records_path, max_parse_bytes (bodies above it are stored but not counted; default 8 MiB)."
+  description = "The upstream API call (the handler's API_CONFIG): endpoint, method, query_params, headers (non-secret), body (POST only), auth (type none|bearer|header|query|basic and which secret fields and header/parameter carry them), timeout_seconds, max_retries, records_path, max_parse_bytes (pages up to it are checked before they are written, larger ones stream; default 8 MiB), pagination (type none|link_header|next_url|cursor|page_number|offset and its options; see the README) and content_types (media types accepted as data; others are quarantined)."
   type = object({
     endpoint     = string
     method       = optional(string, "GET")
@@ -39,6 +39,23 @@ variable "api_config" {
     max_retries     = optional(number, 3)
     records_path    = optional(string, "")
     max_parse_bytes = optional(number)
+    pagination = optional(object({
+      type               = string
+      max_pages          = optional(number)
+      next_url_path      = optional(string)
+      cursor_path        = optional(string)
+      cursor_param       = optional(string)
+      page_param         = optional(string)
+      start_page         = optional(number)
+      page_size_param    = optional(string)
+      page_size          = optional(number)
+      total_pages_path   = optional(string)
+      offset_param       = optional(string)
+      limit_param        = optional(string)
+      limit              = optional(number)
+      total_records_path = optional(string)
+    }), { type = "none" })
+    content_types = optional(list(string))
   })
 
   validation {
@@ -76,6 +93,56 @@ variable "api_config" {
   validation {
     condition     = var.api_config.records_path == "" || can(regex("^[^.]+(\\.[^.]+)*$", var.api_config.records_path))
     error_message = "api_config.records_path must be a dot path such as \"data.items\", or empty for a top-level array."
+  }
+  validation {
+    condition     = contains(["none", "link_header", "next_url", "cursor", "page_number", "offset"], var.api_config.pagination.type)
+    error_message = "api_config.pagination.type must be one of none, link_header, next_url, cursor, page_number, offset."
+  }
+  validation {
+    condition = alltrue([
+      for option, value in var.api_config.pagination : value == null || contains(lookup({
+        none        = ["type"]
+        link_header = ["type", "max_pages"]
+        next_url    = ["type", "max_pages", "next_url_path"]
+        cursor      = ["type", "max_pages", "cursor_path", "cursor_param"]
+        page_number = ["type", "max_pages", "page_param", "start_page", "page_size_param", "page_size", "total_pages_path"]
+        offset      = ["type", "max_pages", "offset_param", "limit_param", "limit", "total_records_path"]
+      }, var.api_config.pagination.type, ["type"]), option)
+    ])
+    error_message = "api_config.pagination sets an option its type does not use: link_header takes max_pages; next_url adds next_url_path; cursor adds cursor_path, cursor_param; page_number adds page_param, start_page, page_size_param, page_size, total_pages_path; offset adds offset_param, limit_param, limit, total_records_path."
+  }
+  validation {
+    condition = (
+      (var.api_config.pagination.type != "next_url" || var.api_config.pagination.next_url_path != null) &&
+      (var.api_config.pagination.type != "cursor" || var.api_config.pagination.cursor_path != null) &&
+      (var.api_config.pagination.type != "offset" || var.api_config.pagination.limit != null)
+    )
+    error_message = "api_config.pagination needs next_url_path for type next_url, cursor_path for type cursor, and limit (the page size) for type offset."
+  }
+  validation {
+    condition = alltrue([
+      for path in [var.api_config.pagination.next_url_path, var.api_config.pagination.cursor_path, var.api_config.pagination.total_pages_path, var.api_config.pagination.total_records_path] :
+      path == null || can(regex("^[^.\\s]+(\\.[^.\\s]+)*$", coalesce(path, "x")))
+    ])
+    error_message = "api_config.pagination paths (next_url_path, cursor_path, total_pages_path, total_records_path) must be dot paths such as \"meta.next_cursor\"."
+  }
+  validation {
+    condition = alltrue([
+      for n in [var.api_config.pagination.max_pages, var.api_config.pagination.page_size, var.api_config.pagination.limit] :
+      n == null || (coalesce(n, 1) >= 1 && coalesce(n, 1) <= 1000000 && floor(coalesce(n, 1)) == coalesce(n, 1))
+    ])
+    error_message = "api_config.pagination.max_pages, page_size and limit must be whole numbers of at least 1."
+  }
+  validation {
+    condition     = (var.api_config.pagination.page_size == null) == (var.api_config.pagination.page_size_param == null)
+    error_message = "api_config.pagination.page_size and page_size_param go together: set both or neither."
+  }
+  validation {
+    condition = var.api_config.content_types == null || (
+      length(coalesce(var.api_config.content_types, ["x"])) > 0 &&
+      alltrue([for t in coalesce(var.api_config.content_types, []) : can(regex("^[a-z0-9.+*-]+/[a-z0-9.+*-]+$", lower(t)))])
+    )
+    error_message = "api_config.content_types must be a non-empty list of media types such as \"application/json\" or \"text/csv\" (\"*\" wildcards allowed, e.g. \"application/*+json\")."
   }
 }
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import socket
+import struct
 import threading
 import time
 from collections import deque
@@ -26,6 +28,8 @@ class Reply:
     headers: dict[str, str] = field(default_factory=lambda: {"Content-Type": "application/json"})
     delay: float = 0.0  # seconds before the status line is sent
     truncate_to: int | None = None  # send only this many body bytes, then close
+    reset: bool = False  # with truncate_to: close with a TCP reset instead of a clean close
+    trickle: tuple[int, float] | None = None  # send the body in pieces of this size, pausing between
 
 
 @dataclass
@@ -104,10 +108,18 @@ class ScriptedUpstream:
                         self.send_header("Connection", "close")
                     self.end_headers()
                     body = reply.body if reply.truncate_to is None else reply.body[: reply.truncate_to]
-                    self.wfile.write(body)
-                    self.wfile.flush()
+                    piece, pause = reply.trickle or (len(body) or 1, 0.0)
+                    for start in range(0, len(body), piece):
+                        if start and pause:
+                            time.sleep(pause)
+                        self.wfile.write(body[start : start + piece])
+                        self.wfile.flush()
                     if reply.truncate_to is not None:
                         self.close_connection = True
+                        if reply.reset:  # SO_LINGER 0: close() sends RST
+                            self.connection.setsockopt(
+                                socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+                            )
                 except (BrokenPipeError, ConnectionResetError):
                     self.close_connection = True
 

@@ -71,8 +71,14 @@ run "role_is_least_privilege" {
     error_message = "s3:PutObject must be scoped to bucket/RAW_PREFIX/* only."
   }
   assert {
-    condition     = length([for s in data.aws_iam_policy_document.role.statement : s if anytrue([for a in s.actions : startswith(a, "s3:")])]) == 1
-    error_message = "Exactly one statement may grant S3 actions."
+    condition     = length([for s in data.aws_iam_policy_document.role.statement : s if anytrue([for a in s.actions : startswith(a, "s3:")])]) == 2
+    error_message = "Exactly two statements may grant S3 actions: writes under the prefix, reads of its manifests."
+  }
+  assert {
+    condition = one([for s in data.aws_iam_policy_document.role.statement : s.resources if contains(s.actions, "s3:GetObject")]) == toset([
+      "arn:aws:s3:::lake-ingest-orders-raw-x/orders/ingest_date=*/run_id=*/_manifest.json"
+    ]) && one([for s in data.aws_iam_policy_document.role.statement : s.actions if contains(s.actions, "s3:GetObject")]) == toset(["s3:GetObject"])
+    error_message = "s3:GetObject must be scoped to the source's own run manifests (read back to resume a partial run)."
   }
   assert {
     condition = one([for s in data.aws_iam_policy_document.role.statement : s.resources if contains(s.actions, "secretsmanager:GetSecretValue")]) == toset([
@@ -398,4 +404,66 @@ run "builds_lambda_src_by_default" {
     condition     = contains(module.package[0].source_files, "lake_ingest/handler.py") && !anytrue([for f in module.package[0].source_files : strcontains(f, "__pycache__")])
     error_message = "The package must hold the handler sources and no bytecode caches."
   }
+}
+
+run "renders_pagination_into_api_config_without_unset_options" {
+  command = plan
+  variables {
+    api_config = {
+      endpoint   = "https://api.example.com/v1/orders"
+      pagination = { type = "cursor", cursor_path = "meta.next", max_pages = 50 }
+    }
+  }
+  assert {
+    condition     = jsondecode(aws_lambda_function.this.environment[0].variables.API_CONFIG).pagination == { type = "cursor", cursor_path = "meta.next", max_pages = 50 }
+    error_message = "API_CONFIG.pagination must carry exactly the options the caller set."
+  }
+}
+
+run "rejects_unknown_pagination_type" {
+  command = plan
+  variables {
+    api_config = { endpoint = "https://api.example.com/v1/orders", pagination = { type = "token" } }
+  }
+  expect_failures = [var.api_config]
+}
+
+run "rejects_pagination_option_of_another_type" {
+  command = plan
+  variables {
+    api_config = { endpoint = "https://api.example.com/v1/orders", pagination = { type = "page_number", cursor_path = "next" } }
+  }
+  expect_failures = [var.api_config]
+}
+
+run "rejects_cursor_pagination_without_cursor_path" {
+  command = plan
+  variables {
+    api_config = { endpoint = "https://api.example.com/v1/orders", pagination = { type = "cursor" } }
+  }
+  expect_failures = [var.api_config]
+}
+
+run "rejects_offset_pagination_without_limit" {
+  command = plan
+  variables {
+    api_config = { endpoint = "https://api.example.com/v1/orders", pagination = { type = "offset" } }
+  }
+  expect_failures = [var.api_config]
+}
+
+run "rejects_fractional_max_pages" {
+  command = plan
+  variables {
+    api_config = { endpoint = "https://api.example.com/v1/orders", pagination = { type = "link_header", max_pages = 2.5 } }
+  }
+  expect_failures = [var.api_config]
+}
+
+run "rejects_bad_content_type" {
+  command = plan
+  variables {
+    api_config = { endpoint = "https://api.example.com/v1/orders", content_types = ["json"] }
+  }
+  expect_failures = [var.api_config]
 }

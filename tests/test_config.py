@@ -116,6 +116,35 @@ def test_secret_arn_is_required_only_with_auth():
         ({"endpoint": "https://a.example", "max_retries": 11}, "API_CONFIG.max_retries"),
         ({"endpoint": "https://a.example", "records_path": ".data"}, "API_CONFIG.records_path"),
         ({"endpoint": "https://a.example", "pagnation": {}}, "API_CONFIG.pagnation"),
+        ({"endpoint": "https://a.example", "pagination": "cursor"}, "API_CONFIG.pagination"),
+        ({"endpoint": "https://a.example", "pagination": {"type": "token"}}, "API_CONFIG.pagination.type"),
+        (
+            {"endpoint": "https://a.example", "pagination": {"type": "cursor"}},
+            "API_CONFIG.pagination.cursor_path",
+        ),
+        (
+            {"endpoint": "https://a.example", "pagination": {"type": "next_url", "next_url_path": "a..b"}},
+            "API_CONFIG.pagination.next_url_path",
+        ),
+        (
+            {"endpoint": "https://a.example", "pagination": {"type": "link_header", "cursor_param": "c"}},
+            "API_CONFIG.pagination.cursor_param",
+        ),
+        ({"endpoint": "https://a.example", "pagination": {"type": "offset"}}, "API_CONFIG.pagination.limit"),
+        (
+            {"endpoint": "https://a.example", "pagination": {"type": "offset", "limit": 0}},
+            "API_CONFIG.pagination.limit",
+        ),
+        (
+            {"endpoint": "https://a.example", "pagination": {"type": "page_number", "max_pages": 1.5}},
+            "API_CONFIG.pagination.max_pages",
+        ),
+        (
+            {"endpoint": "https://a.example", "pagination": {"type": "page_number", "page_size": 50}},
+            "API_CONFIG.pagination.page_size",
+        ),
+        ({"endpoint": "https://a.example", "content_types": []}, "API_CONFIG.content_types"),
+        ({"endpoint": "https://a.example", "content_types": ["json"]}, "API_CONFIG.content_types"),
     ],
 )
 def test_bad_api_config(api, field):
@@ -127,3 +156,24 @@ def test_bad_api_config(api, field):
 @pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "[::1]", "127.0.0.53"])
 def test_plain_http_is_allowed_for_loopback_only(host):
     assert parse_api_config(json.dumps({"endpoint": f"http://{host}:8080/x"})).endpoint.startswith("http://")
+
+
+def test_pagination_and_content_types():
+    api = parse_api_config(
+        json.dumps(
+            {
+                "endpoint": "https://a.example",
+                "pagination": {"type": "offset", "limit": 50.0, "total_records_path": "meta.total"},
+                "content_types": ["text/CSV", "application/*+json"],
+            }
+        )
+    )
+    assert api.pagination.type == "offset" and api.pagination.limit == 50
+    assert api.pagination.body_paths == ("meta.total",)
+    assert api.pagination.max_pages == 100  # bounded by default
+    assert api.accepts("text/csv; charset=utf-8") and api.accepts("application/vnd.api+json")
+    assert not api.accepts("application/json") and not api.accepts("text/html")
+    assert api.accepts("")  # no Content-Type: the body decides
+    default = parse_api_config(json.dumps({"endpoint": "https://a.example"}))
+    assert default.pagination.type == "none"
+    assert default.accepts("application/json") and not default.accepts("text/html")

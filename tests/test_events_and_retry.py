@@ -75,3 +75,35 @@ def test_backoff_is_jittered_growing_and_capped(monkeypatch):
     assert max(samples[3]) > 1.5  # it does grow
     assert len({round(s, 6) for s in samples[3]}) > 100  # and it is jittered
     assert all(s <= http_client.BACKOFF_CAP_SECONDS for s in samples[12])
+
+
+def test_partition_date_and_resume_round_trip():
+    event = {
+        "run_id": "r-1",
+        "partition_date": "2026-02-28",
+        "scheduled_time": "2026-03-01T00:30:00Z",
+        "query_params": {"since": "x"},
+        "resume": {"page": 4, "cursor": "abc"},
+    }
+    run = parse_event(event, "req", NOW)
+    assert run.partition_date == "2026-02-28" and run.resume == {"page": 4, "cursor": "abc"}
+    assert run.as_event() == event
+
+
+@pytest.mark.parametrize(
+    ("event", "field"),
+    [
+        ({"partition_date": "2026-02-30"}, "partition_date"),
+        ({"partition_date": "20260228"}, "partition_date"),
+        ({"run_id": "r", "resume": {"cursor": "x"}}, "resume"),
+        ({"run_id": "r", "resume": {"page": 2, "cursor": "x", "offset": 1}}, "resume"),
+        ({"run_id": "r", "resume": {"page": 0, "cursor": "x"}}, "resume.page"),
+        ({"run_id": "r", "resume": {"page": 2, "offset": -1}}, "resume.offset"),
+        ({"run_id": "r", "resume": {"page": 2, "cursor": ""}}, "resume.cursor"),
+        ({"resume": {"page": 2, "cursor": "x"}}, "resume"),
+    ],
+)
+def test_bad_partition_date_and_resume(event, field):
+    with pytest.raises(EventError) as error:
+        parse_event(event, "req", NOW)
+    assert error.value.field == field

@@ -178,16 +178,17 @@ def test_timeout_is_retried_then_raises(make_source, upstream):
     assert source.keys() == []
 
 
-def test_non_json_body_is_stored_with_null_count_and_reason(make_source, upstream):
-    source = make_source(api(upstream))
+def test_accepted_non_json_body_is_stored_with_null_count_and_reason(make_source, upstream):
+    source = make_source(api(upstream, content_types=["text/csv"]))
     upstream.script(Reply(200, b"id,amount\n1,10\n", {"Content-Type": "text/csv"}))
     result = invoke({"run_id": "csv"})
+    assert result["status"] == "SUCCESS"
     assert result["records_ingested"] is None
-    assert "not JSON" in result["records_note"]
+    assert "not text/csv" in result["records_note"]
     assert result["objects"][0].endswith("page-00001.csv.gz")
     manifest = json.loads(read_object(source, result["manifest"])[1])
     assert manifest["pages"][0]["records"] is None
-    assert "not JSON" in manifest["pages"][0]["records_note"]
+    assert "counted in JSON and NDJSON" in manifest["pages"][0]["records_note"]
 
 
 def test_object_at_records_path_is_not_counted_as_keys(make_source, upstream):
@@ -443,11 +444,21 @@ def test_credentials_rejected_after_the_re_read_raise(make_source, upstream):
     assert source.keys() == []
 
 
-def test_bodies_over_max_parse_bytes_are_stored_but_not_counted(make_source, upstream):
+def test_bodies_over_max_parse_bytes_stream_and_are_still_counted(make_source, upstream):
     source = make_source(api(upstream, records_path="", max_parse_bytes=16))
     upstream.script(Reply(200, b"[1, 2, 3, 4, 5, 6, 7, 8, 9, 10]"))
     result = invoke({"run_id": "big-page"})
-    assert result["records_ingested"] is None
-    assert "max_parse_bytes" in result["records_note"]
+    assert result["records_ingested"] == 10
     stored = read_object(source, result["objects"][0])[1]
     assert gzip.decompress(stored) == b"[1, 2, 3, 4, 5, 6, 7, 8, 9, 10]"
+
+
+def test_a_single_value_over_the_parse_limit_is_stored_uncounted(make_source, upstream):
+    source = make_source(api(upstream, records_path="", max_parse_bytes=16))
+    body = json.dumps(["x" * (2 << 20), "y"]).encode()  # one 2 MiB string: over the scanner's floor
+    upstream.script(Reply(200, body))
+    result = invoke({"run_id": "huge-value"})
+    assert result["status"] == "SUCCESS"
+    assert result["records_ingested"] is None
+    assert "max_parse_bytes" in result["records_note"]
+    assert gzip.decompress(read_object(source, result["objects"][0])[1]) == body

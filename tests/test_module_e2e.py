@@ -80,6 +80,10 @@ def test_role_policy_read_back_is_least_privilege(deployed):
         "s3:PutObject",
     ]
     assert as_list(by_sid["WriteOwnPrefixOnly"]["Resource"]) == [f"{out['bucket_arn']}/{out['raw_prefix']}/*"]
+    assert by_sid["ReadOwnManifestsOnly"]["Action"] == "s3:GetObject"
+    assert by_sid["ReadOwnManifestsOnly"]["Resource"] == (
+        f"{out['bucket_arn']}/{out['raw_prefix']}/ingest_date=*/run_id=*/_manifest.json"
+    )
     assert by_sid["ReadOwnSecretOnly"]["Resource"] == out["secret_arn"]
     assert by_sid["DeadLetterOwnQueueOnly"]["Resource"] == out["dlq_arn"]
     kms = [s for s in statements if any(a.startswith("kms:") for a in as_list(s["Action"]))]
@@ -152,7 +156,8 @@ def test_deployed_code_ingests_and_state_holds_no_secret(deployed):
         out["function_name"], endpoint, {"run_id": "e2e-1", "scheduled_time": "2026-11-23T06:00:00Z"}
     )
     assert run.error is None, run.logs
-    assert run.result["status"] == "SUCCESS" and run.result["records_ingested"] == 50
+    assert run.result["status"] == "SUCCESS" and run.result["records_ingested"] == 150
+    assert run.result["pages"] == 3 and run.result["complete"] is True
     assert "lake-ingest-run-" in run.module_file  # the deployed zip's code ran, not this checkout's
     assert token not in run.logs
     s3 = local_client("s3", endpoint)

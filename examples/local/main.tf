@@ -32,9 +32,9 @@ module "source" {
   source_id = var.source_id
   api_config = {
     endpoint     = "${var.api_endpoint}/v1/orders"
-    query_params = { page = "1" }
     auth         = { type = "bearer", secret_field = "api_key" }
     records_path = "data.items"
+    pagination   = { type = "page_number", total_pages_path = "pages" }
   }
   schedule_expression  = "rate(1 hour)"
   bucket_force_destroy = true

@@ -5,6 +5,7 @@ Every problem is reported as a ConfigError naming the offending field, never a K
 
 from __future__ import annotations
 
+import fnmatch
 import ipaddress
 import json
 import os
@@ -29,8 +30,29 @@ API_CONFIG_KEYS = frozenset(
         "max_retries",
         "records_path",
         "max_parse_bytes",
+        "pagination",
+        "content_types",
     }
 )
+PAGINATION_KEYS = {
+    "none": frozenset({"type"}),
+    "link_header": frozenset({"type", "max_pages"}),
+    "next_url": frozenset({"type", "max_pages", "next_url_path"}),
+    "cursor": frozenset({"type", "max_pages", "cursor_path", "cursor_param"}),
+    "page_number": frozenset(
+        {"type", "max_pages", "page_param", "start_page", "page_size_param", "page_size", "total_pages_path"}
+    ),
+    "offset": frozenset({"type", "max_pages", "offset_param", "limit_param", "limit", "total_records_path"}),
+}
+# What a data page may be; anything else (an HTML error page with status 200) is quarantined.
+DEFAULT_CONTENT_TYPES = (
+    "application/json",
+    "application/*+json",
+    "text/json",
+    "application/x-ndjson",
+    "application/ndjson",
+)
+DEFAULT_MAX_PAGES = 100
 AUTH_KEYS = {
     "none": frozenset({"type"}),
     "bearer": frozenset({"type", "secret_field"}),
@@ -73,6 +95,32 @@ class AuthConfig:
 
 
 @dataclass(frozen=True)
+class PaginationConfig:
+    """How to find the next page (API_CONFIG.pagination); `none` fetches one page."""
+
+    type: str = "none"
+    max_pages: int = DEFAULT_MAX_PAGES
+    next_url_path: str = ""  # next_url: dot path of the next page's URL in the body
+    cursor_path: str = ""  # cursor: dot path of the next cursor in the body
+    cursor_param: str = "cursor"  # cursor: query parameter that carries it
+    page_param: str = "page"  # page_number
+    start_page: int = 1
+    page_size_param: str = ""
+    page_size: int = 0
+    total_pages_path: str = ""  # page_number: optional dot path of the page count
+    offset_param: str = "offset"  # offset
+    limit_param: str = "limit"
+    limit: int = 100
+    total_records_path: str = ""  # offset: optional dot path of the total record count
+
+    @property
+    def body_paths(self) -> tuple[str, ...]:
+        """Dot paths whose values the pagination needs from each page's body."""
+        paths = (self.next_url_path, self.cursor_path, self.total_pages_path, self.total_records_path)
+        return tuple(p for p in paths if p)
+
+
+@dataclass(frozen=True)
 class ApiConfig:
     """What to call and how (the API_CONFIG environment variable)."""
 
@@ -85,9 +133,17 @@ class ApiConfig:
     timeout_seconds: float = 30.0
     max_retries: int = 3
     records_path: str = ""
-    # Bodies up to this size are parsed to count records; larger ones are stored uncounted, so
-    # memory stays bounded whatever the API returns.
+    # Pages up to this size are read whole and checked before they are written (a bad one goes
+    # straight to quarantine); larger pages stream to S3 and are scanned on the way. No single JSON
+    # value larger than this is held in memory.
     max_parse_bytes: int = DEFAULT_MAX_PARSE_BYTES
+    pagination: PaginationConfig = field(default_factory=PaginationConfig)
+    content_types: tuple[str, ...] = DEFAULT_CONTENT_TYPES
+
+    def accepts(self, content_type: str) -> bool:
+        """Whether a page with this Content-Type is data (a missing header is judged by the body)."""
+        media_type = content_type.split(";")[0].strip().lower()
+        return not media_type or any(fnmatch.fnmatchcase(media_type, p) for p in self.content_types)
 
 
 @dataclass(frozen=True)
@@ -177,6 +233,77 @@ def _number(value: Any, field_name: str, *, minimum: float, maximum: float) -> f
     return value
 
 
+def _whole(value: Any, field_name: str, *, minimum: int, maximum: int) -> int:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(field_name, "must be a whole number")
+    return int(_number(value, field_name, minimum=minimum, maximum=maximum))
+
+
+def _dot_path(value: Any, field_name: str, required: bool = False) -> str:
+    if value is None:
+        value = ""
+    if not isinstance(value, str) or value != value.strip(".") or ".." in value or value != value.strip():
+        raise ConfigError(field_name, "must be a dot path such as 'data.items'")
+    if required and not value:
+        raise ConfigError(field_name, "is required for this pagination type")
+    return value
+
+
+def _parse_pagination(value: Any) -> PaginationConfig:
+    if value is None:
+        return PaginationConfig()
+    if not isinstance(value, dict):
+        raise ConfigError("API_CONFIG.pagination", "must be an object with a 'type'")
+    kind = value.get("type", "none")
+    if kind not in PAGINATION_KEYS:
+        raise ConfigError("API_CONFIG.pagination.type", f"must be one of {', '.join(PAGINATION_KEYS)}")
+    unknown = set(value) - PAGINATION_KEYS[kind]
+    if unknown:
+        raise ConfigError(
+            f"API_CONFIG.pagination.{sorted(unknown)[0]}", f"is not an option of pagination type '{kind}'"
+        )
+    name = "API_CONFIG.pagination."
+    options: dict[str, Any] = {"type": kind}
+    for key in ("cursor_param", "page_param", "page_size_param", "offset_param", "limit_param"):
+        if key in value:
+            if not isinstance(value[key], str) or not value[key].strip():
+                raise ConfigError(name + key, "must be a non-empty query parameter name")
+            options[key] = value[key]
+    for key in ("next_url_path", "cursor_path", "total_pages_path", "total_records_path"):
+        if key in PAGINATION_KEYS[kind]:
+            required = key in ("next_url_path", "cursor_path")
+            options[key] = _dot_path(value.get(key), name + key, required=required)
+    if "max_pages" in value:
+        options["max_pages"] = _whole(value["max_pages"], name + "max_pages", minimum=1, maximum=100_000)
+    if "start_page" in value:
+        options["start_page"] = _whole(value["start_page"], name + "start_page", minimum=0, maximum=1_000_000)
+    if "page_size" in value:
+        options["page_size"] = _whole(value["page_size"], name + "page_size", minimum=1, maximum=1_000_000)
+    if bool(options.get("page_size_param")) != bool(options.get("page_size")):
+        if kind == "page_number":
+            raise ConfigError(name + "page_size", "page_size and page_size_param go together")
+    if kind == "offset":
+        if "limit" not in value:
+            raise ConfigError(name + "limit", "is required for offset pagination (the page size)")
+        options["limit"] = _whole(value["limit"], name + "limit", minimum=1, maximum=1_000_000)
+    return PaginationConfig(**options)
+
+
+def _parse_content_types(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return DEFAULT_CONTENT_TYPES
+    if not isinstance(value, list) or not value:
+        raise ConfigError("API_CONFIG.content_types", "must be a non-empty list of media types")
+    for item in value:
+        if not isinstance(item, str) or not re.fullmatch(
+            r"[a-z0-9.+*-]+/[a-z0-9.+*-]+", item.strip().lower()
+        ):
+            raise ConfigError("API_CONFIG.content_types", f"{item!r} is not a media type such as text/csv")
+    return tuple(item.strip().lower() for item in value)
+
+
 def parse_api_config(raw: str) -> ApiConfig:
     """Parse and validate the API_CONFIG JSON document."""
     try:
@@ -204,9 +331,7 @@ def parse_api_config(raw: str) -> ApiConfig:
                 f"API_CONFIG.headers.{name}", "carries credentials; configure auth and keep it in the secret"
             )
 
-    records_path = data.get("records_path", "")
-    if not isinstance(records_path, str) or records_path != records_path.strip(".") or ".." in records_path:
-        raise ConfigError("API_CONFIG.records_path", "must be a dot path such as 'data.items' (or empty)")
+    records_path = _dot_path(data.get("records_path", ""), "API_CONFIG.records_path")
 
     return ApiConfig(
         endpoint=_parse_endpoint(data.get("endpoint")),
@@ -228,6 +353,8 @@ def parse_api_config(raw: str) -> ApiConfig:
                 maximum=256 * 1024 * 1024,
             )
         ),
+        pagination=_parse_pagination(data.get("pagination")),
+        content_types=_parse_content_types(data.get("content_types")),
     )
 
 

@@ -3,7 +3,10 @@
 Event fields (all optional):
   run_id          idempotency key; the same run id always produces the same S3 keys
   scheduled_time  ISO 8601 instant; sets the partition date (and the run id when none is given)
+  partition_date  YYYY-MM-DD; the ingest_date partition (default: from scheduled_time, else today)
   query_params    merged over API_CONFIG.query_params for this run
+  resume          {"page": N, "<state>": ...} from a partial run's result or manifest: continue
+                  that run (same run_id and partition_date) at page N
 
 Without a run id, one is derived that stays the same across Lambda's own retries of the event:
 from the scheduled time, else from an EventBridge event's id, else from the request id (Lambda
@@ -15,11 +18,12 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from .config import string_map
 
+RESUME_FIELDS = frozenset({"page", "url", "cursor", "page_number", "offset"})
 RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 
@@ -39,6 +43,18 @@ class RunRequest:
     partition_date: str
     scheduled_time: datetime | None
     query_params: Mapping[str, str] = field(default_factory=dict)
+    resume: Mapping[str, Any] | None = None
+
+    def as_event(self) -> dict[str, Any]:
+        """The event that asks for this run again (with `resume` set, continues it)."""
+        event: dict[str, Any] = {"run_id": self.run_id, "partition_date": self.partition_date}
+        if self.scheduled_time is not None:
+            event["scheduled_time"] = self.scheduled_time.isoformat().replace("+00:00", "Z")
+        if self.query_params:
+            event["query_params"] = dict(self.query_params)
+        if self.resume:
+            event["resume"] = dict(self.resume)
+        return event
 
 
 def parse_timestamp(value: Any, field_name: str) -> datetime:
@@ -86,10 +102,45 @@ def parse_event(event: Any, request_id: str, now: datetime | None = None) -> Run
     else:
         run_id = "req-" + re.sub(r"[^A-Za-z0-9._-]", "-", request_id)[:120]
 
-    when = scheduled or now or datetime.now(UTC)
+    partition_date = (scheduled or now or datetime.now(UTC)).strftime("%Y-%m-%d")
+    if event.get("partition_date") is not None:
+        partition_date = _parse_date(event["partition_date"])
+    resume = _parse_resume(event.get("resume"))
+    if resume is not None and event.get("run_id") is None:
+        raise EventError("resume", "needs the run_id of the run to continue")
     return RunRequest(
         run_id=run_id,
-        partition_date=when.strftime("%Y-%m-%d"),
+        partition_date=partition_date,
         scheduled_time=scheduled,
         query_params=string_map(event.get("query_params"), "query_params", EventError),
+        resume=resume,
     )
+
+
+def _parse_date(value: Any) -> str:
+    try:
+        if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+            return date.fromisoformat(value).isoformat()
+    except ValueError:
+        pass
+    raise EventError("partition_date", f"{value!r} is not a date such as 2026-01-31")
+
+
+def _parse_resume(value: Any) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict) or set(value) - RESUME_FIELDS or len(value) != 2 or "page" not in value:
+        raise EventError(
+            "resume", "must be {'page': N} plus one of url, cursor, page_number, offset (from a partial run)"
+        )
+    page = value["page"]
+    if isinstance(page, bool) or not isinstance(page, int) or page < 1:
+        raise EventError("resume.page", "must be a page number of 1 or more")
+    (name,) = set(value) - {"page"}
+    item = value[name]
+    if name in ("page_number", "offset"):
+        if isinstance(item, bool) or not isinstance(item, int) or item < 0:
+            raise EventError(f"resume.{name}", "must be a whole number of 0 or more")
+    elif not isinstance(item, (str, int)) or isinstance(item, bool) or item == "":
+        raise EventError(f"resume.{name}", "must be a non-empty string")
+    return dict(value)

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
 import requests
+import urllib3
 
 from .config import ApiConfig
 from .redaction import REDACTOR
@@ -24,6 +25,7 @@ RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 BACKOFF_BASE_SECONDS = 0.5
 BACKOFF_CAP_SECONDS = 20.0
 ERROR_BODY_EXCERPT = 300
+CHUNK_SIZE = 256 * 1024
 
 
 class UpstreamError(RuntimeError):
@@ -64,15 +66,46 @@ class Response:
     url: str
     attempts: int
     latency_ms: float
+    read_timeout: float
 
-    def iter_body(self, chunk_size: int = 1 << 20) -> Iterator[bytes]:
-        """Yield the body (transfer and content coding removed); raise if it breaks off."""
-        received = 0
+    @property
+    def link_header(self) -> str | None:
+        return self.raw.headers.get("Link")
+
+    def iter_body(self, deadline: Deadline, chunk_size: int = CHUNK_SIZE) -> Iterator[bytes]:
+        """Yield the body (transfer and content coding removed) in chunks of about `chunk_size`.
+
+        Raises UpstreamError if the body breaks off (reset, fewer bytes than Content-Length) and
+        DeadlineExceeded if it is still arriving when the invocation's time runs out: no single
+        socket read may wait past the deadline.
+        """
+        stream, received, pending = self.raw.raw, 0, bytearray()
+        waiting_on_deadline = False
         try:
-            for chunk in self.raw.iter_content(chunk_size=chunk_size):
-                received += len(chunk)
-                yield chunk
-        except requests.RequestException as exc:
+            while True:
+                left = deadline.seconds_left()
+                if left <= 0:
+                    raise DeadlineExceeded(
+                        f"body of {self.url} was still arriving at the deadline ({received} bytes so far)"
+                    )
+                waiting_on_deadline = left < self.read_timeout
+                _limit_socket_wait(stream, min(self.read_timeout, left))
+                data = stream.read1(chunk_size - len(pending), decode_content=True)
+                if not data:
+                    break
+                received += len(data)
+                pending += data
+                if len(pending) >= chunk_size:
+                    yield bytes(pending)
+                    pending.clear()
+            if pending:
+                yield bytes(pending)
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            timed_out = isinstance(exc, (urllib3.exceptions.ReadTimeoutError, TimeoutError))
+            if timed_out and waiting_on_deadline:
+                raise DeadlineExceeded(
+                    f"body of {self.url} was still arriving at the deadline ({received} bytes so far)"
+                ) from None
             raise UpstreamError(
                 f"body of {self.url} broke off after {received} bytes ({type(exc).__name__})"
             ) from None
@@ -115,12 +148,26 @@ def backoff_seconds(attempt: int, rng: random.Random | None = None) -> float:
     return (rng or random).uniform(BACKOFF_BASE_SECONDS / 2, ceiling)
 
 
+def _limit_socket_wait(stream: urllib3.HTTPResponse, seconds: float) -> None:
+    """Bound the next socket read of a streaming body (the connection's timeout was set per request)."""
+    sock = getattr(getattr(stream, "_connection", None), "sock", None)
+    if sock is not None:
+        sock.settimeout(max(seconds, 0.05))
+
+
 def build_request(
-    api: ApiConfig, credentials: Mapping[str, str], query_overrides: Mapping[str, str]
+    api: ApiConfig,
+    credentials: Mapping[str, str],
+    params: Mapping[str, str],
+    url: str | None = None,
 ) -> requests.PreparedRequest:
-    """The request for this run, with credentials applied as the auth config says."""
+    """The request for one page, with credentials applied as the auth config says.
+
+    `url` is a next-page link from the API (its own query string stands; only the auth
+    parameter is added); without it the configured endpoint is called with `params`.
+    """
     headers = {"Accept": "application/json, */*;q=0.5", **api.headers}
-    params = {**api.query_params, **query_overrides}
+    params = dict(params)
     auth = None
     kind = api.auth.type
     if kind == "bearer":
@@ -135,7 +182,7 @@ def build_request(
     json_body = api.body if api.body is not None and not isinstance(api.body, str) else None
     data = api.body if isinstance(api.body, str) else None
     request = requests.Request(
-        api.method, api.endpoint, headers=headers, params=params, auth=auth, json=json_body, data=data
+        api.method, url or api.endpoint, headers=headers, params=params, auth=auth, json=json_body, data=data
     )
     return _http_session().prepare_request(request)
 
@@ -181,6 +228,7 @@ def fetch(
                     url=url,
                     attempts=attempt,
                     latency_ms=latency_ms,
+                    read_timeout=timeout,
                 )
             retry_after = parse_retry_after(raw.headers.get("Retry-After"))
             excerpt = _error_excerpt(raw)

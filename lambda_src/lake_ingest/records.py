@@ -1,64 +1,101 @@
-"""Counting the records in a response body without mistaking an error page or an object for data."""
+"""Reading a page as it streams: which scanner fits its content type, and what makes it bad.
+
+JSON pages are stream-scanned (records counted, pagination values found), NDJSON pages have
+their lines counted, other accepted types are stored uncounted. A page whose body is not what
+its type promises, or has no records where records were expected, is quarantined.
+"""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from typing import Protocol
+
+from .config import ApiConfig
+from .jsonscan import JsonScanner, ScanResult
 
 
-@dataclass(frozen=True)
-class RecordCount:
-    """How many records a page held, or None with the reason it could not be counted."""
+class BodyScanner(Protocol):
+    @property
+    def invalid(self) -> str | None: ...
 
-    count: int | None
-    reason: str | None = None
+    def feed(self, chunk: bytes) -> None: ...
 
-
-class BodyTap:
-    """Passes chunks through while keeping a copy of the body up to `limit` bytes for counting."""
-
-    def __init__(self, chunks: Iterable[bytes], limit: int) -> None:
-        self._chunks = chunks
-        self._limit = limit
-        self._kept: list[bytes] = []
-        self._size = 0
-        self.overflowed = False
-
-    def __iter__(self) -> Iterator[bytes]:
-        for chunk in self._chunks:
-            if not self.overflowed:
-                self._size += len(chunk)
-                if self._size > self._limit:
-                    self.overflowed = True
-                    self._kept.clear()
-                else:
-                    self._kept.append(chunk)
-            yield chunk
-
-    def body(self) -> bytes | None:
-        return None if self.overflowed else b"".join(self._kept)
+    def close(self) -> ScanResult: ...
 
 
-def count_records(body: bytes | None, records_path: str) -> RecordCount:
-    """Count the list at `records_path` (dot path; empty for a top-level array) in a JSON body."""
-    if body is None:
-        return RecordCount(None, "body larger than API_CONFIG.max_parse_bytes; not counted")
-    try:
-        document = json.loads(body)
-    except UnicodeDecodeError:
-        return RecordCount(None, "body is not valid UTF-8 JSON")
-    except json.JSONDecodeError as exc:
-        return RecordCount(None, f"body is not JSON ({exc.msg} at position {exc.pos})")
-    node = document
-    for part in records_path.split(".") if records_path else []:
-        if isinstance(node, dict) and part in node:
-            node = node[part]
-        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
-            node = node[int(part)]
-        else:
-            return RecordCount(None, f"records_path '{records_path}' not found in the body (at '{part}')")
-    if not isinstance(node, list):
-        where = f"records_path '{records_path}'" if records_path else "the top level (records_path is empty)"
-        return RecordCount(None, f"{where} holds a JSON {type(node).__name__}, not a list of records")
-    return RecordCount(len(node))
+class LineCounter:
+    """Counts the lines (records) of an NDJSON body; a last line without a newline counts too."""
+
+    invalid = None
+
+    def __init__(self) -> None:
+        self._lines = 0
+        self._last = b"\n"
+
+    def feed(self, chunk: bytes) -> None:
+        if chunk:
+            self._lines += chunk.count(b"\n")
+            self._last = chunk[-1:]
+
+    def close(self) -> ScanResult:
+        return ScanResult(records=self._lines + (self._last != b"\n"))
+
+
+class Uncounted:
+    """Stores a body of a type lake-ingest does not count (CSV, XML, ...)."""
+
+    invalid = None
+
+    def __init__(self, media_type: str) -> None:
+        self._media_type = media_type
+
+    def feed(self, chunk: bytes) -> None:
+        return None
+
+    def close(self) -> ScanResult:
+        return ScanResult(
+            records_problem=f"records are counted in JSON and NDJSON pages, not {self._media_type}"
+        )
+
+
+def media_type(content_type: str) -> str:
+    return content_type.split(";")[0].strip().lower()
+
+
+def is_json(content_type: str) -> bool:
+    kind = media_type(content_type)
+    return kind in ("", "application/json", "text/json") or kind.endswith("+json")
+
+
+def scanner_for(content_type: str, api: ApiConfig) -> BodyScanner:
+    """The scanner for a page of this content type (a missing type is read as JSON)."""
+    kind = media_type(content_type)
+    if is_json(content_type):
+        return JsonScanner(api.records_path, api.pagination.body_paths, max(api.max_parse_bytes, 1 << 20))
+    if kind in ("application/x-ndjson", "application/ndjson", "application/jsonl", "application/jsonlines"):
+        return LineCounter()
+    return Uncounted(kind)
+
+
+def quarantine_reason(scan: ScanResult, content_type: str, raw_bytes: int, api: ApiConfig) -> str | None:
+    """Why this page is not data, or None if it is (an empty body is data with no records)."""
+    if raw_bytes == 0:
+        return None
+    if scan.invalid:
+        return f"body is not the JSON its content type promises: {scan.invalid}"
+    if api.records_path and is_json(content_type) and scan.records is None and scan.gave_up is None:
+        return f"no records where expected: records_path '{api.records_path}' {scan.records_problem}"
+    return None
+
+
+def records_note(scan: ScanResult, raw_bytes: int, records_path: str) -> str | None:
+    """Why a data page's record count is null (None when it was counted)."""
+    if scan.records is not None:
+        return None
+    if raw_bytes == 0:
+        return "empty body"
+    if scan.gave_up:
+        return f"not counted: {scan.gave_up}"
+    where = f"records_path '{records_path}'" if records_path else "the top level (records_path is empty)"
+    if scan.records_problem and scan.records_problem.startswith("records are counted"):
+        return scan.records_problem
+    return f"{where} {scan.records_problem}"

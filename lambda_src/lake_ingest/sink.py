@@ -3,6 +3,7 @@
 Layout (Hive-style partition, run id in the key, so a re-run of a run id rewrites the same keys):
   <prefix>/ingest_date=YYYY-MM-DD/run_id=<run id>/page-00001.<ext>.gz
   <prefix>/ingest_date=YYYY-MM-DD/run_id=<run id>/_manifest.json    (written last)
+  <prefix>/_quarantine/ingest_date=YYYY-MM-DD/run_id=<run id>/page-00003.html.gz   (bad pages)
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import gzip
 import hashlib
 import io
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,8 +31,16 @@ EXTENSIONS = {
 }
 
 
+QUARANTINE_DIR = "_quarantine"
+
+
 def run_prefix(raw_prefix: str, partition_date: str, run_id: str) -> str:
     return f"{raw_prefix}/ingest_date={partition_date}/run_id={run_id}/"
+
+
+def quarantine_prefix(raw_prefix: str, partition_date: str, run_id: str) -> str:
+    """Bad pages of a run: inside the source's prefix, but in a directory query engines skip."""
+    return run_prefix(f"{raw_prefix}/{QUARANTINE_DIR}", partition_date, run_id)
 
 
 def page_key(prefix: str, index: int, content_type: str) -> str:
@@ -65,6 +74,10 @@ class S3Sink:
             if kms_key_arn
             else {}
         )
+
+    @property
+    def bucket(self) -> str:
+        return self._bucket
 
     def put_stream(
         self, key: str, chunks: Iterable[bytes], metadata: Mapping[str, str] | None = None
@@ -106,15 +119,25 @@ class S3Sink:
             raise
         return StoredObject(key, raw_bytes, stored, digest.hexdigest(), version_id)
 
-    def put_json(self, key: str, document: Mapping[str, Any]) -> StoredObject:
-        """Write a small JSON document (the manifest) in one request."""
-        body = json.dumps(document, indent=2, sort_keys=True).encode()
+    def put_json(
+        self, key: str, document: Mapping[str, Any], scrub: Callable[[str], str] = str
+    ) -> StoredObject:
+        """Write a small JSON document (the manifest) in one request, passed through `scrub`."""
+        body = scrub(json.dumps(document, indent=2, sort_keys=True)).encode()
         response = self._client.put_object(
             Bucket=self._bucket, Key=key, Body=body, ContentType="application/json", **self._encryption
         )
         return StoredObject(
             key, len(body), len(body), hashlib.sha256(body).hexdigest(), response.get("VersionId")
         )
+
+    def get_json(self, key: str) -> Any | None:
+        """Read a small JSON document back (the manifest of a run being resumed); None if absent."""
+        try:
+            response = self._client.get_object(Bucket=self._bucket, Key=key)
+        except self._client.exceptions.NoSuchKey:
+            return None
+        return json.loads(response["Body"].read())
 
 
 class _MultipartUpload:

@@ -1,0 +1,295 @@
+"""Stream-scanning a JSON body in bounded memory: count the records, pick out pagination values.
+
+The scanner is fed the body chunk by chunk as it streams to S3. It walks the document only along
+the paths it was asked about, counts the elements of the records array one at a time with the C
+decoder (about 100 MB/s, faster than `json.loads` on the whole body, and without holding it), and
+never materialises a single value larger than `max_value_bytes`.
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+import re
+from collections.abc import Generator, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+_WHITESPACE = re.compile(r"[ \t\n\r]*")
+_DECODER = json.JSONDecoder()
+# A decode that fails this close to the end of the buffer may only be missing the next chunk.
+_TAIL = 8
+_DELIMITERS = frozenset(" \t\n\r,]}")
+_KINDS = {"{": "object", '"': "string", "t": "boolean", "f": "boolean", "n": "null"}
+
+Path = tuple[str, ...]
+_NeedMore = Generator[None, None, Any]
+
+
+class ScanError(ValueError):
+    """The body is not valid JSON (or not UTF-8)."""
+
+
+class ValueTooLarge(ValueError):
+    """One JSON value is larger than the scanner may hold."""
+
+
+def split_path(dot_path: str) -> Path:
+    """'data.items' -> ('data', 'items'); '' -> () (the top level)."""
+    return tuple(dot_path.split(".")) if dot_path else ()
+
+
+@dataclass
+class ScanResult:
+    """What the scan found. `records` is None when there is no array at the records path."""
+
+    records: int | None = None
+    records_problem: str | None = None  # why records is None
+    values: dict[str, Any] = field(default_factory=dict)  # dot path -> value found there
+    invalid: str | None = None  # the body is not JSON: why (the page is quarantined)
+    gave_up: str | None = None  # valid so far, but too large to follow: why
+
+    @property
+    def complete(self) -> bool:
+        return self.invalid is None and self.gave_up is None
+
+
+class JsonScanner:
+    """Feed body chunks with `feed`, then call `close` for the result."""
+
+    def __init__(
+        self, records_path: str, capture: Iterable[str] = (), max_value_bytes: int = 8 << 20
+    ) -> None:
+        self._records = split_path(records_path)
+        self._capture = {split_path(p): p for p in capture if p}
+        self._targets = [self._records, *self._capture]
+        self._max_value = max(max_value_bytes, 1024)
+        self._utf8 = codecs.getincrementaldecoder("utf-8")()
+        self._buf = ""
+        self._pos = 0
+        self._eof = False
+        self._offset = 0  # characters dropped from the front of the buffer
+        self._bytes_fed = 0
+        self._done = False
+        self.result = ScanResult()
+        self._parser = self._document()
+        self._resume()
+
+    @property
+    def invalid(self) -> str | None:
+        """Why the body is not JSON, as soon as that is known."""
+        return self.result.invalid
+
+    # -- feeding -------------------------------------------------------------------------------
+
+    def feed(self, chunk: bytes) -> None:
+        if self._done or not chunk:
+            return
+        try:
+            text = self._utf8.decode(chunk)
+            self._bytes_fed += len(chunk)
+        except UnicodeDecodeError as exc:
+            where = self._bytes_fed + exc.start
+            self._stop(invalid=f"body is not valid UTF-8 ({exc.reason} at byte {where})")
+            return
+        self._buf = self._buf[self._pos :] + text
+        self._offset += self._pos
+        self._pos = 0
+        self._resume()
+
+    def close(self) -> ScanResult:
+        if not self._done:
+            try:
+                self._buf = self._buf[self._pos :] + self._utf8.decode(b"", final=True)
+                self._offset += self._pos
+                self._pos = 0
+            except UnicodeDecodeError as exc:
+                self._stop(invalid=f"body is not valid UTF-8 ({exc.reason} at the end)")
+                return self.result
+            self._eof = True
+            self._resume()
+            if not self._done:  # pragma: no cover - the parser always finishes at end of input
+                self._stop(invalid="body ended inside a JSON value")
+        return self.result
+
+    def _resume(self) -> None:
+        try:
+            next(self._parser)
+        except StopIteration:
+            self._finish()
+        except ScanError as exc:
+            self._stop(invalid=str(exc))
+        except ValueTooLarge as exc:
+            self._stop(gave_up=str(exc))
+
+    def _finish(self) -> None:
+        if self.result.records is None and self.result.records_problem is None:
+            self.result.records_problem = "not found in the body"
+        self._stop()
+
+    def _stop(self, invalid: str | None = None, gave_up: str | None = None) -> None:
+        self._done = True
+        self._buf, self._pos = "", 0
+        self.result.invalid = self.result.invalid or invalid
+        self.result.gave_up = gave_up
+        if invalid or gave_up:
+            self.result.records = None
+
+    def _where(self) -> int:
+        return self._offset + self._pos
+
+    # -- primitives (generators that yield while they wait for more input) -----------------------
+
+    def _peek(self) -> _NeedMore:
+        """Skip whitespace; return the next character without consuming it."""
+        while True:
+            self._pos = _WHITESPACE.match(self._buf, self._pos).end()
+            if self._pos < len(self._buf):
+                return self._buf[self._pos]
+            if self._eof:
+                raise ScanError(f"body ended early at character {self._where()}")
+            yield
+
+    def _decode(self) -> _NeedMore:
+        """Decode one whole value at the current position."""
+        while True:
+            buf, pos = self._buf, self._pos
+            try:
+                value, end = _DECODER.raw_decode(buf, pos)
+            except json.JSONDecodeError as exc:
+                if self._eof or not (exc.pos >= len(buf) - _TAIL or exc.msg.startswith("Unterminated")):
+                    raise ScanError(f"{exc.msg} at character {self._offset + exc.pos}") from None
+            else:
+                # A number that ends near the end of the buffer may continue in the next chunk
+                # ("1." + "5e3"): take it only once a delimiter follows.
+                if (
+                    self._eof
+                    or buf[pos] in '{["'
+                    or end < len(buf) - _TAIL
+                    or buf[end : end + 1] in _DELIMITERS
+                ):
+                    self._pos = end
+                    return value
+            if len(buf) - pos > self._max_value:
+                raise ValueTooLarge(
+                    f"a single JSON value at character {self._where()} is larger than "
+                    f"{self._max_value} bytes (API_CONFIG.max_parse_bytes)"
+                )
+            yield
+
+    def _key(self) -> _NeedMore:
+        if (yield from self._peek()) != '"':
+            raise ScanError(f"expected an object key at character {self._where()}")
+        key = yield from self._decode()
+        if not isinstance(key, str):
+            raise ScanError(f"expected an object key at character {self._where()}")
+        if (yield from self._peek()) != ":":
+            raise ScanError(f"expected ':' at character {self._where()}")
+        self._pos += 1
+        return key
+
+    def _separator(self, closing: str) -> _NeedMore:
+        """Consume ',' (returns True) or the closing bracket (returns False)."""
+        char = yield from self._peek()
+        self._pos += 1
+        if char == ",":
+            return True
+        if char == closing:
+            return False
+        raise ScanError(f"expected ',' or '{closing}' at character {self._where() - 1}")
+
+    # -- the walk ------------------------------------------------------------------------------
+
+    def _document(self) -> _NeedMore:
+        yield from self._value(())
+        while True:  # only whitespace may follow the document
+            self._pos = _WHITESPACE.match(self._buf, self._pos).end()
+            if self._pos < len(self._buf):
+                raise ScanError(f"unexpected data after the JSON document at character {self._where()}")
+            if self._eof:
+                return
+            yield
+
+    def _leads_to_target(self, path: Path) -> bool:
+        return any(len(t) > len(path) and t[: len(path)] == path for t in self._targets)
+
+    def _value(self, path: Path) -> _NeedMore:
+        char = yield from self._peek()
+        on_records = path == self._records
+        if char in "[{" and path in self._capture:  # say what is there, without holding it
+            self.result.values[self._capture[path]] = [] if char == "[" else {}
+        if char == "[" and not self._leads_to_target(path):
+            count = yield from self._count_elements()
+            if on_records:
+                self.result.records = count
+            return
+        if char == "[":
+            yield from self._array(path)
+        elif char == "{":
+            yield from self._object(path)
+        else:
+            value = yield from self._decode()
+            if path in self._capture:
+                self.result.values[self._capture[path]] = value
+        if on_records:
+            kind = _KINDS.get(char, "number")
+            self.result.records_problem = f"holds a JSON {kind}, not a list of records"
+
+    def _object(self, path: Path) -> _NeedMore:
+        self._pos += 1
+        if (yield from self._peek()) == "}":
+            self._pos += 1
+            return
+        more = True
+        while more:
+            key = yield from self._key()
+            yield from self._value((*path, key))
+            more = yield from self._separator("}")
+
+    def _array(self, path: Path) -> _NeedMore:
+        self._pos += 1
+        if (yield from self._peek()) == "]":
+            self._pos += 1
+            return
+        index, more = 0, True
+        while more:
+            yield from self._value((*path, str(index)))
+            index += 1
+            more = yield from self._separator("]")
+
+    def _count_elements(self) -> _NeedMore:
+        """Step over an array one element at a time (the hot loop); return its length."""
+        self._pos += 1
+        if (yield from self._peek()) == "]":
+            self._pos += 1
+            return 0
+        count = 0
+        skip_space = _WHITESPACE.match
+        while True:
+            buf, pos = self._buf, self._pos
+            # Fast path: decode elements back to back while they are whole in the buffer.
+            try:
+                while True:
+                    pos = skip_space(buf, pos).end()
+                    _, end = _DECODER.raw_decode(buf, pos)
+                    pos = skip_space(buf, end).end()
+                    if end >= len(buf) - 1 or pos >= len(buf):
+                        break  # the element or its separator may continue in the next chunk
+                    char = buf[pos]
+                    if char == ",":
+                        count += 1
+                        self._pos = pos + 1
+                    elif char == "]":
+                        self._pos = pos + 1
+                        return count + 1
+                    else:
+                        break  # a number cut by the chunk end, or an error: the slow path decides
+                    pos += 1
+            except json.JSONDecodeError:
+                pass
+            # Slow path: one element that may span chunks.
+            yield from self._peek()
+            yield from self._decode()
+            count += 1
+            if not (yield from self._separator("]")):
+                return count

@@ -1,0 +1,200 @@
+"""Finding the next page: link_header, next_url, cursor, page_number, offset (or none).
+
+A `PageRequest` says what to send for one page; its `state` is what a later event needs to
+resume the run at that page. `Paginator.follow` decides, from the page just landed, whether
+there is a next page, and stops (with a reason) on the last page or on a cursor or URL that
+repeats, so a misbehaving API cannot loop a run forever.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+
+from requests.utils import parse_header_links
+
+from .config import PaginationConfig
+
+RESUME_KEYS = {
+    "link_header": "url",
+    "next_url": "url",
+    "cursor": "cursor",
+    "page_number": "page_number",
+    "offset": "offset",
+}
+
+
+class PaginationError(RuntimeError):
+    """The API's pagination cannot be followed safely (the message says why)."""
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    """What to send for page `index` (1-based within the run)."""
+
+    index: int
+    url: str | None = None  # an absolute URL from the API (next link); None: the configured endpoint
+    params: Mapping[str, str] = field(default_factory=dict)  # pagination parameters for the endpoint
+    state: Mapping[str, Any] = field(default_factory=dict)  # resume state: {"cursor": ...} etc.
+
+    def resume(self) -> dict[str, Any]:
+        return {"page": self.index, **self.state}
+
+
+@dataclass(frozen=True)
+class LandedPage:
+    """What pagination needs to know about the page just stored."""
+
+    request_url: str  # the URL that was called, credentials removed
+    link_header: str | None
+    values: Mapping[str, Any]  # body values at the pagination's dot paths
+    records: int | None
+    raw_bytes: int
+
+
+def strip_param(url: str, name: str | None) -> str:
+    """`url` without query parameter `name` (the auth parameter is re-added per request)."""
+    if not name:
+        return url
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != name]
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+class Paginator:
+    """Builds page requests for one run of one source."""
+
+    def __init__(self, config: PaginationConfig, endpoint: str, auth_param: str | None = None) -> None:
+        self.config = config
+        self._endpoint = urlsplit(endpoint)
+        self._auth_param = auth_param
+        self._seen: set[str] = set()
+
+    def first(self, resume: Mapping[str, Any] | None = None) -> PageRequest:
+        """Page 1, or the page a partial run stopped at."""
+        kind = self.config.type
+        if resume:
+            key = RESUME_KEYS.get(kind)
+            given = sorted(set(resume) - {"page"})
+            if key is None or given != [key]:
+                expected = f"'page' and '{key}'" if key else "nothing (pagination type 'none' cannot resume)"
+                raise PaginationError(
+                    f"resume {given} does not fit pagination type '{kind}': it needs {expected}"
+                )
+            index, value = resume["page"], resume[key]
+            if key == "url":
+                return self._url_request(index, str(value))
+            if key == "cursor":
+                return self._cursor_request(index, str(value))
+            if key == "page_number":
+                return self._page_number_request(index, int(value))
+            return self._offset_request(index, int(value))
+        if kind == "page_number":
+            return self._page_number_request(1, self.config.start_page)
+        if kind == "offset":
+            return self._offset_request(1, 0)
+        return PageRequest(1)
+
+    def follow(self, current: PageRequest, page: LandedPage) -> tuple[PageRequest | None, str]:
+        """The next request, or None and why the run ends here ('end', 'repeated_url', ...)."""
+        self._seen.add("url:" + page.request_url)
+        if "cursor" in current.state:
+            self._seen.add("cursor:" + str(current.state["cursor"]))
+        kind, cfg = self.config.type, self.config
+        if kind == "none":
+            return None, "end"
+        if kind in ("link_header", "next_url"):
+            target = (
+                _next_link(page.link_header)
+                if kind == "link_header"
+                else _text_value(page.values.get(cfg.next_url_path), cfg.next_url_path)
+            )
+            if not target:
+                return None, "end"
+            url = strip_param(self._same_origin(urljoin(page.request_url, target)), self._auth_param)
+            if "url:" + url in self._seen:
+                return None, "repeated_url"
+            return self._url_request(current.index + 1, url), "next"
+        if kind == "cursor":
+            cursor = _text_value(page.values.get(cfg.cursor_path), cfg.cursor_path)
+            if not cursor:
+                return None, "end"
+            if "cursor:" + cursor in self._seen:
+                return None, "repeated_cursor"
+            return self._cursor_request(current.index + 1, cursor), "next"
+        if page.records == 0 or page.raw_bytes == 0:
+            return None, "end"
+        if kind == "page_number":
+            number = int(current.state["page_number"])
+            total = _whole_value(page.values.get(cfg.total_pages_path), cfg.total_pages_path)
+            if total is not None and number - cfg.start_page + 1 >= total:
+                return None, "end"
+            return self._page_number_request(current.index + 1, number + 1), "next"
+        offset = int(current.state["offset"]) + (page.records if page.records is not None else cfg.limit)
+        total = _whole_value(page.values.get(cfg.total_records_path), cfg.total_records_path)
+        if total is not None and offset >= total:
+            return None, "end"
+        return self._offset_request(current.index + 1, offset), "next"
+
+    # -- requests --------------------------------------------------------------------------------
+
+    def _url_request(self, index: int, url: str) -> PageRequest:
+        url = strip_param(self._same_origin(url), self._auth_param)
+        return PageRequest(index, url=url, state={"url": url})
+
+    def _cursor_request(self, index: int, cursor: str) -> PageRequest:
+        return PageRequest(index, params={self.config.cursor_param: cursor}, state={"cursor": cursor})
+
+    def _page_number_request(self, index: int, number: int) -> PageRequest:
+        params = {self.config.page_param: str(number)}
+        if self.config.page_size_param:
+            params[self.config.page_size_param] = str(self.config.page_size)
+        return PageRequest(index, params=params, state={"page_number": number})
+
+    def _offset_request(self, index: int, offset: int) -> PageRequest:
+        params = {self.config.offset_param: str(offset), self.config.limit_param: str(self.config.limit)}
+        return PageRequest(index, params=params, state={"offset": offset})
+
+    def _same_origin(self, url: str) -> str:
+        """Follow links only to the configured endpoint's scheme, host and port (credentials go there)."""
+        parts = urlsplit(url)
+        if (parts.scheme, parts.hostname, parts.port) != (
+            self._endpoint.scheme,
+            self._endpoint.hostname,
+            self._endpoint.port,
+        ):
+            origin = f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
+            raise PaginationError(
+                f"the next page's URL is on another origin ({origin}); lake-ingest sends credentials "
+                f"only to the configured endpoint's origin"
+            )
+        return url
+
+
+def _next_link(header: str | None) -> str | None:
+    """The rel="next" target of an RFC 8288 Link header."""
+    if not header:
+        return None
+    for link in parse_header_links(header):
+        if "next" in link.get("rel", "").lower().split():
+            return link.get("url") or None
+    return None
+
+
+def _text_value(value: Any, path: str) -> str | None:
+    if value is None or value == "" or value is False:
+        return None
+    if isinstance(value, (dict, list)):
+        raise PaginationError(f"the value at '{path}' is a JSON {type(value).__name__}, not a URL or cursor")
+    return str(value)
+
+
+def _whole_value(value: Any, path: str) -> int | None:
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise PaginationError(f"the total at '{path}' is {value!r}, not a whole number") from None
