@@ -8,6 +8,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 CHECKOV_VENV ?= .venv-checkov
 CHECKOV_VERSION ?= 3.3.30
+IAMLINT_VENV ?= .venv-iamlint
 # Offline provider installs: a filesystem mirror (the folder holding registry.terraform.io/...).
 # Unset: look for one on disk (scripts/find-tf-mirror.sh). Empty: use the registry as usual.
 ifeq ($(origin TF_PLUGIN_DIR),undefined)
@@ -18,7 +19,8 @@ export TF_PLUGIN_DIR
 export TF_CLI_CONFIG_FILE := $(CURDIR)/.tfcli.rc
 export TF_IN_AUTOMATION := 1
 TF_INIT := terraform init -input=false -backend=false $(if $(TF_PLUGIN_DIR),-plugin-dir=$(TF_PLUGIN_DIR))
-TF_DIRS := . modules/package $(wildcard examples/*)
+TF_DIRS := . $(wildcard modules/*) $(wildcard examples/*)
+TF_TEST_DIRS := . modules/lake
 
 .PHONY: help venv demo test bench lint py-test tf-fmt tf-validate tf-test checkov package clean
 
@@ -39,6 +41,11 @@ $(CHECKOV_VENV)/.installed:
 	$(CHECKOV_VENV)/bin/pip install --quiet checkov==$(CHECKOV_VERSION)
 	touch $@
 
+$(IAMLINT_VENV)/.installed:
+	$(PYTHON) -m venv $(IAMLINT_VENV)
+	$(IAMLINT_VENV)/bin/pip install --quiet parliament==1.6.4 cloudsplaining==0.9.1
+	touch $@
+
 venv: $(VENV)/.installed ## create .venv with the handler's and the tests' dependencies
 
 demo: venv $(TF_CLI_CONFIG_FILE) ## deploy one source to a local AWS and ingest from a local sample API (KEEP=1 keeps it up)
@@ -53,7 +60,7 @@ lint: venv ## ruff on the Python sources
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-py-test: venv $(TF_CLI_CONFIG_FILE) ## pytest: handler, packaging, local-AWS shims, module applied end to end
+py-test: venv $(IAMLINT_VENV)/.installed $(TF_CLI_CONFIG_FILE) ## pytest: handler, packaging, local-AWS shims, module applied end to end
 	$(PY) -m pytest
 
 tf-fmt: $(TF_CLI_CONFIG_FILE) ## terraform fmt -check on every configuration
@@ -65,13 +72,15 @@ tf-validate: $(TF_CLI_CONFIG_FILE) ## terraform validate on the root, the submod
 	  (cd $$dir && $(TF_INIT) >/dev/null && terraform validate -no-color); \
 	done
 
-tf-test: $(TF_CLI_CONFIG_FILE) ## terraform test (mock provider): security properties and input validation
-	$(TF_INIT) >/dev/null
-	terraform test -no-color
+tf-test: $(TF_CLI_CONFIG_FILE) ## terraform test: rendered policies in three partitions (offline), settings and input validation
+	@for dir in $(TF_TEST_DIRS); do \
+	  echo "terraform test $$dir"; \
+	  (cd $$dir && $(TF_INIT) >/dev/null && terraform test -no-color); \
+	done
 
 checkov: $(CHECKOV_VENV)/.installed ## checkov on the module: zero failures, every skip inline with its reason
 	$(CHECKOV_VENV)/bin/checkov --directory . --framework terraform --skip-download --compact --quiet \
-	  --skip-path examples --skip-path $(VENV) --skip-path $(CHECKOV_VENV)
+	  --skip-path examples --skip-path $(VENV) --skip-path $(CHECKOV_VENV) --skip-path $(IAMLINT_VENV)
 
 package: venv ## build the Lambda zip into dist/ (for package_path on runners without Python)
 	$(PY) -c 'import json, pathlib; print(json.dumps(sorted(p.relative_to("lambda_src").as_posix() for p in pathlib.Path("lambda_src").rglob("*.py") if "__pycache__" not in p.parts)))' > .package-files.json
@@ -80,6 +89,6 @@ package: venv ## build the Lambda zip into dist/ (for package_path on runners wi
 	rm -f .package-files.json
 
 clean: ## remove virtual environments, build output and Terraform working files
-	rm -rf $(VENV) $(CHECKOV_VENV) .build dist .demo .tfcli.rc .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(CHECKOV_VENV) $(IAMLINT_VENV) .build dist .demo .tfcli.rc .pytest_cache .ruff_cache
 	find . -name .terraform -type d -prune -exec rm -rf {} +
 	find . -name '.terraform.lock.hcl' -delete

@@ -1,104 +1,152 @@
-# Alarms to an encrypted SNS topic: errors, throttles, duration near the timeout, dead letters.
-
-resource "aws_sns_topic" "alarms" {
-  name              = local.topic_name
-  kms_master_key_id = aws_kms_key.this.arn
-  tags              = local.tags
-}
-
-resource "aws_sns_topic_policy" "alarms" {
-  arn    = aws_sns_topic.alarms.arn
-  policy = data.aws_iam_policy_document.alarms_topic.json
-}
-
-data "aws_iam_policy_document" "alarms_topic" {
-  statement {
-    sid       = "CloudWatchAlarmsOfThisSource"
-    actions   = ["sns:Publish"]
-    resources = [aws_sns_topic.alarms.arn]
-    principals {
-      type        = "Service"
-      identifiers = [local.service_principal.cloudwatch]
-    }
-    condition {
-      test     = "ArnLike"
-      variable = "aws:SourceArn"
-      values   = ["${local.alarm_arn_prefix}*"]
-    }
-  }
-
-  statement {
-    sid       = "DenyInsecureTransport"
-    effect    = "Deny"
-    actions   = ["sns:Publish"]
-    resources = [aws_sns_topic.alarms.arn]
-    principals {
-      type        = "*"
-      identifiers = ["*"]
-    }
-    condition {
-      test     = "Bool"
-      variable = "aws:SecureTransport"
-      values   = ["false"]
-    }
-  }
-}
+# Alarms a data team needs, to the lake's topic: error rate, throttles, duration near the timeout,
+# concurrency near the reserved limit, dead letters, async events dropped, quarantined pages, and
+# freshness (no successful run for N hours). Thresholds in var.alarms; each can be disabled.
 
 locals {
-  function_alarms = {
-    errors = {
-      description = "The ${var.source_id} ingestion function failed (each failure is retried, then dead-lettered)."
-      metric      = "Errors"
-      statistic   = "Sum"
-      threshold   = 0
-    }
+  alarm_period = var.alarms.period_seconds
+  lambda_dims  = { FunctionName = local.function_name }
+  handler_dims = { SourceId = var.source_id, service = local.metrics_service }
+
+  simple_alarms = {
     throttles = {
       description = "The ${var.source_id} ingestion function was throttled (reserved concurrency ${var.reserved_concurrency})."
+      namespace   = "AWS/Lambda"
       metric      = "Throttles"
+      dimensions  = local.lambda_dims
       statistic   = "Sum"
-      threshold   = 0
+      threshold   = var.alarms.throttles
     }
     duration = {
-      description = "The ${var.source_id} ingestion ran longer than ${var.duration_alarm_threshold_percent}% of its ${var.timeout_seconds}s timeout."
+      description = "A ${var.source_id} run took longer than ${var.alarms.duration_percent_of_timeout}% of its ${var.timeout_seconds}s timeout: raise the timeout or lower max_pages (the handler stops early and resumes, but this is close)."
+      namespace   = "AWS/Lambda"
       metric      = "Duration"
+      dimensions  = local.lambda_dims
       statistic   = "Maximum"
-      threshold   = var.timeout_seconds * 1000 * var.duration_alarm_threshold_percent / 100
+      threshold   = var.timeout_seconds * 1000 * var.alarms.duration_percent_of_timeout / 100
     }
+    concurrency = {
+      description = "${var.source_id} ran near its reserved concurrency (${var.reserved_concurrency}): runs overlap; check the schedule and the run time."
+      namespace   = "AWS/Lambda"
+      metric      = "ConcurrentExecutions"
+      dimensions  = local.lambda_dims
+      statistic   = "Maximum"
+      threshold   = var.reserved_concurrency * var.alarms.concurrency_percent_of_reserved / 100 - 0.001
+    }
+    async_events_dropped = {
+      description = "Lambda dropped ${var.source_id} events without running them (event too old, or the dead-letter destination failed): data may be missing."
+      namespace   = "AWS/Lambda"
+      metric      = "AsyncEventsDropped"
+      dimensions  = local.lambda_dims
+      statistic   = "Sum"
+      threshold   = var.alarms.async_events_dropped
+    }
+    dead_letters = {
+      description = "Events of ${var.source_id} failed every retry and wait in ${local.dlq_name} (with their error): inspect, fix, redrive."
+      namespace   = "AWS/SQS"
+      metric      = "ApproximateNumberOfMessagesVisible"
+      dimensions  = { QueueName = local.dlq_name }
+      statistic   = "Maximum"
+      threshold   = var.alarms.dead_letters
+    }
+    schedule_dead_letters = {
+      description = "EventBridge Scheduler could not invoke ${var.source_id}; the scheduled events wait in ${local.schedule_dlq_name}."
+      namespace   = "AWS/SQS"
+      metric      = "ApproximateNumberOfMessagesVisible"
+      dimensions  = { QueueName = local.schedule_dlq_name }
+      statistic   = "Maximum"
+      threshold   = var.alarms.dead_letters
+    }
+    quarantined_pages = {
+      description = "${var.source_id} received pages that are not data (HTML, broken JSON, no records) and put them in quarantine; the run stopped incomplete."
+      namespace   = local.metrics_namespace
+      metric      = "PagesQuarantined"
+      dimensions  = local.handler_dims
+      statistic   = "Sum"
+      threshold   = var.alarms.quarantined_pages
+    }
+  }
+  enabled_simple_alarms = {
+    for name, alarm in local.simple_alarms : name => alarm
+    if !contains(var.alarms.disabled, name) && (name != "schedule_dead_letters" || local.scheduled)
   }
 }
 
-resource "aws_cloudwatch_metric_alarm" "function" {
-  for_each = local.function_alarms
+resource "aws_cloudwatch_metric_alarm" "simple" {
+  for_each = local.enabled_simple_alarms
 
-  alarm_name          = "${local.name}-${each.key}"
+  alarm_name          = "${local.name}-${replace(each.key, "_", "-")}"
   alarm_description   = each.value.description
-  namespace           = "AWS/Lambda"
+  namespace           = each.value.namespace
   metric_name         = each.value.metric
-  dimensions          = { FunctionName = aws_lambda_function.this.function_name }
+  dimensions          = each.value.dimensions
   statistic           = each.value.statistic
-  period              = 300
+  period              = local.alarm_period
   evaluation_periods  = 1
   comparison_operator = "GreaterThanThreshold"
   threshold           = each.value.threshold
   treat_missing_data  = "notBreaching"
-  alarm_actions       = [aws_sns_topic.alarms.arn]
-  ok_actions          = [aws_sns_topic.alarms.arn]
+  alarm_actions       = [local.alarm_topic_arn]
+  ok_actions          = [local.alarm_topic_arn]
   tags                = local.tags
 }
 
-resource "aws_cloudwatch_metric_alarm" "dlq_depth" {
-  alarm_name          = "${local.name}-dead-letters"
-  alarm_description   = "Events of ${var.source_id} failed every retry and wait in ${local.dlq_name}: inspect, fix, redrive."
-  namespace           = "AWS/SQS"
-  metric_name         = "ApproximateNumberOfMessagesVisible"
-  dimensions          = { QueueName = aws_sqs_queue.dlq.name }
-  statistic           = "Maximum"
-  period              = 300
+resource "aws_cloudwatch_metric_alarm" "error_rate" {
+  count = contains(var.alarms.disabled, "error_rate") ? 0 : 1
+
+  alarm_name          = "${local.name}-error-rate"
+  alarm_description   = "More than ${var.alarms.error_rate_percent}% of ${var.source_id} invocations failed (Lambda retries them, then dead-letters them)."
   evaluation_periods  = 1
   comparison_operator = "GreaterThanThreshold"
-  threshold           = 0
+  threshold           = var.alarms.error_rate_percent
   treat_missing_data  = "notBreaching"
-  alarm_actions       = [aws_sns_topic.alarms.arn]
-  ok_actions          = [aws_sns_topic.alarms.arn]
+  alarm_actions       = [local.alarm_topic_arn]
+  ok_actions          = [local.alarm_topic_arn]
+  tags                = local.tags
+
+  metric_query {
+    id          = "error_rate"
+    label       = "Errors / Invocations (%)"
+    expression  = "IF(invocations > 0, 100 * errors / invocations, 0)"
+    return_data = true
+  }
+  metric_query {
+    id = "errors"
+    metric {
+      namespace   = "AWS/Lambda"
+      metric_name = "Errors"
+      dimensions  = local.lambda_dims
+      period      = local.alarm_period
+      stat        = "Sum"
+    }
+  }
+  metric_query {
+    id = "invocations"
+    metric {
+      namespace   = "AWS/Lambda"
+      metric_name = "Invocations"
+      dimensions  = local.lambda_dims
+      period      = local.alarm_period
+      stat        = "Sum"
+    }
+  }
+}
+
+resource "aws_cloudwatch_metric_alarm" "freshness" {
+  count = contains(var.alarms.disabled, "freshness") ? 0 : 1
+
+  alarm_name          = "${local.name}-freshness"
+  alarm_description   = "No successful ${var.source_id} run (IngestionSucceeded) for ${var.alarms.freshness_hours} hours: the lake is going stale. No data at all counts too."
+  namespace           = local.metrics_namespace
+  metric_name         = "IngestionSucceeded"
+  dimensions          = local.handler_dims
+  statistic           = "Sum"
+  period              = 3600
+  evaluation_periods  = var.alarms.freshness_hours
+  datapoints_to_alarm = var.alarms.freshness_hours
+  comparison_operator = "LessThanThreshold"
+  threshold           = 1
+  treat_missing_data  = "breaching"
+  alarm_actions       = [local.alarm_topic_arn]
+  ok_actions          = [local.alarm_topic_arn]
   tags                = local.tags
 }

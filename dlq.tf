@@ -3,23 +3,45 @@
 
 resource "aws_sqs_queue" "dlq" {
   name                              = local.dlq_name
-  kms_master_key_id                 = aws_kms_key.this.arn
+  kms_master_key_id                 = local.kms_key_arn
   kms_data_key_reuse_period_seconds = 3600
   message_retention_seconds         = 1209600
   tags                              = local.tags
 }
 
-resource "aws_sqs_queue_policy" "dlq" {
-  queue_url = aws_sqs_queue.dlq.id
-  policy    = data.aws_iam_policy_document.dlq.json
+# The schedule's own dead-letter queue: scheduled events EventBridge Scheduler could not deliver.
+resource "aws_sqs_queue" "schedule_dlq" {
+  count = local.scheduled ? 1 : 0
+
+  name                              = local.schedule_dlq_name
+  kms_master_key_id                 = local.kms_key_arn
+  kms_data_key_reuse_period_seconds = 3600
+  message_retention_seconds         = 1209600
+  tags                              = local.tags
 }
 
-data "aws_iam_policy_document" "dlq" {
+locals {
+  queues = merge(
+    { dlq = aws_sqs_queue.dlq },
+    local.scheduled ? { schedule_dlq = aws_sqs_queue.schedule_dlq[0] } : {},
+  )
+}
+
+resource "aws_sqs_queue_policy" "this" {
+  for_each = local.queues
+
+  queue_url = each.value.id
+  policy    = data.aws_iam_policy_document.queue[each.key].json
+}
+
+data "aws_iam_policy_document" "queue" {
+  for_each = local.queues
+
   statement {
     sid       = "DenyInsecureTransport"
     effect    = "Deny"
     actions   = ["sqs:*"]
-    resources = [aws_sqs_queue.dlq.arn]
+    resources = [each.value.arn]
     principals {
       type        = "*"
       identifiers = ["*"]

@@ -24,20 +24,21 @@ module "package" {
 }
 
 resource "aws_lambda_function" "this" {
-  #checkov:skip=CKV_AWS_117:No VPC by default: the function calls third-party APIs on the internet; VPC attachment is an opt-in hardening option.
-  #checkov:skip=CKV_AWS_272:Code signing needs an AWS Signer profile the platform team owns; opt-in hardening option.
+  #checkov:skip=CKV_AWS_117:No VPC by default: the function calls third-party APIs on the internet; opt-in through var.vpc_config.
+  #checkov:skip=CKV_AWS_272:Code signing needs an AWS Signer profile the platform team owns; opt-in through var.code_signing_config_arn.
   #checkov:skip=CKV_AWS_116:Failed async events go to the on-failure destination (aws_lambda_function_event_invoke_config -> SQS), which records the error with the event; a DLQ as well would deliver every failure twice.
   function_name = local.function_name
-  description   = "lake-ingest ${var.source_id}: ${upper(var.api_config.method)} ${var.api_config.endpoint} -> s3://${aws_s3_bucket.raw.id}/${local.raw_prefix}/"
+  description   = "lake-ingest ${var.source_id}: ${upper(var.api_config.method)} ${var.api_config.endpoint} -> s3://${local.bucket_name}/${local.raw_prefix}/"
   role          = aws_iam_role.this.arn
   handler       = "lake_ingest.handler.lambda_handler"
   runtime       = var.runtime
   architectures = [var.architecture]
   memory_size   = var.memory_size
   timeout       = var.timeout_seconds
-  kms_key_arn   = aws_kms_key.this.arn
+  kms_key_arn   = local.kms_key_arn
 
   reserved_concurrent_executions = var.reserved_concurrency
+  code_signing_config_arn        = var.code_signing_config_arn
 
   filename          = local.build_package ? module.package[0].zip_path : var.package_path
   s3_bucket         = try(var.package_s3.bucket, null)
@@ -48,19 +49,27 @@ resource "aws_lambda_function" "this" {
   environment {
     variables = {
       SOURCE_ID                    = var.source_id
-      RAW_BUCKET                   = aws_s3_bucket.raw.id
+      RAW_BUCKET                   = local.bucket_name
       RAW_PREFIX                   = local.raw_prefix
       SECRET_ARN                   = aws_secretsmanager_secret.api.arn
-      KMS_KEY_ARN                  = aws_kms_key.this.arn
+      KMS_KEY_ARN                  = local.kms_key_arn
       API_CONFIG                   = local.api_config_json
-      POWERTOOLS_SERVICE_NAME      = "lake-ingest"
-      POWERTOOLS_METRICS_NAMESPACE = "LakeIngest"
+      POWERTOOLS_SERVICE_NAME      = local.metrics_service
+      POWERTOOLS_METRICS_NAMESPACE = local.metrics_namespace
       POWERTOOLS_LOG_LEVEL         = var.log_level
     }
   }
 
   tracing_config {
     mode = "Active"
+  }
+
+  dynamic "vpc_config" {
+    for_each = var.vpc_config == null ? [] : [var.vpc_config]
+    content {
+      subnet_ids         = vpc_config.value.subnet_ids
+      security_group_ids = vpc_config.value.security_group_ids
+    }
   }
 
   logging_config {
@@ -76,6 +85,6 @@ resource "aws_lambda_function" "this" {
     module.package,
     aws_iam_role_policy.this,
     aws_cloudwatch_log_group.this,
-    aws_kms_key.this,
+    module.lake,
   ]
 }

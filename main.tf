@@ -1,5 +1,6 @@
 # lake-ingest: one data source per module instantiation.
-# Resources live in one file per concern: package/lambda, iam, kms, s3, secret, logs, dlq, alarms, schedule.
+# Resources live in one file per concern: lake (bucket, key, topic: own or shared), package/lambda,
+# iam, secret, logs, dlq, alarms, schedule.
 
 data "aws_partition" "current" {}
 data "aws_region" "current" {}
@@ -23,9 +24,8 @@ locals {
   secret_arn_pattern = "arn:${local.partition}:secretsmanager:${local.region}:${local.account_id}:secret:${local.secret_name}-??????"
   dlq_name           = "${local.name}-dlq"
   dlq_arn            = "arn:${local.partition}:sqs:${local.region}:${local.account_id}:${local.dlq_name}"
-  topic_name         = "${local.name}-alarms"
-  topic_arn          = "arn:${local.partition}:sns:${local.region}:${local.account_id}:${local.topic_name}"
-  alarm_arn_prefix   = "arn:${local.partition}:cloudwatch:${local.region}:${local.account_id}:alarm:${local.name}-"
+  schedule_dlq_name  = "${local.name}-schedule-dlq"
+  schedule_dlq_arn   = "arn:${local.partition}:sqs:${local.region}:${local.account_id}:${local.schedule_dlq_name}"
 
   # Service principals are global names in every partition; CloudWatch Logs' is regional.
   service_principal = merge(
@@ -42,6 +42,10 @@ locals {
     { auth = { for k, v in var.api_config.auth : k => v if v != null } },
     { pagination = { for k, v in var.api_config.pagination : k => v if v != null } },
   ))
+
+  # Metrics the handler emits (EMF): alarms read them with exactly these dimensions.
+  metrics_namespace = "LakeIngest"
+  metrics_service   = "lake-ingest"
 
   tags = merge(var.tags, { "lake-ingest:source-id" = var.source_id })
 }

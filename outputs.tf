@@ -20,12 +20,12 @@ output "role_name" {
 
 output "bucket_name" {
   description = "Name of the raw bucket."
-  value       = aws_s3_bucket.raw.id
+  value       = local.bucket_name
 }
 
 output "bucket_arn" {
   description = "ARN of the raw bucket."
-  value       = aws_s3_bucket.raw.arn
+  value       = local.bucket_arn
 }
 
 output "raw_prefix" {
@@ -35,12 +35,12 @@ output "raw_prefix" {
 
 output "kms_key_arn" {
   description = "ARN of the KMS key that encrypts the objects, secret, logs, queue and topic (grant kms:Decrypt to readers)."
-  value       = aws_kms_key.this.arn
+  value       = local.kms_key_arn
 }
 
 output "kms_key_alias" {
   description = "Alias of the KMS key."
-  value       = aws_kms_alias.this.name
+  value       = try(module.lake[0].kms_key_alias, null)
 }
 
 output "secret_arn" {
@@ -55,7 +55,7 @@ output "log_group_name" {
 
 output "sns_topic_arn" {
   description = "SNS topic the alarms publish to: subscribe the on-call channel here."
-  value       = aws_sns_topic.alarms.arn
+  value       = local.alarm_topic_arn
 }
 
 output "dlq_arn" {
@@ -69,11 +69,22 @@ output "dlq_url" {
 }
 
 output "alarm_arns" {
-  description = "ARNs of the alarms by name: errors, throttles, duration, dead_letters."
+  description = "ARNs of the enabled alarms by name (error_rate, throttles, duration, concurrency, dead_letters, schedule_dead_letters, async_events_dropped, quarantined_pages, freshness)."
   value = merge(
-    { for k, a in aws_cloudwatch_metric_alarm.function : k => a.arn },
-    { dead_letters = aws_cloudwatch_metric_alarm.dlq_depth.arn },
+    { for k, a in aws_cloudwatch_metric_alarm.simple : k => a.arn },
+    { for a in aws_cloudwatch_metric_alarm.error_rate : "error_rate" => a.arn },
+    { for a in aws_cloudwatch_metric_alarm.freshness : "freshness" => a.arn },
   )
+}
+
+output "schedule_dlq_arn" {
+  description = "ARN of the schedule's dead-letter queue (events the scheduler could not deliver), or null without a schedule."
+  value       = try(aws_sqs_queue.schedule_dlq[0].arn, null)
+}
+
+output "uses_shared_lake" {
+  description = "Whether this source writes into a shared lake (var.lake) rather than its own bucket and key."
+  value       = !local.own_lake
 }
 
 output "schedule_arn" {
@@ -84,4 +95,22 @@ output "schedule_arn" {
 output "package_hash" {
   description = "Content hash of the deployed package (source_code_hash)."
   value       = local.package_hash
+}
+
+output "policies" {
+  description = "Every policy the module renders (JSON), for security review and policy linters. identity: the function role's and the scheduler role's permissions; trust: their trust policies; resource: the queues' policies and, with an own lake, the bucket, key and topic policies."
+  value = {
+    identity = merge(
+      { function_role = data.aws_iam_policy_document.role.json },
+      local.scheduled ? { scheduler_role = data.aws_iam_policy_document.scheduler.json } : {},
+    )
+    trust = merge(
+      { function_role = data.aws_iam_policy_document.assume.json },
+      local.scheduled ? { scheduler_role = data.aws_iam_policy_document.scheduler_assume.json } : {},
+    )
+    resource = merge(
+      { for k, doc in data.aws_iam_policy_document.queue : k => doc.json },
+      local.own_lake ? module.lake[0].policies : {},
+    )
+  }
 }

@@ -1,17 +1,22 @@
 # Optional schedule (EventBridge Scheduler). The event carries the scheduled time, so the run id and
 # the partition date follow the schedule, and retries of one slot rewrite the same keys.
 
+locals {
+  scheduled = var.schedule_expression != null
+}
+
 resource "aws_scheduler_schedule" "this" {
-  count = var.schedule_expression == null ? 0 : 1
+  count = local.scheduled ? 1 : 0
 
   name                         = local.name
   description                  = "lake-ingest ${var.source_id}"
   schedule_expression          = var.schedule_expression
   schedule_expression_timezone = var.schedule_timezone
-  kms_key_arn                  = aws_kms_key.this.arn
+  kms_key_arn                  = local.kms_key_arn
 
   flexible_time_window {
-    mode = "OFF"
+    mode                      = var.schedule_flexible_window_minutes == null ? "OFF" : "FLEXIBLE"
+    maximum_window_in_minutes = var.schedule_flexible_window_minutes
   }
 
   target {
@@ -20,14 +25,20 @@ resource "aws_scheduler_schedule" "this" {
     input    = jsonencode({ scheduled_time = "<aws.scheduler.scheduled-time>" })
 
     retry_policy {
-      maximum_retry_attempts       = 2
-      maximum_event_age_in_seconds = 3600
+      maximum_retry_attempts       = var.schedule_retry_attempts
+      maximum_event_age_in_seconds = var.schedule_max_event_age_seconds
+    }
+
+    dead_letter_config {
+      arn = aws_sqs_queue.schedule_dlq[0].arn
     }
   }
+
+  depends_on = [aws_iam_role_policy.scheduler]
 }
 
 resource "aws_iam_role" "scheduler" {
-  count = var.schedule_expression == null ? 0 : 1
+  count = local.scheduled ? 1 : 0
 
   name               = "${local.name}-scheduler"
   description        = "lake-ingest ${var.source_id}: EventBridge Scheduler invokes the function"
@@ -51,7 +62,7 @@ data "aws_iam_policy_document" "scheduler_assume" {
 }
 
 resource "aws_iam_role_policy" "scheduler" {
-  count = var.schedule_expression == null ? 0 : 1
+  count = local.scheduled ? 1 : 0
 
   name   = "invoke"
   role   = aws_iam_role.scheduler[0].id
@@ -66,9 +77,31 @@ data "aws_iam_policy_document" "scheduler" {
   }
 
   statement {
-    # The schedule is encrypted with the source's key; the scheduler reads it with this role.
-    sid       = "DecryptScheduleWithSourceKey"
+    # The schedule is encrypted with the lake's key; the scheduler reads it with this role.
+    sid       = "DecryptScheduleWithLakeKey"
     actions   = ["kms:Decrypt"]
-    resources = [aws_kms_key.this.arn]
+    resources = [local.kms_key_arn]
+  }
+
+  statement {
+    sid       = "DeadLetterOwnScheduleQueueOnly"
+    actions   = ["sqs:SendMessage"]
+    resources = [local.schedule_dlq_arn]
+  }
+
+  statement {
+    sid       = "EncryptDeadLettersViaSQSOnly"
+    actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
+    resources = [local.kms_key_arn]
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = [local.via_service.sqs]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "kms:EncryptionContext:aws:sqs:arn"
+      values   = [local.schedule_dlq_arn]
+    }
   }
 }

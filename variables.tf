@@ -152,8 +152,8 @@ variable "raw_prefix" {
   default     = null
 
   validation {
-    condition     = var.raw_prefix == null || can(regex("^[A-Za-z0-9!_.*'()-]+(/[A-Za-z0-9!_.*'()-]+)*$", coalesce(var.raw_prefix, "x")))
-    error_message = "raw_prefix must be a relative key prefix such as \"vendor/orders\": safe characters, no leading, trailing or double slash."
+    condition     = var.raw_prefix == null || (can(regex("^[A-Za-z0-9_.=-]+(/[A-Za-z0-9_.=-]+)*$", coalesce(var.raw_prefix, "x"))) && length(coalesce(var.raw_prefix, "x")) <= 200)
+    error_message = "raw_prefix must be a relative key prefix such as \"vendor/orders\" of letters, digits, '_', '.', '=', '-' (at most 200 characters; no leading, trailing or double slash): it is also the role's lake-ingest:raw-prefix tag."
   }
 }
 
@@ -175,6 +175,11 @@ variable "schedule_timezone" {
   description = "IANA time zone the schedule expression is evaluated in."
   type        = string
   default     = "UTC"
+
+  validation {
+    condition     = can(regex("^(UTC|[A-Z][A-Za-z_]+(/[A-Za-z0-9_+-]+){1,2}|Etc/GMT[+-][0-9]{1,2})$", var.schedule_timezone))
+    error_message = "schedule_timezone must be an IANA time zone name such as \"UTC\", \"Europe/Berlin\" or \"America/Argentina/Buenos_Aires\"."
+  }
 }
 
 variable "runtime" {
@@ -320,6 +325,11 @@ variable "api_credentials_wo_version" {
   description = "Bump to write api_credentials_wo again (write-only values are not compared); null means the module does not set the secret's value."
   type        = number
   default     = null
+
+  validation {
+    condition     = var.api_credentials_wo_version == null || (coalesce(var.api_credentials_wo_version, 1) >= 1 && floor(coalesce(var.api_credentials_wo_version, 1)) == coalesce(var.api_credentials_wo_version, 1))
+    error_message = "api_credentials_wo_version must be a whole number of at least 1 (increase it to write new credentials)."
+  }
 }
 
 variable "async_max_retries" {
@@ -344,14 +354,154 @@ variable "async_max_event_age_seconds" {
   }
 }
 
-variable "duration_alarm_threshold_percent" {
-  description = "Alarm when the longest invocation exceeds this percentage of the timeout."
-  type        = number
-  default     = 80
+variable "alarms" {
+  description = "Alarm thresholds (all alarms publish to the lake's topic). error_rate_percent: Errors / Invocations in a period (metric math); throttles, dead_letters, async_events_dropped, quarantined_pages: alarm above this count in a period; duration_percent_of_timeout; concurrency_percent_of_reserved (needs reserved_concurrency); freshness_hours: no successful run (IngestionSucceeded) for this long, missing data breaching. disabled: names of alarms to leave out (error_rate, throttles, duration, concurrency, dead_letters, schedule_dead_letters, async_events_dropped, freshness, quarantined_pages)."
+  type = object({
+    period_seconds                  = optional(number, 300)
+    error_rate_percent              = optional(number, 10)
+    throttles                       = optional(number, 0)
+    duration_percent_of_timeout     = optional(number, 80)
+    concurrency_percent_of_reserved = optional(number, 80)
+    dead_letters                    = optional(number, 0)
+    async_events_dropped            = optional(number, 0)
+    quarantined_pages               = optional(number, 0)
+    freshness_hours                 = optional(number, 25)
+    disabled                        = optional(set(string), [])
+  })
+  default = {}
 
   validation {
-    condition     = var.duration_alarm_threshold_percent > 0 && var.duration_alarm_threshold_percent <= 100
-    error_message = "duration_alarm_threshold_percent must be above 0 and at most 100."
+    condition     = alltrue([for name in var.alarms.disabled : contains(["error_rate", "throttles", "duration", "concurrency", "dead_letters", "schedule_dead_letters", "async_events_dropped", "freshness", "quarantined_pages"], name)])
+    error_message = "alarms.disabled may name only: error_rate, throttles, duration, concurrency, dead_letters, schedule_dead_letters, async_events_dropped, freshness, quarantined_pages."
+  }
+  validation {
+    condition     = contains([60, 300, 900, 3600], var.alarms.period_seconds)
+    error_message = "alarms.period_seconds must be 60, 300, 900 or 3600."
+  }
+  validation {
+    condition = (
+      var.alarms.error_rate_percent > 0 && var.alarms.error_rate_percent <= 100 &&
+      var.alarms.duration_percent_of_timeout > 0 && var.alarms.duration_percent_of_timeout <= 100 &&
+      var.alarms.concurrency_percent_of_reserved > 0 && var.alarms.concurrency_percent_of_reserved <= 100
+    )
+    error_message = "alarms.error_rate_percent, duration_percent_of_timeout and concurrency_percent_of_reserved must be percentages above 0 and at most 100."
+  }
+  validation {
+    condition     = alltrue([for n in [var.alarms.throttles, var.alarms.dead_letters, var.alarms.async_events_dropped, var.alarms.quarantined_pages] : n >= 0 && floor(n) == n])
+    error_message = "alarms.throttles, dead_letters, async_events_dropped and quarantined_pages must be whole numbers of 0 or more (the alarm fires above them)."
+  }
+  validation {
+    condition     = var.alarms.freshness_hours >= 1 && var.alarms.freshness_hours <= 168 && floor(var.alarms.freshness_hours) == var.alarms.freshness_hours
+    error_message = "alarms.freshness_hours must be a whole number of hours from 1 to 168 (CloudWatch evaluates at most 7 days); set it above the schedule's interval."
+  }
+}
+
+variable "lake" {
+  description = "Use a shared lake instead of creating this source's own bucket, KMS key and alarm topic: modules/lake's for_sources output, or existing resources {bucket_name, kms_key_arn, alarm_topic_arn}. An existing key's policy must delegate to IAM (account root) and let CloudWatch Logs use it for this function's log group; an existing topic must accept this source's alarms. Null (default): the module creates its own."
+  type = object({
+    bucket_name     = string
+    kms_key_arn     = string
+    alarm_topic_arn = string
+  })
+  default = null
+
+  validation {
+    condition     = var.lake == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/", try(var.lake.kms_key_arn, "")))
+    error_message = "lake.kms_key_arn must be a KMS key ARN (arn:<partition>:kms:<region>:<account>:key/<id>), not an alias."
+  }
+  validation {
+    condition     = var.lake == null || can(regex("^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]+$", try(var.lake.alarm_topic_arn, "")))
+    error_message = "lake.alarm_topic_arn must be an SNS topic ARN."
+  }
+  validation {
+    condition     = var.lake == null || can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", try(var.lake.bucket_name, "")))
+    error_message = "lake.bucket_name must be an S3 bucket name (not an ARN)."
+  }
+}
+
+variable "access_logging" {
+  description = "Own lake only: S3 server access logging for the bucket, {bucket, prefix}. Null: off."
+  type = object({
+    bucket = string
+    prefix = optional(string, "s3-access/")
+  })
+  default = null
+
+  validation {
+    condition     = var.access_logging == null || can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", try(var.access_logging.bucket, "")))
+    error_message = "access_logging.bucket must be an S3 bucket name (not an ARN)."
+  }
+}
+
+variable "schedule_flexible_window_minutes" {
+  description = "Let EventBridge Scheduler start each run up to this many minutes late (spreads many sources); null: exactly on time."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.schedule_flexible_window_minutes == null || (coalesce(var.schedule_flexible_window_minutes, 1) >= 1 && coalesce(var.schedule_flexible_window_minutes, 1) <= 1440)
+    error_message = "schedule_flexible_window_minutes must be from 1 to 1440, or null."
+  }
+}
+
+variable "schedule_retry_attempts" {
+  description = "EventBridge Scheduler's retries when it cannot invoke the function (throttling, service errors); then the event goes to the schedule's dead-letter queue."
+  type        = number
+  default     = 3
+
+  validation {
+    condition     = var.schedule_retry_attempts >= 0 && var.schedule_retry_attempts <= 185 && floor(var.schedule_retry_attempts) == var.schedule_retry_attempts
+    error_message = "schedule_retry_attempts must be a whole number from 0 to 185."
+  }
+}
+
+variable "schedule_max_event_age_seconds" {
+  description = "How long EventBridge Scheduler keeps trying to deliver one scheduled event."
+  type        = number
+  default     = 3600
+
+  validation {
+    condition     = var.schedule_max_event_age_seconds >= 60 && var.schedule_max_event_age_seconds <= 86400
+    error_message = "schedule_max_event_age_seconds must be from 60 to 86400."
+  }
+}
+
+variable "vpc_config" {
+  description = "Optional VPC attachment: {subnet_ids, security_group_ids}. The subnets need a route to the API (NAT) and to S3, Secrets Manager, KMS, SQS and CloudWatch (NAT or VPC endpoints). Adds the network-interface permissions Lambda needs. Null: no VPC."
+  type = object({
+    subnet_ids         = list(string)
+    security_group_ids = list(string)
+  })
+  default = null
+
+  validation {
+    condition     = var.vpc_config == null || (length(try(var.vpc_config.subnet_ids, [])) > 0 && length(try(var.vpc_config.security_group_ids, [])) > 0)
+    error_message = "vpc_config needs at least one subnet id and one security group id."
+  }
+}
+
+variable "code_signing_config_arn" {
+  description = "Optional Lambda code signing config ARN (AWS Signer): only signed packages deploy. Null: off."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.code_signing_config_arn == null || can(regex("^arn:aws[a-z-]*:lambda:[a-z0-9-]+:[0-9]{12}:code-signing-config:csc-[a-z0-9]{17}$", coalesce(var.code_signing_config_arn, "x")))
+    error_message = "code_signing_config_arn must be a Lambda code signing config ARN (arn:<partition>:lambda:<region>:<account>:code-signing-config:csc-...)."
+  }
+}
+
+variable "secret_rotation" {
+  description = "Optional rotation of the API secret by a rotation function you provide: {lambda_arn, days}. Null: the vendor's credentials are rotated out of band (the handler re-reads the secret on 401/403)."
+  type = object({
+    lambda_arn = string
+    days       = number
+  })
+  default = null
+
+  validation {
+    condition     = var.secret_rotation == null || try(var.secret_rotation.days >= 1 && var.secret_rotation.days <= 90 && floor(var.secret_rotation.days) == var.secret_rotation.days, false)
+    error_message = "secret_rotation.days must be a whole number from 1 to 90 (rotate at least quarterly)."
   }
 }
 
@@ -359,6 +509,11 @@ variable "package_path" {
   description = "Use this prebuilt zip (e.g. from `make package` in CI) instead of building lambda_src at apply time; lets a runner without Python deploy."
   type        = string
   default     = null
+
+  validation {
+    condition     = var.package_path == null || endswith(coalesce(var.package_path, "x.zip"), ".zip")
+    error_message = "package_path must point at a .zip file (for example dist/lake-ingest.zip from `make package`)."
+  }
 }
 
 variable "package_s3" {
@@ -393,4 +548,9 @@ variable "tags" {
   description = "Tags added to every resource that supports them."
   type        = map(string)
   default     = {}
+
+  validation {
+    condition     = alltrue([for k, v in var.tags : !startswith(lower(k), "aws:") && !startswith(k, "lake-ingest:") && length(k) <= 128 && length(v) <= 256])
+    error_message = "tags: keys may not start with \"aws:\" (reserved) or \"lake-ingest:\" (set by the module; the raw-prefix tag is a security boundary), keys at most 128 and values at most 256 characters."
+  }
 }

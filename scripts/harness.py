@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -29,6 +30,22 @@ def local_client(service: str, endpoint: str, region: str = LOCAL_REGION) -> Any
 
 class HarnessError(RuntimeError):
     pass
+
+
+def copy_example(name: str, workdir: Path) -> Path:
+    """A copy of examples/<name> whose module sources point back at this checkout (no state in the tree)."""
+    import shutil
+
+    config = workdir / name
+    shutil.copytree(
+        ROOT / "examples" / name, config, ignore=shutil.ignore_patterns(".terraform*", "*.tfstate*")
+    )
+    # A relative path keeps it a local module (an absolute one would be copied like a download).
+    root = os.path.relpath(ROOT, config)
+    main_tf = config / "main.tf"
+    text = re.sub(r'(source\s*=\s*)"\.\./\.\./modules/', rf'\1"{root}/modules/', main_tf.read_text())
+    main_tf.write_text(re.sub(r'(source\s*=\s*)"\.\./\.\."', rf'\1"{root}"', text))
+    return config
 
 
 class Server:

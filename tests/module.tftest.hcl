@@ -133,47 +133,9 @@ run "trust_policy_has_confused_deputy_guard" {
   }
 }
 
-run "key_bucket_and_function_settings" {
+run "function_settings" {
   command = plan
 
-  assert {
-    condition     = aws_kms_key.this.enable_key_rotation == true && aws_kms_key.this.deletion_window_in_days == 30
-    error_message = "The key must rotate and have a deletion window."
-  }
-  assert {
-    condition     = aws_s3_bucket_versioning.raw.versioning_configuration[0].status == "Enabled"
-    error_message = "Versioning must be on."
-  }
-  assert {
-    condition     = one(aws_s3_bucket_server_side_encryption_configuration.raw.rule).bucket_key_enabled == true && one(one(aws_s3_bucket_server_side_encryption_configuration.raw.rule).apply_server_side_encryption_by_default).sse_algorithm == "aws:kms"
-    error_message = "Default encryption must be SSE-KMS with bucket keys."
-  }
-  assert {
-    condition = alltrue([
-      aws_s3_bucket_public_access_block.raw.block_public_acls, aws_s3_bucket_public_access_block.raw.block_public_policy,
-      aws_s3_bucket_public_access_block.raw.ignore_public_acls, aws_s3_bucket_public_access_block.raw.restrict_public_buckets,
-    ])
-    error_message = "All public access must be blocked."
-  }
-  assert {
-    condition     = one(aws_s3_bucket_ownership_controls.raw.rule).object_ownership == "BucketOwnerEnforced"
-    error_message = "ACLs must be disabled (BucketOwnerEnforced)."
-  }
-  assert {
-    condition = anytrue([
-      for s in data.aws_iam_policy_document.raw_bucket.statement : s.effect == "Deny" && contains(s.actions, "s3:*") && anytrue([
-        for c in s.condition : c.variable == "aws:SecureTransport" && toset(c.values) == toset(["false"])
-      ])
-    ])
-    error_message = "The bucket policy must deny non-TLS requests."
-  }
-  assert {
-    condition = length([
-      for s in data.aws_iam_policy_document.raw_bucket.statement : s
-      if s.effect == "Deny" && anytrue([for c in s.condition : startswith(c.variable, "s3:x-amz-server-side-encryption")])
-    ]) == 2
-    error_message = "The bucket policy must deny puts with another encryption or another key."
-  }
   assert {
     condition = (
       aws_lambda_function.this.runtime == "python3.12" && tolist(aws_lambda_function.this.architectures) == tolist(["arm64"]) &&
@@ -203,36 +165,24 @@ run "key_bucket_and_function_settings" {
     error_message = "Failed async events must go to the dead-letter queue after bounded retries."
   }
   assert {
-    condition     = length(aws_cloudwatch_metric_alarm.function) == 3 && aws_cloudwatch_metric_alarm.function["duration"].threshold == 240000
-    error_message = "Errors, throttles and duration (80% of 300 s) alarms must exist."
+    condition     = aws_cloudwatch_metric_alarm.simple["duration"].threshold == 240000 && length(aws_cloudwatch_metric_alarm.error_rate) == 1 && length(aws_cloudwatch_metric_alarm.freshness) == 1
+    error_message = "Error-rate, freshness and duration (80% of 300 s) alarms must exist by default."
+  }
+  assert {
+    condition     = toset(keys(aws_cloudwatch_metric_alarm.simple)) == toset(["throttles", "duration", "concurrency", "async_events_dropped", "dead_letters", "quarantined_pages"])
+    error_message = "Without a schedule there is no schedule dead-letter alarm; every other simple alarm is on by default."
+  }
+  assert {
+    condition     = aws_iam_role.this.tags["lake-ingest:raw-prefix"] == "orders"
+    error_message = "The role must carry its prefix as the lake-ingest:raw-prefix tag (a shared lake's bucket policy confines it there)."
+  }
+  assert {
+    condition     = length(module.lake) == 1 && output.uses_shared_lake == false
+    error_message = "Without var.lake the source creates its own lake."
   }
   assert {
     condition     = aws_secretsmanager_secret.api.kms_key_id == "arn:aws:kms:eu-west-1:111122223333:key/1111" && length(aws_secretsmanager_secret_version.api) == 0
     error_message = "The secret must use the key, and no value is set by default."
-  }
-}
-
-run "key_policy_scopes_services" {
-  command = plan
-
-  assert {
-    condition = anytrue([
-      for s in data.aws_iam_policy_document.kms.statement : contains(flatten([for p in s.principals : p.identifiers]), "logs.eu-west-1.amazonaws.com") && anytrue([
-        for c in s.condition : c.variable == "kms:EncryptionContext:aws:logs:arn" && toset(c.values) == toset(["arn:aws:logs:eu-west-1:111122223333:log-group:/aws/lambda/lake-ingest-orders"])
-      ])
-    ])
-    error_message = "CloudWatch Logs may use the key only for this log group."
-  }
-  assert {
-    condition = alltrue([
-      for s in data.aws_iam_policy_document.kms.statement : contains([for c in s.condition : c.variable], "kms:ViaService")
-      if contains(flatten([for p in s.principals : p.identifiers]), "arn:aws:iam::111122223333:role/lake-ingest-orders")
-    ])
-    error_message = "The function role may use the key only via the services."
-  }
-  assert {
-    condition     = contains(flatten([for s in data.aws_iam_policy_document.kms.statement : flatten([for p in s.principals : p.identifiers])]), "cloudwatch.amazonaws.com")
-    error_message = "CloudWatch alarms must be able to publish to the encrypted topic."
   }
 }
 
@@ -248,12 +198,6 @@ run "arns_follow_the_partition" {
     values = { name = "cn-north-1" }
   }
 
-  assert {
-    condition = toset(flatten([
-      for s in data.aws_iam_policy_document.kms.statement : flatten([for p in s.principals : p.identifiers]) if s.sid == "AccountAdministersKeyAndDelegatesToIAM"
-    ])) == toset(["arn:aws-cn:iam::111122223333:root"])
-    error_message = "The key policy's account principal must be built from the partition."
-  }
   assert {
     condition = alltrue([
       for arn in flatten([for s in data.aws_iam_policy_document.role.statement : [for c in s.condition : c.values if startswith(c.variable, "kms:EncryptionContext:aws:lambda") || startswith(c.variable, "kms:EncryptionContext:SecretARN") || startswith(c.variable, "kms:EncryptionContext:aws:sqs")]]) :
@@ -279,10 +223,18 @@ run "schedule_passes_scheduled_time" {
     error_message = "The schedule must pass its scheduled time to the handler."
   }
   assert {
-    condition = toset(flatten([for s in data.aws_iam_policy_document.scheduler.statement : s.actions])) == toset(["lambda:InvokeFunction", "kms:Decrypt"]) && alltrue([
+    condition = toset(flatten([for s in data.aws_iam_policy_document.scheduler.statement : s.actions])) == toset(["lambda:InvokeFunction", "kms:Decrypt", "sqs:SendMessage", "kms:GenerateDataKey"]) && alltrue([
       for s in data.aws_iam_policy_document.scheduler.statement : !contains(s.resources, "*")
     ])
-    error_message = "The scheduler role may only invoke the function and decrypt with the source key."
+    error_message = "The scheduler role may only invoke the function, decrypt the schedule and dead-letter to its own queue."
+  }
+  assert {
+    condition     = one(aws_scheduler_schedule.this[0].target[0].dead_letter_config).arn != null && one(aws_scheduler_schedule.this[0].target[0].retry_policy).maximum_retry_attempts == 3 && one(aws_scheduler_schedule.this[0].flexible_time_window).mode == "OFF"
+    error_message = "The schedule must retry, then dead-letter to its own queue; no flexible window by default."
+  }
+  assert {
+    condition     = contains(keys(aws_cloudwatch_metric_alarm.simple), "schedule_dead_letters")
+    error_message = "A scheduled source must alarm on its schedule's dead letters."
   }
 }
 
@@ -466,4 +418,288 @@ run "rejects_bad_content_type" {
     api_config = { endpoint = "https://api.example.com/v1/orders", content_types = ["json"] }
   }
   expect_failures = [var.api_config]
+}
+
+run "shared_lake_creates_no_bucket_key_or_topic" {
+  command = plan
+  variables {
+    lake = {
+      bucket_name     = "acme-raw-lake"
+      kms_key_arn     = "arn:aws:kms:eu-west-1:111122223333:key/2222"
+      alarm_topic_arn = "arn:aws:sns:eu-west-1:111122223333:lake-alarms"
+    }
+  }
+  assert {
+    condition     = length(module.lake) == 0 && output.uses_shared_lake
+    error_message = "With var.lake the source must not create its own lake."
+  }
+  assert {
+    condition = (
+      aws_lambda_function.this.environment[0].variables.RAW_BUCKET == "acme-raw-lake" &&
+      aws_lambda_function.this.kms_key_arn == "arn:aws:kms:eu-west-1:111122223333:key/2222" &&
+      aws_cloudwatch_log_group.this.kms_key_id == "arn:aws:kms:eu-west-1:111122223333:key/2222" &&
+      aws_secretsmanager_secret.api.kms_key_id == "arn:aws:kms:eu-west-1:111122223333:key/2222" &&
+      aws_sqs_queue.dlq.kms_master_key_id == "arn:aws:kms:eu-west-1:111122223333:key/2222" &&
+      alltrue([for a in aws_cloudwatch_metric_alarm.simple : a.alarm_actions == toset(["arn:aws:sns:eu-west-1:111122223333:lake-alarms"])])
+    )
+    error_message = "Every per-source resource must use the shared bucket, key and topic."
+  }
+  assert {
+    condition     = one([for s in data.aws_iam_policy_document.role.statement : s.resources if contains(s.actions, "s3:PutObject")]) == toset(["arn:aws:s3:::acme-raw-lake/orders/*"])
+    error_message = "In a shared lake the role may write only under its own prefix of the shared bucket."
+  }
+}
+
+run "alarms_can_be_tuned_and_disabled" {
+  command = plan
+  variables {
+    schedule_expression = "rate(1 hour)"
+    alarms = {
+      error_rate_percent = 25
+      freshness_hours    = 3
+      disabled           = ["throttles", "concurrency", "schedule_dead_letters"]
+    }
+  }
+  assert {
+    condition     = !contains(keys(aws_cloudwatch_metric_alarm.simple), "throttles") && !contains(keys(aws_cloudwatch_metric_alarm.simple), "schedule_dead_letters") && aws_cloudwatch_metric_alarm.error_rate[0].threshold == 25
+    error_message = "Disabled alarms must be left out and thresholds must follow var.alarms."
+  }
+  assert {
+    condition = (
+      aws_cloudwatch_metric_alarm.freshness[0].evaluation_periods == 3 && aws_cloudwatch_metric_alarm.freshness[0].treat_missing_data == "breaching" &&
+      aws_cloudwatch_metric_alarm.freshness[0].namespace == "LakeIngest" && aws_cloudwatch_metric_alarm.freshness[0].dimensions == tomap({ SourceId = "orders", service = "lake-ingest" })
+    )
+    error_message = "Freshness: no IngestionSucceeded for N hours (missing data breaching) on the handler's own metric and dimensions."
+  }
+  assert {
+    condition     = strcontains(one([for q in aws_cloudwatch_metric_alarm.error_rate[0].metric_query : q.expression if q.return_data == true]), "errors / invocations")
+    error_message = "The error rate must be metric math over Errors and Invocations."
+  }
+}
+
+run "hardening_options" {
+  command = plan
+  variables {
+    vpc_config              = { subnet_ids = ["subnet-0abc"], security_group_ids = ["sg-0abc"] }
+    code_signing_config_arn = "arn:aws:lambda:eu-west-1:111122223333:code-signing-config:csc-0123456789abcdef0"
+    secret_rotation         = { lambda_arn = "arn:aws:lambda:eu-west-1:111122223333:function:rotate", days = 30 }
+    schedule_expression     = "rate(1 day)"
+
+    schedule_flexible_window_minutes = 15
+  }
+  assert {
+    condition = (
+      one(aws_lambda_function.this.vpc_config).subnet_ids == toset(["subnet-0abc"]) &&
+      aws_lambda_function.this.code_signing_config_arn == "arn:aws:lambda:eu-west-1:111122223333:code-signing-config:csc-0123456789abcdef0" &&
+      length(aws_secretsmanager_secret_rotation.api) == 1 &&
+      one(aws_scheduler_schedule.this[0].flexible_time_window).maximum_window_in_minutes == 15
+    )
+    error_message = "VPC, code signing, rotation and the flexible window must be applied when asked for."
+  }
+  assert {
+    condition = toset(flatten([
+      for s in data.aws_iam_policy_document.role.statement : s.resources if contains(s.actions, "ec2:CreateNetworkInterface")
+    ])) == toset(["arn:aws:ec2:eu-west-1:111122223333:network-interface/*", "arn:aws:ec2:eu-west-1:111122223333:subnet/subnet-0abc", "arn:aws:ec2:eu-west-1:111122223333:security-group/sg-0abc"])
+    error_message = "Network-interface permissions must be bound to the given subnets and security groups."
+  }
+}
+
+run "rejects_bad_lake" {
+  command = plan
+  variables {
+    lake = { bucket_name = "arn:aws:s3:::lake", kms_key_arn = "alias/lake", alarm_topic_arn = "lake-alarms" }
+  }
+  expect_failures = [var.lake]
+}
+
+run "rejects_unknown_alarm_name" {
+  command = plan
+  variables {
+    alarms = { disabled = ["errors"] }
+  }
+  expect_failures = [var.alarms]
+}
+
+run "rejects_bad_freshness" {
+  command = plan
+  variables {
+    alarms = { freshness_hours = 200 }
+  }
+  expect_failures = [var.alarms]
+}
+
+run "rejects_raw_prefix_unsafe_for_tags" {
+  command = plan
+  variables {
+    raw_prefix = "vendor/(orders)"
+  }
+  expect_failures = [var.raw_prefix]
+}
+
+run "rejects_vpc_without_security_groups" {
+  command = plan
+  variables {
+    vpc_config = { subnet_ids = ["subnet-0abc"], security_group_ids = [] }
+  }
+  expect_failures = [var.vpc_config]
+}
+
+run "rejects_bad_code_signing_arn" {
+  command = plan
+  variables {
+    code_signing_config_arn = "csc-123"
+  }
+  expect_failures = [var.code_signing_config_arn]
+}
+
+run "rejects_bad_flexible_window" {
+  command = plan
+  variables {
+    schedule_flexible_window_minutes = 0
+  }
+  expect_failures = [var.schedule_flexible_window_minutes]
+}
+
+run "rejects_bad_schedule_retries" {
+  command = plan
+  variables {
+    schedule_retry_attempts = 200
+  }
+  expect_failures = [var.schedule_retry_attempts]
+}
+
+run "rejects_bad_secret_rotation" {
+  command = plan
+  variables {
+    secret_rotation = { lambda_arn = "arn:aws:lambda:eu-west-1:111122223333:function:rotate", days = 0 }
+  }
+  expect_failures = [var.secret_rotation]
+}
+
+run "rejects_bad_name_prefix" {
+  command = plan
+  variables {
+    name_prefix = "Lake_Ingest"
+  }
+  expect_failures = [var.name_prefix]
+}
+
+run "rejects_bad_runtime" {
+  command = plan
+  variables {
+    runtime = "python3.8"
+  }
+  expect_failures = [var.runtime]
+}
+
+run "rejects_bad_reserved_concurrency" {
+  command = plan
+  variables {
+    reserved_concurrency = 0
+  }
+  expect_failures = [var.reserved_concurrency]
+}
+
+run "rejects_bad_log_level" {
+  command = plan
+  variables {
+    log_level = "VERBOSE"
+  }
+  expect_failures = [var.log_level]
+}
+
+run "rejects_bad_kms_deletion_window_days" {
+  command = plan
+  variables {
+    kms_deletion_window_days = 3
+  }
+  expect_failures = [var.kms_deletion_window_days]
+}
+
+run "rejects_bad_noncurrent_version_expiration_days" {
+  command = plan
+  variables {
+    noncurrent_version_expiration_days = 0
+  }
+  expect_failures = [var.noncurrent_version_expiration_days]
+}
+
+run "rejects_bad_abort_incomplete_multipart_days" {
+  command = plan
+  variables {
+    abort_incomplete_multipart_days = 0.5
+  }
+  expect_failures = [var.abort_incomplete_multipart_days]
+}
+
+run "rejects_bad_secret_recovery_window_days" {
+  command = plan
+  variables {
+    secret_recovery_window_days = 3
+  }
+  expect_failures = [var.secret_recovery_window_days]
+}
+
+run "rejects_bad_async_max_retries" {
+  command = plan
+  variables {
+    async_max_retries = 3
+  }
+  expect_failures = [var.async_max_retries]
+}
+
+run "rejects_bad_async_max_event_age_seconds" {
+  command = plan
+  variables {
+    async_max_event_age_seconds = 30
+  }
+  expect_failures = [var.async_max_event_age_seconds]
+}
+
+run "rejects_bad_schedule_max_event_age_seconds" {
+  command = plan
+  variables {
+    schedule_max_event_age_seconds = 10
+  }
+  expect_failures = [var.schedule_max_event_age_seconds]
+}
+
+run "rejects_bad_schedule_timezone" {
+  command = plan
+  variables {
+    schedule_timezone = "CET+1"
+  }
+  expect_failures = [var.schedule_timezone]
+}
+
+run "rejects_bad_access_logging" {
+  command = plan
+  variables {
+    access_logging = { bucket = "arn:aws:s3:::logs" }
+  }
+  expect_failures = [var.access_logging]
+}
+
+run "rejects_bad_api_credentials_wo_version" {
+  command = plan
+  variables {
+    api_credentials_wo_version = 0
+  }
+  expect_failures = [var.api_credentials_wo_version]
+}
+
+run "rejects_bad_package_path" {
+  command = plan
+  variables {
+    package_path = "dist/lake-ingest.tar.gz"
+  }
+  expect_failures = [var.package_path]
+}
+
+run "rejects_bad_tags" {
+  command = plan
+  variables {
+    tags = { "lake-ingest:raw-prefix" = "other" }
+  }
+  expect_failures = [var.tags]
 }

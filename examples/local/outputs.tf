@@ -82,3 +82,18 @@ output "package_hash" {
   description = "Content hash of the deployed package (source_code_hash)."
   value       = module.source.package_hash
 }
+
+output "schedule_dlq_arn" {
+  description = "ARN of the schedule's dead-letter queue."
+  value       = module.source.schedule_dlq_arn
+}
+
+output "uses_shared_lake" {
+  description = "Whether the source writes into a shared lake."
+  value       = module.source.uses_shared_lake
+}
+
+output "policies" {
+  description = "Every policy the module rendered (JSON): identity, trust, resource."
+  value       = module.source.policies
+}

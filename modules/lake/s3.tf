@@ -1,12 +1,14 @@
-# The raw bucket: versioned, SSE-KMS with bucket keys, private, TLS-only, owner-enforced.
+# The raw bucket: versioned, SSE-KMS with bucket keys, private, TLS-only, owner-enforced; each
+# source confined to its own prefix; optional access logging and object lock.
 
 resource "aws_s3_bucket" "raw" {
-  #checkov:skip=CKV_AWS_18:Access logging needs a separate log bucket the platform team owns; opt-in arrives with the shared-lake options.
+  #checkov:skip=CKV_AWS_18:Access logging needs a log bucket the platform team owns: opt-in through var.access_logging (aws_s3_bucket_logging below).
   #checkov:skip=CKV2_AWS_62:Event notifications are a consumer's choice (the manifest object is the completion signal); nothing to notify by default.
   #checkov:skip=CKV_AWS_144:Cross-region replication is a disaster-recovery decision with a second-region bucket and key; not something a per-source module can create for you.
-  bucket_prefix = substr("${local.name}-raw-", 0, 37)
-  force_destroy = var.bucket_force_destroy
-  tags          = local.tags
+  bucket_prefix       = substr("${var.name}-raw-", 0, 37)
+  force_destroy       = var.bucket_force_destroy
+  object_lock_enabled = var.object_lock != null
+  tags                = local.tags
 }
 
 resource "aws_s3_bucket_versioning" "raw" {
@@ -73,6 +75,28 @@ resource "aws_s3_bucket_policy" "raw" {
   depends_on = [aws_s3_bucket_public_access_block.raw]
 }
 
+resource "aws_s3_bucket_logging" "raw" {
+  count = var.access_logging == null ? 0 : 1
+
+  bucket        = aws_s3_bucket.raw.id
+  target_bucket = var.access_logging.bucket
+  target_prefix = var.access_logging.prefix
+}
+
+resource "aws_s3_bucket_object_lock_configuration" "raw" {
+  count = var.object_lock == null ? 0 : 1
+
+  bucket = aws_s3_bucket.raw.id
+  rule {
+    default_retention {
+      mode = var.object_lock.mode
+      days = var.object_lock.days
+    }
+  }
+
+  depends_on = [aws_s3_bucket_versioning.raw]
+}
+
 data "aws_iam_policy_document" "raw_bucket" {
   statement {
     sid       = "DenyInsecureTransport"
@@ -121,6 +145,24 @@ data "aws_iam_policy_document" "raw_bucket" {
       test     = "StringNotEquals"
       variable = "s3:x-amz-server-side-encryption-aws-kms-key-id"
       values   = [aws_kms_key.this.arn]
+    }
+  }
+
+  # Attribute-based confinement: a role tagged lake-ingest:raw-prefix (every source's role) can
+  # touch objects only under that prefix, whatever its IAM policy says.
+  statement {
+    sid           = "SourcesOnlyUnderTheirOwnPrefix"
+    effect        = "Deny"
+    actions       = ["s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload"]
+    not_resources = ["${aws_s3_bucket.raw.arn}/&{aws:PrincipalTag/${local.source_prefix_tag}}/*"]
+    principals {
+      type        = "AWS"
+      identifiers = ["*"]
+    }
+    condition {
+      test     = "Null"
+      variable = "aws:PrincipalTag/${local.source_prefix_tag}"
+      values   = ["false"]
     }
   }
 }

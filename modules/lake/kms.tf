@@ -1,0 +1,63 @@
+# The lake's customer-managed key (rotation on): objects, and the sources' secrets, logs, queues,
+# schedules and the alarm topic.
+
+resource "aws_kms_key" "this" {
+  description             = "lake-ingest lake ${var.name}: raw objects, and the sources' secrets, logs, queues, schedules and alarm topic"
+  enable_key_rotation     = true
+  deletion_window_in_days = var.kms_deletion_window_days
+  policy                  = data.aws_iam_policy_document.kms.json
+  tags                    = local.tags
+}
+
+resource "aws_kms_alias" "this" {
+  name          = "alias/${var.name}"
+  target_key_id = aws_kms_key.this.key_id
+}
+
+data "aws_iam_policy_document" "kms" {
+  #checkov:skip=CKV_AWS_109:Key policy: "*" is this key, and the account-root statement is what lets IAM policies (e.g. lake readers) be granted use of it; AWS's default key policy.
+  #checkov:skip=CKV_AWS_111:Key policy: "*" is this key; write actions are limited to the account root and to service principals bound by conditions.
+  #checkov:skip=CKV_AWS_356:Key policy: the resource "*" in a key policy means this key only.
+  statement {
+    # The sources' roles use the key through this delegation: each role's own IAM policy allows
+    # only GenerateDataKey/Decrypt via one service and for its own resources (kms:ViaService and
+    # encryption context), so no role is named here and new sources need no key-policy change.
+    sid       = "AccountAdministersKeyAndDelegatesToIAM"
+    actions   = ["kms:*"]
+    resources = ["*"]
+    principals {
+      type        = "AWS"
+      identifiers = ["arn:${local.partition}:iam::${local.account_id}:root"]
+    }
+  }
+
+  statement {
+    sid       = "CloudWatchLogsForTheSourcesLogGroupsOnly"
+    actions   = ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"]
+    resources = ["*"]
+    principals {
+      type        = "Service"
+      identifiers = [local.service_principal.logs]
+    }
+    condition {
+      test     = "ArnLike"
+      variable = "kms:EncryptionContext:aws:logs:arn"
+      values   = local.log_group_arns
+    }
+  }
+
+  statement {
+    sid       = "CloudWatchAlarmsPublishToEncryptedTopic"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey*"]
+    resources = ["*"]
+    principals {
+      type        = "Service"
+      identifiers = [local.service_principal.cloudwatch]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "kms:EncryptionContext:aws:sns:topicArn"
+      values   = [local.topic_arn]
+    }
+  }
+}

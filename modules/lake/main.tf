@@ -1,0 +1,32 @@
+# A shared raw lake for many lake-ingest sources: one bucket, one KMS key, one alarm topic.
+# Each source (the root module with `lake = module.lake.for_sources`) writes only under its own
+# prefix: its role's IAM policy says so, and this bucket's policy enforces it again for every role
+# tagged `lake-ingest:raw-prefix` (attribute-based: new sources need no change here).
+
+data "aws_partition" "current" {}
+data "aws_region" "current" {}
+data "aws_caller_identity" "current" {}
+
+locals {
+  partition  = data.aws_partition.current.partition
+  dns_suffix = data.aws_partition.current.dns_suffix
+  region     = data.aws_region.current.name
+  account_id = data.aws_caller_identity.current.account_id
+
+  topic_name = "${var.name}-alarms"
+  topic_arn  = "arn:${local.partition}:sns:${local.region}:${local.account_id}:${local.topic_name}"
+  # What the sources' functions are called: their log groups may use the key, their alarms the topic.
+  log_group_arns = [
+    for p in var.function_name_patterns : "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:/aws/lambda/${p}"
+  ]
+  alarm_arns = [
+    for p in var.function_name_patterns : "arn:${local.partition}:cloudwatch:${local.region}:${local.account_id}:alarm:${p}-*"
+  ]
+  service_principal = {
+    cloudwatch = "cloudwatch.amazonaws.com"
+    logs       = "logs.${local.region}.${local.dns_suffix}"
+  }
+  source_prefix_tag = "lake-ingest:raw-prefix"
+
+  tags = merge(var.tags, { "lake-ingest:lake" = var.name })
+}

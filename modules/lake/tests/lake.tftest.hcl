@@ -1,0 +1,130 @@
+# The shared lake on its own (mock provider, plan): bucket and key settings, options, validation.
+
+mock_provider "aws" {
+  override_during = plan
+
+  mock_data "aws_caller_identity" {
+    defaults = { account_id = "111122223333" }
+  }
+  mock_data "aws_partition" {
+    defaults = { partition = "aws", dns_suffix = "amazonaws.com" }
+  }
+  mock_data "aws_region" {
+    defaults = { name = "eu-west-1" }
+  }
+  mock_data "aws_iam_policy_document" {
+    defaults = { json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}" }
+  }
+  mock_resource "aws_s3_bucket" {
+    defaults = { arn = "arn:aws:s3:::acme-lake-raw-x", id = "acme-lake-raw-x" }
+  }
+  mock_resource "aws_kms_key" {
+    defaults = { arn = "arn:aws:kms:eu-west-1:111122223333:key/1111", key_id = "1111" }
+  }
+  mock_resource "aws_sns_topic" {
+    defaults = { arn = "arn:aws:sns:eu-west-1:111122223333:acme-lake-alarms" }
+  }
+}
+
+variables {
+  name = "acme-lake"
+}
+
+run "bucket_and_key_are_hardened" {
+  command = plan
+
+  assert {
+    condition     = aws_kms_key.this.enable_key_rotation && aws_kms_key.this.deletion_window_in_days == 30 && aws_kms_alias.this.name == "alias/acme-lake"
+    error_message = "The key must rotate, have a deletion window and an alias."
+  }
+  assert {
+    condition     = aws_s3_bucket_versioning.raw.versioning_configuration[0].status == "Enabled"
+    error_message = "Versioning must be on."
+  }
+  assert {
+    condition     = one(aws_s3_bucket_server_side_encryption_configuration.raw.rule).bucket_key_enabled && one(one(aws_s3_bucket_server_side_encryption_configuration.raw.rule).apply_server_side_encryption_by_default).sse_algorithm == "aws:kms"
+    error_message = "Default encryption must be SSE-KMS with bucket keys."
+  }
+  assert {
+    condition = alltrue([
+      aws_s3_bucket_public_access_block.raw.block_public_acls, aws_s3_bucket_public_access_block.raw.block_public_policy,
+      aws_s3_bucket_public_access_block.raw.ignore_public_acls, aws_s3_bucket_public_access_block.raw.restrict_public_buckets,
+    ])
+    error_message = "All public access must be blocked."
+  }
+  assert {
+    condition     = one(aws_s3_bucket_ownership_controls.raw.rule).object_ownership == "BucketOwnerEnforced"
+    error_message = "ACLs must be disabled (BucketOwnerEnforced)."
+  }
+  assert {
+    condition     = length(aws_s3_bucket_logging.raw) == 0 && length(aws_s3_bucket_object_lock_configuration.raw) == 0 && aws_s3_bucket.raw.object_lock_enabled == false
+    error_message = "Access logging and object lock are off by default."
+  }
+  assert {
+    condition     = aws_sns_topic.alarms.kms_master_key_id == "arn:aws:kms:eu-west-1:111122223333:key/1111"
+    error_message = "The alarm topic must be encrypted with the lake key."
+  }
+  assert {
+    condition = anytrue([
+      for s in data.aws_iam_policy_document.raw_bucket.statement : s.sid == "SourcesOnlyUnderTheirOwnPrefix" && s.effect == "Deny" &&
+      toset(s.not_resources) == toset(["arn:aws:s3:::acme-lake-raw-x/&{aws:PrincipalTag/lake-ingest:raw-prefix}/*"])
+    ])
+    error_message = "The bucket policy must confine every tagged source role to its own prefix."
+  }
+  assert {
+    condition = anytrue([
+      for s in data.aws_iam_policy_document.kms.statement : anytrue([
+        for c in s.condition : c.variable == "kms:EncryptionContext:aws:logs:arn" && toset(c.values) == toset(["arn:aws:logs:eu-west-1:111122223333:log-group:/aws/lambda/lake-ingest-*"])
+      ])
+    ])
+    error_message = "By default the key serves the log groups of every lake-ingest-* function."
+  }
+}
+
+run "options_turn_on_logging_and_object_lock" {
+  command = plan
+  variables {
+    access_logging = { bucket = "acme-access-logs" }
+    object_lock    = { mode = "GOVERNANCE", days = 30 }
+  }
+  assert {
+    condition     = aws_s3_bucket_logging.raw[0].target_bucket == "acme-access-logs" && aws_s3_bucket_logging.raw[0].target_prefix == "s3-access/"
+    error_message = "Access logging must go to the given bucket."
+  }
+  assert {
+    condition     = aws_s3_bucket.raw.object_lock_enabled && one(one(aws_s3_bucket_object_lock_configuration.raw[0].rule).default_retention).mode == "GOVERNANCE"
+    error_message = "Object lock must be enabled with the given default retention."
+  }
+}
+
+run "rejects_bad_name" {
+  command = plan
+  variables {
+    name = "Acme_Lake"
+  }
+  expect_failures = [var.name]
+}
+
+run "rejects_bad_object_lock" {
+  command = plan
+  variables {
+    object_lock = { mode = "STRICT", days = 30 }
+  }
+  expect_failures = [var.object_lock]
+}
+
+run "rejects_bad_function_patterns" {
+  command = plan
+  variables {
+    function_name_patterns = []
+  }
+  expect_failures = [var.function_name_patterns]
+}
+
+run "rejects_bad_access_log_bucket" {
+  command = plan
+  variables {
+    access_logging = { bucket = "arn:aws:s3:::logs" }
+  }
+  expect_failures = [var.access_logging]
+}

@@ -1,0 +1,348 @@
+# The policies as AWS receives them: the real provider renders every policy document, offline.
+# Every resource is overridden (nothing is created, no credentials are used); only the policy
+# documents and the partition/region data sources run for real, in three partitions.
+
+provider "aws" {
+  region                      = "eu-west-1"
+  access_key                  = "offline"
+  secret_key                  = "offline"
+  skip_credentials_validation = true
+  skip_metadata_api_check     = true
+  skip_requesting_account_id  = true
+}
+
+provider "aws" {
+  alias                       = "china"
+  region                      = "cn-north-1"
+  access_key                  = "offline"
+  secret_key                  = "offline"
+  skip_credentials_validation = true
+  skip_metadata_api_check     = true
+  skip_requesting_account_id  = true
+  skip_region_validation      = true
+}
+
+provider "aws" {
+  alias                       = "govcloud"
+  region                      = "us-gov-west-1"
+  access_key                  = "offline"
+  secret_key                  = "offline"
+  skip_credentials_validation = true
+  skip_metadata_api_check     = true
+  skip_requesting_account_id  = true
+  skip_region_validation      = true
+}
+
+variables {
+  source_id           = "orders"
+  schedule_expression = "rate(1 hour)"
+  package_path        = "tests/fixtures/placeholder.zip"
+  api_config = {
+    endpoint     = "https://api.example.com/v1/orders"
+    auth         = { type = "bearer", secret_field = "api_key" }
+    records_path = "data.items"
+  }
+  # terraform test needs a value for an ephemeral input in apply runs.
+  api_credentials_wo         = { api_key = "placeholder" }
+  api_credentials_wo_version = 1
+}
+
+override_data {
+  target = data.aws_caller_identity.current
+  values = { account_id = "111122223333" }
+}
+override_data {
+  target = module.lake[0].data.aws_caller_identity.current
+  values = { account_id = "111122223333" }
+}
+
+# Resources other documents refer to get realistic identifiers.
+override_resource {
+  target = aws_iam_role.this
+  values = { arn = "arn:aws:iam::111122223333:role/lake-ingest-orders", id = "lake-ingest-orders", name = "lake-ingest-orders" }
+}
+override_resource {
+  target = aws_iam_role.scheduler
+  values = { arn = "arn:aws:iam::111122223333:role/lake-ingest-orders-scheduler", id = "lake-ingest-orders-scheduler" }
+}
+override_resource {
+  target = aws_lambda_function.this
+  values = { arn = "arn:aws:lambda:eu-west-1:111122223333:function:lake-ingest-orders", function_name = "lake-ingest-orders" }
+}
+override_resource {
+  target = aws_secretsmanager_secret.api
+  values = { arn = "arn:aws:secretsmanager:eu-west-1:111122223333:secret:lake-ingest/orders/api-credentials-AbCdEf", id = "secret" }
+}
+override_resource {
+  target = aws_sqs_queue.dlq
+  values = { arn = "arn:aws:sqs:eu-west-1:111122223333:lake-ingest-orders-dlq", id = "https://sqs/dlq", name = "lake-ingest-orders-dlq" }
+}
+override_resource {
+  target = aws_sqs_queue.schedule_dlq
+  values = { arn = "arn:aws:sqs:eu-west-1:111122223333:lake-ingest-orders-schedule-dlq", id = "https://sqs/schedule-dlq" }
+}
+override_resource {
+  target = module.lake[0].aws_kms_key.this
+  values = { arn = "arn:aws:kms:eu-west-1:111122223333:key/1111", key_id = "1111" }
+}
+override_resource {
+  target = module.lake[0].aws_s3_bucket.raw
+  values = { arn = "arn:aws:s3:::lake-ingest-orders-raw-x", id = "lake-ingest-orders-raw-x", bucket = "lake-ingest-orders-raw-x" }
+}
+override_resource {
+  target = module.lake[0].aws_sns_topic.alarms
+  values = { arn = "arn:aws:sns:eu-west-1:111122223333:lake-ingest-orders-alarms", id = "topic" }
+}
+override_resource {
+  target = aws_cloudwatch_metric_alarm.simple
+}
+override_resource {
+  target = aws_cloudwatch_metric_alarm.error_rate
+}
+override_resource {
+  target = aws_cloudwatch_metric_alarm.freshness
+}
+override_resource {
+  target = aws_sqs_queue_policy.this
+}
+override_resource {
+  target = aws_lambda_function_event_invoke_config.this
+}
+override_resource {
+  target = aws_iam_role_policy.this
+}
+override_resource {
+  target = aws_cloudwatch_log_group.this
+  values = { arn = "arn:aws:logs:eu-west-1:111122223333:log-group:/aws/lambda/lake-ingest-orders", name = "/aws/lambda/lake-ingest-orders" }
+}
+override_resource {
+  target = aws_scheduler_schedule.this
+}
+override_resource {
+  target = aws_iam_role_policy.scheduler
+}
+override_resource {
+  target = aws_secretsmanager_secret_version.api
+}
+override_resource {
+  target = aws_secretsmanager_secret_rotation.api
+}
+override_resource {
+  target = module.lake[0].aws_kms_alias.this
+}
+override_resource {
+  target = module.lake[0].aws_s3_bucket_versioning.raw
+}
+override_resource {
+  target = module.lake[0].aws_s3_bucket_server_side_encryption_configuration.raw
+}
+override_resource {
+  target = module.lake[0].aws_s3_bucket_public_access_block.raw
+}
+override_resource {
+  target = module.lake[0].aws_s3_bucket_ownership_controls.raw
+}
+override_resource {
+  target = module.lake[0].aws_s3_bucket_lifecycle_configuration.raw
+}
+override_resource {
+  target = module.lake[0].aws_s3_bucket_policy.raw
+}
+override_resource {
+  target = module.lake[0].aws_s3_bucket_logging.raw
+}
+override_resource {
+  target = module.lake[0].aws_s3_bucket_object_lock_configuration.raw
+}
+override_resource {
+  target = module.lake[0].aws_sns_topic_policy.alarms
+}
+
+run "function_role_as_rendered" {
+  command = apply
+
+  assert {
+    condition     = alltrue([for s in jsondecode(output.policies.identity.function_role).Statement : s.Sid == "XRayTraces" || !contains(flatten([s.Resource]), "*")])
+    error_message = "Only X-Ray may have Resource \"*\" in the rendered role policy."
+  }
+  assert {
+    condition     = alltrue(flatten([for s in jsondecode(output.policies.identity.function_role).Statement : [for a in flatten([s.Action]) : !strcontains(a, "*")]]))
+    error_message = "No rendered action may contain a wildcard."
+  }
+  assert {
+    condition     = [for s in jsondecode(output.policies.identity.function_role).Statement : s.Resource if s.Sid == "WriteOwnPrefixOnly"][0] == "arn:aws:s3:::lake-ingest-orders-raw-x/orders/*"
+    error_message = "Rendered S3 writes must be confined to bucket/orders/*."
+  }
+  assert {
+    condition = alltrue([
+      for s in jsondecode(output.policies.identity.function_role).Statement :
+      length(s.Condition.StringEquals["kms:ViaService"]) > 0 &&
+      length([for op, keys in s.Condition : op if length([for k, v in keys : k if startswith(k, "kms:EncryptionContext:")]) > 0]) == 1 &&
+      length(flatten([for op, keys in s.Condition : [for k, v in keys : k if startswith(k, "kms:EncryptionContext:")]])) == 1
+      if anytrue([for a in flatten([s.Action]) : startswith(a, "kms:")])
+    ])
+    error_message = "Every rendered KMS grant must carry kms:ViaService and one encryption-context condition."
+  }
+  assert {
+    condition     = jsondecode(output.policies.trust.function_role).Statement[0].Condition.StringEquals["aws:SourceAccount"] == "111122223333" && jsondecode(output.policies.trust.function_role).Statement[0].Principal.Service == "lambda.amazonaws.com"
+    error_message = "The rendered trust policy must name lambda.amazonaws.com with aws:SourceAccount."
+  }
+}
+
+run "scheduler_role_and_queues_as_rendered" {
+  command = apply
+
+  assert {
+    condition     = toset(flatten([for s in jsondecode(output.policies.identity.scheduler_role).Statement : flatten([s.Resource])])) == toset(["arn:aws:lambda:eu-west-1:111122223333:function:lake-ingest-orders", "arn:aws:kms:eu-west-1:111122223333:key/1111", "arn:aws:sqs:eu-west-1:111122223333:lake-ingest-orders-schedule-dlq"])
+    error_message = "The scheduler role may touch only its function, the key and its own dead-letter queue."
+  }
+  assert {
+    condition = alltrue([
+      for name, doc in output.policies.resource : jsondecode(doc).Statement[0].Effect == "Deny" && jsondecode(doc).Statement[0].Condition.Bool["aws:SecureTransport"] == "false"
+      if contains(["dlq", "schedule_dlq"], name)
+    ]) && length(output.policies.resource) == 5
+    error_message = "Both queues must deny non-TLS access; the own lake's bucket, key and topic policies must be rendered too."
+  }
+}
+
+run "own_lake_bucket_key_and_topic_as_rendered" {
+  command = apply
+
+  assert {
+    condition = toset([for s in jsondecode(output.policies.resource.bucket).Statement : s.Sid]) == toset([
+      "DenyInsecureTransport", "DenyPutsWithOtherEncryption", "DenyPutsWithOtherKey", "SourcesOnlyUnderTheirOwnPrefix"
+    ])
+    error_message = "The rendered bucket policy must hold exactly the TLS, encryption, key and prefix guards."
+  }
+  assert {
+    condition     = [for s in jsondecode(output.policies.resource.bucket).Statement : s.NotResource if s.Sid == "SourcesOnlyUnderTheirOwnPrefix"][0] == "arn:aws:s3:::lake-ingest-orders-raw-x/$${aws:PrincipalTag/lake-ingest:raw-prefix}/*"
+    error_message = "The prefix guard must render the aws:PrincipalTag policy variable (not a literal)."
+  }
+  assert {
+    condition     = [for s in jsondecode(output.policies.resource.key).Statement : s.Condition.ArnLike["kms:EncryptionContext:aws:logs:arn"] if s.Sid == "CloudWatchLogsForTheSourcesLogGroupsOnly"][0] == "arn:aws:logs:eu-west-1:111122223333:log-group:/aws/lambda/lake-ingest-orders"
+    error_message = "An own lake's key may serve CloudWatch Logs for this function's log group only."
+  }
+  assert {
+    condition     = length([for s in jsondecode(output.policies.resource.key).Statement : s if s.Principal == { AWS = "arn:aws:iam::111122223333:root" }]) == 1
+    error_message = "Exactly one statement delegates the key to IAM (the account root); no role is named in the key policy."
+  }
+  assert {
+    condition     = [for s in jsondecode(output.policies.resource.alarm_topic).Statement : s.Condition.ArnLike["aws:SourceArn"] if s.Sid == "CloudWatchAlarmsOfTheSources"][0] == "arn:aws:cloudwatch:eu-west-1:111122223333:alarm:lake-ingest-orders-*"
+    error_message = "Only this source's alarms may publish to an own lake's topic."
+  }
+}
+
+run "aws_cn_partition" {
+  command   = apply
+  state_key = "china"
+  providers = { aws = aws.china }
+
+  # What AWS itself would return in this partition, for the resources the module does not name.
+  override_resource {
+    target = aws_secretsmanager_secret.api
+    values = { arn = "arn:aws-cn:secretsmanager:cn-north-1:111122223333:secret:lake-ingest/orders/api-credentials-AbCdEf", id = "secret" }
+  }
+  override_resource {
+    target = aws_sqs_queue.dlq
+    values = { arn = "arn:aws-cn:sqs:cn-north-1:111122223333:lake-ingest-orders-dlq", id = "https://sqs/dlq", name = "lake-ingest-orders-dlq" }
+  }
+  override_resource {
+    target = aws_sqs_queue.schedule_dlq
+    values = { arn = "arn:aws-cn:sqs:cn-north-1:111122223333:lake-ingest-orders-schedule-dlq", id = "https://sqs/schedule-dlq" }
+  }
+  override_resource {
+    target = aws_cloudwatch_log_group.this
+    values = { arn = "arn:aws-cn:logs:cn-north-1:111122223333:log-group:/aws/lambda/lake-ingest-orders", name = "/aws/lambda/lake-ingest-orders" }
+  }
+  override_resource {
+    target = aws_lambda_function.this
+    values = { arn = "arn:aws-cn:lambda:cn-north-1:111122223333:function:lake-ingest-orders", function_name = "lake-ingest-orders" }
+  }
+  override_resource {
+    target = module.lake[0].aws_kms_key.this
+    values = { arn = "arn:aws-cn:kms:cn-north-1:111122223333:key/1111", key_id = "1111" }
+  }
+  override_resource {
+    target = module.lake[0].aws_s3_bucket.raw
+    values = { arn = "arn:aws-cn:s3:::lake-ingest-orders-raw-x", id = "lake-ingest-orders-raw-x", bucket = "lake-ingest-orders-raw-x" }
+  }
+  override_resource {
+    target = module.lake[0].aws_sns_topic.alarms
+    values = { arn = "arn:aws-cn:sns:cn-north-1:111122223333:lake-ingest-orders-alarms", id = "topic" }
+  }
+
+  assert {
+    condition = alltrue([
+      for arn in flatten([for s in jsondecode(output.policies.identity.function_role).Statement : flatten([s.Resource]) if s.Sid != "XRayTraces"]) :
+      startswith(arn, "arn:aws-cn:")
+    ])
+    error_message = "In aws-cn every ARN the module builds must use the aws-cn partition."
+  }
+  assert {
+    condition     = contains(flatten([for s in jsondecode(output.policies.identity.function_role).Statement : try(flatten([s.Condition.StringEquals["kms:ViaService"]]), [])]), "s3.cn-north-1.amazonaws.com.cn")
+    error_message = "kms:ViaService must use the China DNS suffix."
+  }
+  assert {
+    condition     = [for s in jsondecode(output.policies.resource.key).Statement : s.Principal.Service if s.Sid == "CloudWatchLogsForTheSourcesLogGroupsOnly"][0] == "logs.cn-north-1.amazonaws.com.cn"
+    error_message = "CloudWatch Logs' principal is regional and uses the China DNS suffix."
+  }
+  assert {
+    condition = alltrue([
+      for arn in flatten([for name, doc in output.policies.resource : [for s in jsondecode(doc).Statement : flatten([try(s.Resource, s.NotResource)]) if try(s.Resource, null) != "*"]]) :
+      startswith(arn, "arn:aws-cn:")
+    ])
+    error_message = "Every resource policy (queues, bucket, topic) must name aws-cn ARNs."
+  }
+}
+
+run "aws_us_gov_partition" {
+  command   = apply
+  state_key = "govcloud"
+  providers = { aws = aws.govcloud }
+
+  # What AWS itself would return in this partition, for the resources the module does not name.
+  override_resource {
+    target = aws_secretsmanager_secret.api
+    values = { arn = "arn:aws-us-gov:secretsmanager:us-gov-west-1:111122223333:secret:lake-ingest/orders/api-credentials-AbCdEf", id = "secret" }
+  }
+  override_resource {
+    target = aws_sqs_queue.dlq
+    values = { arn = "arn:aws-us-gov:sqs:us-gov-west-1:111122223333:lake-ingest-orders-dlq", id = "https://sqs/dlq", name = "lake-ingest-orders-dlq" }
+  }
+  override_resource {
+    target = aws_sqs_queue.schedule_dlq
+    values = { arn = "arn:aws-us-gov:sqs:us-gov-west-1:111122223333:lake-ingest-orders-schedule-dlq", id = "https://sqs/schedule-dlq" }
+  }
+  override_resource {
+    target = aws_cloudwatch_log_group.this
+    values = { arn = "arn:aws-us-gov:logs:us-gov-west-1:111122223333:log-group:/aws/lambda/lake-ingest-orders", name = "/aws/lambda/lake-ingest-orders" }
+  }
+  override_resource {
+    target = aws_lambda_function.this
+    values = { arn = "arn:aws-us-gov:lambda:us-gov-west-1:111122223333:function:lake-ingest-orders", function_name = "lake-ingest-orders" }
+  }
+  override_resource {
+    target = module.lake[0].aws_kms_key.this
+    values = { arn = "arn:aws-us-gov:kms:us-gov-west-1:111122223333:key/1111", key_id = "1111" }
+  }
+  override_resource {
+    target = module.lake[0].aws_s3_bucket.raw
+    values = { arn = "arn:aws-us-gov:s3:::lake-ingest-orders-raw-x", id = "lake-ingest-orders-raw-x", bucket = "lake-ingest-orders-raw-x" }
+  }
+  override_resource {
+    target = module.lake[0].aws_sns_topic.alarms
+    values = { arn = "arn:aws-us-gov:sns:us-gov-west-1:111122223333:lake-ingest-orders-alarms", id = "topic" }
+  }
+
+  assert {
+    condition = alltrue([
+      for arn in flatten([for name, doc in output.policies.identity : [for s in jsondecode(doc).Statement : flatten([s.Resource]) if s.Sid != "XRayTraces"]]) :
+      startswith(arn, "arn:aws-us-gov:")
+    ])
+    error_message = "In aws-us-gov every ARN the module builds must use the aws-us-gov partition."
+  }
+  assert {
+    condition     = [for s in jsondecode(output.policies.resource.key).Statement : s.Principal.AWS if s.Sid == "AccountAdministersKeyAndDelegatesToIAM"][0] == "arn:aws-us-gov:iam::111122223333:root"
+    error_message = "The key's account principal must use the aws-us-gov partition."
+  }
+}

@@ -1,0 +1,179 @@
+"""examples/multi-source applied to the local AWS: one shared lake, three sources, policies read back.
+
+Each source's role must be confined to its own prefix and its own secret, the shared bucket must
+confine every tagged source role again, one source's deployed code must land data in the shared
+lake, and every identity policy the module rendered must pass parliament and cloudsplaining.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import shutil
+import subprocess
+
+import pytest
+from scripts.harness import ROOT, Server, Terraform, copy_example, local_client
+from scripts.run_deployed import invoke
+
+pytestmark = [pytest.mark.terraform, pytest.mark.slow]
+
+IAMLINT_PYTHON = ROOT / ".venv-iamlint" / "bin" / "python"
+
+
+@pytest.fixture(scope="module")
+def lake(tmp_path_factory):
+    if shutil.which("terraform") is None:
+        pytest.fail("terraform is not on PATH: the module tests need the real binary")
+    workdir = tmp_path_factory.mktemp("multi")
+    config = copy_example("multi-source", workdir)
+    token = "tok-" + secrets.token_urlsafe(24)
+    servers = [
+        Server("local-aws", ["scripts.local_aws"], workdir),
+        Server("sample-api", ["scripts.upstream", "--token", token], workdir),
+    ]
+    try:
+        endpoint = servers[0].url
+        terraform = Terraform(config, workdir)
+        terraform.init()
+        terraform(
+            "apply",
+            "-auto-approve",
+            "-no-color",
+            f"-var=aws_endpoint={endpoint}",
+            f"-var=api_base_url={servers[1].url}",
+            "-var=region=us-east-1",
+        )
+        outputs = {k: v["value"] for k, v in json.loads(terraform("output", "-json").stdout).items()}
+        yield {"endpoint": endpoint, "outputs": outputs, "token": token, "workdir": workdir}
+    finally:
+        for server in servers:
+            server.stop()
+
+
+def inline_policy(iam, role: str) -> dict:
+    (name,) = iam.list_role_policies(RoleName=role)["PolicyNames"]
+    document = iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
+    return json.loads(document) if isinstance(document, str) else document
+
+
+def resources_of(policy: dict, action: str) -> set[str]:
+    found: set[str] = set()
+    for statement in policy["Statement"]:
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        if action in actions:
+            resource = statement["Resource"]
+            found.update(resource if isinstance(resource, list) else [resource])
+    return found
+
+
+def test_three_sources_share_one_bucket_and_key(lake):
+    out = lake["outputs"]
+    assert set(out["sources"]) == {"orders", "customers", "invoices"}
+    functions = local_client("lambda", lake["endpoint"])
+    for source in out["sources"].values():
+        variables = functions.get_function_configuration(FunctionName=source["function_name"])["Environment"][
+            "Variables"
+        ]
+        assert variables["RAW_BUCKET"] == out["lake"]["bucket_name"]
+        assert variables["KMS_KEY_ARN"] == out["lake"]["kms_key_arn"]
+    assert out["sources"]["invoices"]["raw_prefix"] == "billing/invoices"
+
+
+def test_each_role_is_confined_to_its_own_prefix_and_secret(lake):
+    out, iam = lake["outputs"], local_client("iam", lake["endpoint"])
+    bucket_arn = out["lake"]["bucket_arn"]
+    secrets_by_source = {sid: s["secret_arn"] for sid, s in out["sources"].items()}
+    for source_id, source in out["sources"].items():
+        policy = inline_policy(iam, source["role_name"])
+        prefix = source["raw_prefix"]
+        assert resources_of(policy, "s3:PutObject") == {f"{bucket_arn}/{prefix}/*"}
+        assert resources_of(policy, "s3:GetObject") == {
+            f"{bucket_arn}/{prefix}/ingest_date=*/run_id=*/_manifest.json"
+        }
+        assert resources_of(policy, "secretsmanager:GetSecretValue") == {secrets_by_source[source_id]}
+        others = [p for sid, p in out["sources"].items() if sid != source_id]
+        rendered = json.dumps(policy)
+        for other in others:
+            assert other["secret_arn"] not in rendered
+            assert f"{bucket_arn}/{other['raw_prefix']}/" not in rendered
+        tags = {t["Key"]: t["Value"] for t in iam.list_role_tags(RoleName=source["role_name"])["Tags"]}
+        assert tags["lake-ingest:raw-prefix"] == prefix
+
+
+def test_the_shared_bucket_confines_every_tagged_role_again(lake):
+    out = lake["outputs"]
+    s3 = local_client("s3", lake["endpoint"])
+    policy = json.loads(s3.get_bucket_policy(Bucket=out["lake"]["bucket_name"])["Policy"])
+    (guard,) = [s for s in policy["Statement"] if s["Sid"] == "SourcesOnlyUnderTheirOwnPrefix"]
+    assert guard["Effect"] == "Deny"
+    assert (
+        guard["NotResource"] == f"{out['lake']['bucket_arn']}/${{aws:PrincipalTag/lake-ingest:raw-prefix}}/*"
+    )
+    assert guard["Condition"] == {"Null": {"aws:PrincipalTag/lake-ingest:raw-prefix": "false"}}
+    key_policy = json.loads(
+        local_client("kms", lake["endpoint"]).get_key_policy(
+            KeyId=out["lake"]["kms_key_arn"], PolicyName="default"
+        )["Policy"]
+    )
+    assert not [s for s in key_policy["Statement"] if "role/" in json.dumps(s.get("Principal"))]
+
+
+def test_one_source_lands_data_in_the_shared_lake(lake):
+    out, endpoint = lake["outputs"], lake["endpoint"]
+    orders = out["sources"]["orders"]
+    local_client("secretsmanager", endpoint).put_secret_value(
+        SecretId=orders["secret_arn"], SecretString=json.dumps({"api_key": lake["token"]})
+    )
+    run = invoke(orders["function_name"], endpoint, {"run_id": "shared-1", "partition_date": "2026-11-23"})
+    assert run.error is None, run.logs
+    assert run.result["status"] == "SUCCESS" and run.result["records_ingested"] == 150
+    s3 = local_client("s3", endpoint)
+    for key in [*run.result["objects"], run.result["manifest"]]:
+        assert key.startswith("orders/ingest_date=2026-11-23/run_id=shared-1/")
+        head = s3.head_object(Bucket=out["lake"]["bucket_name"], Key=key)
+        assert head["SSEKMSKeyId"] == out["lake"]["kms_key_arn"]
+
+
+def test_every_rendered_identity_policy_passes_parliament_and_cloudsplaining(lake):
+    if not IAMLINT_PYTHON.exists():
+        pytest.fail(
+            "the IAM linters' virtual environment is missing: run `make py-test` (it builds .venv-iamlint)"
+        )
+    identity = {
+        f"{source_id}.{name}": document
+        for source_id, source in lake["outputs"]["sources"].items()
+        for name, document in source["policies"]["identity"].items()
+    }
+    assert len(identity) == 5  # three function roles, two scheduler roles (invoices has no schedule)
+    policies_file = lake["workdir"] / "identity-policies.json"
+    policies_file.write_text(json.dumps(identity))
+    lint = subprocess.run(
+        [str(IAMLINT_PYTHON), str(ROOT / "scripts" / "iam_lint.py"), str(policies_file)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+    assert "5 identity policies linted" in lint.stdout and "0 finding(s)" in lint.stdout
+
+
+def test_the_iam_gate_fails_on_a_broad_policy(tmp_path):
+    if not IAMLINT_PYTHON.exists():
+        pytest.fail(
+            "the IAM linters' virtual environment is missing: run `make py-test` (it builds .venv-iamlint)"
+        )
+    broad = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}],
+    }
+    policies_file = tmp_path / "broad.json"
+    policies_file.write_text(json.dumps({"broad": broad}))
+    lint = subprocess.run(
+        [str(IAMLINT_PYTHON), str(ROOT / "scripts" / "iam_lint.py"), str(policies_file)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert lint.returncode == 1
+    assert "RESOURCE_STAR" in lint.stdout and "allows_data_exfiltration_actions" in lint.stdout
