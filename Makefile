@@ -22,7 +22,7 @@ TF_INIT := terraform init -input=false -backend=false $(if $(TF_PLUGIN_DIR),-plu
 TF_DIRS := . $(wildcard modules/*) $(wildcard examples/*)
 TF_TEST_DIRS := . modules/lake
 
-.PHONY: help venv demo test bench lint py-test tf-fmt tf-validate tf-test checkov package clean
+.PHONY: help venv demo test bench docs lint py-test tf-fmt tf-validate tf-test checkov package clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -53,12 +53,19 @@ demo: venv $(TF_CLI_CONFIG_FILE) ## deploy one source to a local AWS and ingest 
 
 test: lint tf-fmt tf-validate tf-test checkov py-test ## everything CI runs
 
-bench: venv ## naive vs lake-ingest handler at 10 MiB, 200 MiB, 1 GiB (BENCH_SIZES=...): time, peak RSS, bytes
-	$(PY) -m bench.ingest_bench
+docs: venv ## regenerate the Inputs/Outputs tables in the READMEs from variables.tf/outputs.tf
+	$(PY) -m scripts.docs
 
-lint: venv ## ruff on the Python sources
+bench: venv package $(TF_CLI_CONFIG_FILE) ## naive vs lake-ingest at 10 MiB-1 GiB (time, RSS, bytes), cold start, zip size, plan at 5/50 sources
+	$(PY) -m bench.ingest_bench
+	$(PY) -m bench.cold_start
+	$(PY) -m bench.plan_scale
+
+lint: venv $(TF_CLI_CONFIG_FILE) ## ruff, mypy (strict) on lambda_src, terraform fmt -check
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	terraform fmt -check -recursive
 
 py-test: venv $(IAMLINT_VENV)/.installed $(TF_CLI_CONFIG_FILE) ## pytest: handler, packaging, local-AWS shims, module applied end to end
 	$(PY) -m pytest

@@ -43,6 +43,9 @@ locals {
     { pagination = { for k, v in var.api_config.pagination : k => v if v != null } },
   ))
 
+  # The one place the version lives is the handler package; the module reports the same.
+  module_version = regex("__version__ = \"([^\"]+)\"", file("${path.module}/lambda_src/lake_ingest/__init__.py"))[0]
+
   # Metrics the handler emits (EMF): alarms read them with exactly these dimensions.
   metrics_namespace = "LakeIngest"
   metrics_service   = "lake-ingest"

@@ -114,3 +114,8 @@ output "policies" {
     )
   }
 }
+
+output "module_version" {
+  description = "lake-ingest version of this module and the handler it deploys (semantic versioning; see CHANGELOG.md)."
+  value       = local.module_version
+}

@@ -177,6 +177,10 @@ run "function_settings" {
     error_message = "The role must carry its prefix as the lake-ingest:raw-prefix tag (a shared lake's bucket policy confines it there)."
   }
   assert {
+    condition     = can(regex("^[0-9]+\\.[0-9]+\\.[0-9]+$", output.module_version))
+    error_message = "module_version must be the handler package's semantic version."
+  }
+  assert {
     condition     = length(module.lake) == 1 && output.uses_shared_lake == false
     error_message = "Without var.lake the source creates its own lake."
   }

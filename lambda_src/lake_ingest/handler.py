@@ -18,6 +18,7 @@ from typing import Any
 import boto3
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
+from aws_lambda_powertools.logging.types import LogRecord
 from aws_lambda_powertools.metrics import MetricUnit
 
 from . import __version__
@@ -47,7 +48,7 @@ METRICS_NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "LakeIngest")
 class RedactingFormatter(LambdaPowertoolsFormatter):
     """Powertools' JSON log format, with every known credential value masked."""
 
-    def serialize(self, log: dict[str, Any]) -> str:
+    def serialize(self, log: LogRecord) -> str:
         return REDACTOR.scrub(super().serialize(log))
 
 

@@ -11,11 +11,13 @@ from __future__ import annotations
 import codecs
 import json
 import re
-from collections.abc import Generator, Iterable
+from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
+# The pattern matches everywhere (possibly empty), so the match is never None.
+_skip_whitespace = cast(Callable[[str, int], "re.Match[str]"], _WHITESPACE.match)
 _DECODER = json.JSONDecoder()
 # A decode that fails this close to the end of the buffer may only be missing the next chunk.
 _TAIL = 8
@@ -143,7 +145,7 @@ class JsonScanner:
     def _peek(self) -> _NeedMore:
         """Skip whitespace; return the next character without consuming it."""
         while True:
-            self._pos = _WHITESPACE.match(self._buf, self._pos).end()
+            self._pos = _skip_whitespace(self._buf, self._pos).end()
             if self._pos < len(self._buf):
                 return self._buf[self._pos]
             if self._eof:
@@ -203,7 +205,7 @@ class JsonScanner:
     def _document(self) -> _NeedMore:
         yield from self._value(())
         while True:  # only whitespace may follow the document
-            self._pos = _WHITESPACE.match(self._buf, self._pos).end()
+            self._pos = _skip_whitespace(self._buf, self._pos).end()
             if self._pos < len(self._buf):
                 raise ScanError(f"unexpected data after the JSON document at character {self._where()}")
             if self._eof:
@@ -264,7 +266,7 @@ class JsonScanner:
             self._pos += 1
             return 0
         count = 0
-        skip_space = _WHITESPACE.match
+        skip_space = _skip_whitespace
         while True:
             buf, pos = self._buf, self._pos
             # Fast path: decode elements back to back while they are whole in the buffer.

@@ -68,6 +68,7 @@ def land_page(
     response = fetch_page(request)
     try:
         content_type = response.content_type
+        reason: str | None
         if not api.accepts(content_type):
             reason = f"content type '{media_type(content_type)}' is not one of API_CONFIG.content_types"
             stored = _store(sink, target, request.index, response, response.iter_body(deadline), reason)

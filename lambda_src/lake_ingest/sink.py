@@ -180,7 +180,8 @@ class _MultipartUpload:
             MultipartUpload={"Parts": self._parts},
         )
         self._upload_id = None
-        return response.get("VersionId")
+        version_id: str | None = response.get("VersionId")
+        return version_id
 
     def abort(self) -> None:
         if self._upload_id is not None:

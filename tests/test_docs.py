@@ -1,0 +1,67 @@
+"""Docs that cannot drift: README tables match the HCL; one version everywhere it is stated."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import tomllib
+
+import pytest
+from scripts import docs
+from scripts.harness import ROOT
+
+import lake_ingest
+
+
+@pytest.mark.parametrize("module", list(docs.MODULES), ids=lambda m: str(m.relative_to(ROOT)) or "root")
+def test_readme_tables_match_variables_and_outputs(module):
+    readme = docs.readme_of(module)
+    assert docs.updated(readme, docs.render(module)) == readme.read_text(), (
+        f"{readme.relative_to(ROOT)} is out of date: run `make docs`"
+    )
+
+
+@pytest.mark.parametrize(
+    ("edit", "expected"),
+    [
+        (lambda text: text.replace("Name of the lake:", "Name of a lake:"), "Name of a lake:"),
+        (
+            lambda text: (
+                text + '\nvariable "new_option" {\n  description = "Added later."\n  type = bool\n}\n'
+            ),
+            "| `new_option` | Added later.",
+        ),
+    ],
+    ids=["changed-description", "new-variable"],
+)
+def test_a_changed_or_added_variable_makes_the_table_stale(tmp_path, edit, expected):
+    module = tmp_path / "lake"
+    shutil.copytree(ROOT / "modules" / "lake", module, ignore=shutil.ignore_patterns(".terraform*", "tests"))
+    variables = module / "variables.tf"
+    variables.write_text(edit(variables.read_text()))
+    readme = module / "README.md"
+    assert docs.updated(readme, docs.render(module)) != readme.read_text()
+    assert expected in docs.render(module)
+
+
+def test_every_variable_and_output_is_in_its_table():
+    for module in docs.MODULES:
+        tables = docs.readme_of(module).read_text()
+        for kind in ("variable", "output"):
+            for name, _ in docs._blocks(module, kind):
+                assert f"| `{name}` |" in tables, f"{kind} {name} of {module} is missing from its README"
+
+
+def test_one_version_everywhere():
+    version = lake_ingest.__version__
+    assert re.fullmatch(r"\d+\.\d+\.\d+", version)
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert pyproject["project"]["dynamic"] == ["version"]
+    assert pyproject["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "lake_ingest.__version__"}
+    changelog = (ROOT / "CHANGELOG.md").read_text()
+    released = re.findall(r"^## \[(\d+\.\d+\.\d+)\] - \d{4}-\d{2}-\d{2}$", changelog, re.M)
+    assert released and released[0] == version, "the newest CHANGELOG release must be the package version"
+    assert "## [Unreleased]" in changelog
+    refs = set(re.findall(r"\?ref=v(\d+\.\d+\.\d+)", "".join(p.read_text() for p in ROOT.rglob("README.md"))))
+    assert refs == {version}, f"README examples pin {refs}, not {version}"
+    assert "lambda_src/lake_ingest/__init__.py" in (ROOT / "main.tf").read_text()  # module_version reads it
