@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
+import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
+from scripts.harness import Server, Terraform, copy_example
 from scripts.local_aws import free_port
 from scripts.upstream import ScriptedUpstream
 
@@ -130,3 +135,41 @@ def fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
     from lake_ingest import http_client
 
     monkeypatch.setattr(http_client, "BACKOFF_BASE_SECONDS", 0.02)
+
+
+@contextmanager
+def applied_example(
+    example: str, workdir: Path, variables: Callable[[str, str], list[str]]
+) -> Iterator[dict]:
+    """examples/<example> applied with the real terraform to a fresh local AWS, with the sample API up.
+
+    `variables(aws_endpoint, api_url)` gives the -var arguments. Yields endpoint, outputs, token
+    (the sample API's bearer token), terraform, variables, state and workdir; stops both servers after.
+    """
+    if shutil.which("terraform") is None:
+        pytest.fail("terraform is not on PATH: the module tests need the real binary")
+    config = copy_example(example, workdir)
+    token = "tok-" + secrets.token_urlsafe(24)
+    servers = [
+        Server("local-aws", ["scripts.local_aws"], workdir),
+        Server("sample-api", ["scripts.upstream", "--token", token], workdir),
+    ]
+    try:
+        endpoint = servers[0].url
+        terraform = Terraform(config, workdir)
+        arguments = variables(endpoint, servers[1].url)
+        terraform.init()
+        terraform("apply", "-auto-approve", "-no-color", *arguments)
+        outputs = {k: v["value"] for k, v in json.loads(terraform("output", "-json").stdout).items()}
+        yield {
+            "endpoint": endpoint,
+            "outputs": outputs,
+            "token": token,
+            "terraform": terraform,
+            "variables": arguments,
+            "state": config / "terraform.tfstate",
+            "workdir": workdir,
+        }
+    finally:
+        for server in servers:
+            server.stop()

@@ -6,46 +6,25 @@ One apply of examples/local (about 70 s, mostly the provider's own polling) serv
 from __future__ import annotations
 
 import json
-import secrets
-import shutil
 from pathlib import Path
 
 import pytest
-from scripts.harness import Server, Terraform, copy_example, local_client
+from scripts.harness import local_client
 from scripts.run_deployed import invoke
+
+from tests.conftest import applied_example
 
 pytestmark = [pytest.mark.terraform, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
 def deployed(tmp_path_factory):
-    if shutil.which("terraform") is None:
-        pytest.fail("terraform is not on PATH: the module tests need the real binary")
-    workdir = tmp_path_factory.mktemp("e2e")
-    config = copy_example("local", workdir)
-    token = "tok-" + secrets.token_urlsafe(24)
-    servers = [
-        Server("local-aws", ["scripts.local_aws"], workdir),
-        Server("sample-api", ["scripts.upstream", "--token", token], workdir),
-    ]
-    try:
-        endpoint, api = servers[0].url, servers[1].url
-        terraform = Terraform(config, workdir)
-        variables = [f"-var=aws_endpoint={endpoint}", f"-var=api_endpoint={api}"]
-        terraform.init()
-        terraform("apply", "-auto-approve", "-no-color", *variables)
-        outputs = {k: v["value"] for k, v in json.loads(terraform("output", "-json").stdout).items()}
-        yield {
-            "endpoint": endpoint,
-            "outputs": outputs,
-            "token": token,
-            "terraform": terraform,
-            "variables": variables,
-            "state": config / "terraform.tfstate",
-        }
-    finally:
-        for server in servers:
-            server.stop()
+    with applied_example(
+        "local",
+        tmp_path_factory.mktemp("e2e"),
+        lambda aws, api: [f"-var=aws_endpoint={aws}", f"-var=api_endpoint={api}"],
+    ) as deployment:
+        yield deployment
 
 
 def role_policy(deployed) -> dict:

@@ -8,13 +8,13 @@ lake, and every identity policy the module rendered must pass parliament and clo
 from __future__ import annotations
 
 import json
-import secrets
-import shutil
 import subprocess
 
 import pytest
-from scripts.harness import ROOT, Server, Terraform, copy_example, local_client
+from scripts.harness import ROOT, local_client
 from scripts.run_deployed import invoke
+
+from tests.conftest import applied_example
 
 pytestmark = [pytest.mark.terraform, pytest.mark.slow]
 
@@ -23,32 +23,12 @@ IAMLINT_PYTHON = ROOT / ".venv-iamlint" / "bin" / "python"
 
 @pytest.fixture(scope="module")
 def lake(tmp_path_factory):
-    if shutil.which("terraform") is None:
-        pytest.fail("terraform is not on PATH: the module tests need the real binary")
-    workdir = tmp_path_factory.mktemp("multi")
-    config = copy_example("multi-source", workdir)
-    token = "tok-" + secrets.token_urlsafe(24)
-    servers = [
-        Server("local-aws", ["scripts.local_aws"], workdir),
-        Server("sample-api", ["scripts.upstream", "--token", token], workdir),
-    ]
-    try:
-        endpoint = servers[0].url
-        terraform = Terraform(config, workdir)
-        terraform.init()
-        terraform(
-            "apply",
-            "-auto-approve",
-            "-no-color",
-            f"-var=aws_endpoint={endpoint}",
-            f"-var=api_base_url={servers[1].url}",
-            "-var=region=us-east-1",
-        )
-        outputs = {k: v["value"] for k, v in json.loads(terraform("output", "-json").stdout).items()}
-        yield {"endpoint": endpoint, "outputs": outputs, "token": token, "workdir": workdir}
-    finally:
-        for server in servers:
-            server.stop()
+    with applied_example(
+        "multi-source",
+        tmp_path_factory.mktemp("multi"),
+        lambda aws, api: [f"-var=aws_endpoint={aws}", f"-var=api_base_url={api}", "-var=region=us-east-1"],
+    ) as deployment:
+        yield deployment
 
 
 def inline_policy(iam, role: str) -> dict:

@@ -17,7 +17,6 @@ from urllib.parse import urlsplit
 
 SOURCE_ID_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,46}[a-z0-9])?$")
 PREFIX_PATTERN = re.compile(r"^[A-Za-z0-9!_.*'()-]+(?:/[A-Za-z0-9!_.*'()-]+)*$")
-AUTH_TYPES = ("none", "bearer", "header", "query", "basic")
 API_CONFIG_KEYS = frozenset(
     {
         "endpoint",
@@ -206,19 +205,24 @@ def _parse_endpoint(value: Any) -> str:
     return value
 
 
+def _typed_options(value: dict[str, Any], field_name: str, keys_by_type: Mapping[str, frozenset[str]]) -> str:
+    """Check an object whose 'type' decides which other keys it may have; return the type."""
+    if not isinstance(value, dict):
+        raise ConfigError(field_name, "must be an object with a 'type'")
+    kind = value.get("type", "none")
+    if kind not in keys_by_type:
+        raise ConfigError(f"{field_name}.type", f"must be one of {', '.join(keys_by_type)}")
+    unknown = set(value) - keys_by_type[kind]
+    if unknown:
+        what = field_name.rsplit(".", 1)[-1]
+        raise ConfigError(f"{field_name}.{sorted(unknown)[0]}", f"is not an option of {what} type '{kind}'")
+    return str(kind)
+
+
 def _parse_auth(value: Any) -> AuthConfig:
     if value is None:
         return AuthConfig()
-    if not isinstance(value, dict):
-        raise ConfigError("API_CONFIG.auth", "must be an object with a 'type'")
-    auth_type = value.get("type", "none")
-    if auth_type not in AUTH_TYPES:
-        raise ConfigError("API_CONFIG.auth.type", f"must be one of {', '.join(AUTH_TYPES)}")
-    unknown = set(value) - AUTH_KEYS[auth_type]
-    if unknown:
-        raise ConfigError(
-            f"API_CONFIG.auth.{sorted(unknown)[0]}", f"is not an option of auth type '{auth_type}'"
-        )
+    _typed_options(value, "API_CONFIG.auth", AUTH_KEYS)
     for key, item in value.items():
         if not isinstance(item, str) or not item.strip():
             raise ConfigError(f"API_CONFIG.auth.{key}", "must be a non-empty string")
@@ -254,16 +258,7 @@ def _dot_path(value: Any, field_name: str, required: bool = False) -> str:
 def _parse_pagination(value: Any) -> PaginationConfig:
     if value is None:
         return PaginationConfig()
-    if not isinstance(value, dict):
-        raise ConfigError("API_CONFIG.pagination", "must be an object with a 'type'")
-    kind = value.get("type", "none")
-    if kind not in PAGINATION_KEYS:
-        raise ConfigError("API_CONFIG.pagination.type", f"must be one of {', '.join(PAGINATION_KEYS)}")
-    unknown = set(value) - PAGINATION_KEYS[kind]
-    if unknown:
-        raise ConfigError(
-            f"API_CONFIG.pagination.{sorted(unknown)[0]}", f"is not an option of pagination type '{kind}'"
-        )
+    kind = _typed_options(value, "API_CONFIG.pagination", PAGINATION_KEYS)
     name = "API_CONFIG.pagination."
     options: dict[str, Any] = {"type": kind}
     for key in ("cursor_param", "page_param", "page_size_param", "offset_param", "limit_param"):
