@@ -98,7 +98,7 @@ output "package_hash" {
 }
 
 output "policies" {
-  description = "Every policy the module renders (JSON), for security review and policy linters. identity: the function role's and the scheduler role's permissions; trust: their trust policies; resource: the queues' policies and, with an own lake, the bucket, key and topic policies."
+  description = "Every policy the module renders (JSON), for security review and policy linters. identity: the function role's and the scheduler role's permissions; trust: their trust policies; resource: the queues' and the secret's policies and, with an own lake, the bucket, key and topic policies."
   value = {
     identity = merge(
       { function_role = data.aws_iam_policy_document.role.json },
@@ -110,6 +110,7 @@ output "policies" {
     )
     resource = merge(
       { for k, doc in data.aws_iam_policy_document.queue : k => doc.json },
+      { secret = data.aws_iam_policy_document.secret.json },
       local.own_lake ? module.lake[0].policies : {},
     )
   }

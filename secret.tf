@@ -29,3 +29,35 @@ resource "aws_secretsmanager_secret_rotation" "api" {
     automatically_after_days = var.secret_rotation.days
   }
 }
+
+# Defense in depth for many sources in one account: whatever a role's IAM policy says, no other
+# lake-ingest source's role (tagged with its own source id) can read this secret. Operators and
+# Terraform carry no such tag and are unaffected.
+resource "aws_secretsmanager_secret_policy" "api" {
+  secret_arn          = aws_secretsmanager_secret.api.arn
+  policy              = data.aws_iam_policy_document.secret.json
+  block_public_policy = true
+}
+
+data "aws_iam_policy_document" "secret" {
+  statement {
+    sid       = "NoOtherSourceReadsThisSecret"
+    effect    = "Deny"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = ["*"]
+    principals {
+      type        = "AWS"
+      identifiers = ["*"]
+    }
+    condition {
+      test     = "Null"
+      variable = "aws:PrincipalTag/lake-ingest:source-id"
+      values   = ["false"]
+    }
+    condition {
+      test     = "StringNotEquals"
+      variable = "aws:PrincipalTag/lake-ingest:source-id"
+      values   = [var.source_id]
+    }
+  }
+}

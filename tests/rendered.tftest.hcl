@@ -128,6 +128,9 @@ override_resource {
   target = aws_secretsmanager_secret_rotation.api
 }
 override_resource {
+  target = aws_secretsmanager_secret_policy.api
+}
+override_resource {
   target = module.lake[0].aws_kms_alias.this
 }
 override_resource {
@@ -200,8 +203,15 @@ run "scheduler_role_and_queues_as_rendered" {
     condition = alltrue([
       for name, doc in output.policies.resource : jsondecode(doc).Statement[0].Effect == "Deny" && jsondecode(doc).Statement[0].Condition.Bool["aws:SecureTransport"] == "false"
       if contains(["dlq", "schedule_dlq"], name)
-    ]) && length(output.policies.resource) == 5
-    error_message = "Both queues must deny non-TLS access; the own lake's bucket, key and topic policies must be rendered too."
+    ]) && length(output.policies.resource) == 6
+    error_message = "Both queues must deny non-TLS access; the secret's and the own lake's bucket, key and topic policies must be rendered too."
+  }
+  assert {
+    condition = jsondecode(output.policies.resource.secret).Statement[0].Effect == "Deny" && jsondecode(output.policies.resource.secret).Statement[0].Condition == {
+      Null            = { "aws:PrincipalTag/lake-ingest:source-id" = "false" }
+      StringNotEquals = { "aws:PrincipalTag/lake-ingest:source-id" = "orders" }
+    }
+    error_message = "The secret must deny reads by any other lake-ingest source's role (tagged with another source id), and only those."
   }
 }
 

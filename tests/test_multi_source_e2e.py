@@ -78,7 +78,17 @@ def test_each_role_is_confined_to_its_own_prefix_and_secret(lake):
             assert other["secret_arn"] not in rendered
             assert f"{bucket_arn}/{other['raw_prefix']}/" not in rendered
         tags = {t["Key"]: t["Value"] for t in iam.list_role_tags(RoleName=source["role_name"])["Tags"]}
-        assert tags["lake-ingest:raw-prefix"] == prefix
+        assert tags["lake-ingest:raw-prefix"] == prefix and tags["lake-ingest:source-id"] == source_id
+        # ...and the secret itself turns away every other source's role.
+        secret_policy = json.loads(
+            local_client("secretsmanager", lake["endpoint"]).get_resource_policy(
+                SecretId=source["secret_arn"]
+            )["ResourcePolicy"]
+        )
+        (deny,) = secret_policy["Statement"]
+        assert deny["Effect"] == "Deny" and deny["Condition"]["StringNotEquals"] == {
+            "aws:PrincipalTag/lake-ingest:source-id": source_id
+        }
 
 
 def test_the_shared_bucket_confines_every_tagged_role_again(lake):
