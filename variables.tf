@@ -536,12 +536,22 @@ variable "python_executable" {
   description = "Python 3 interpreter with pip used to build the package at apply time (when no prebuilt package is given)."
   type        = string
   default     = "python3"
+
+  validation {
+    condition     = trimspace(var.python_executable) != ""
+    error_message = "python_executable must name a Python 3 interpreter, e.g. \"python3\" or \"/usr/bin/python3.12\"."
+  }
 }
 
 variable "package_build_dir" {
   description = "Folder for built zips and dependency installs; defaults to .terraform/lake-ingest under the root module."
   type        = string
   default     = null
+
+  validation {
+    condition     = try(trimspace(var.package_build_dir) != "", true)
+    error_message = "package_build_dir must be a folder path, or null for .terraform/lake-ingest."
+  }
 }
 
 variable "tags" {

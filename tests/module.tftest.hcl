@@ -215,6 +215,31 @@ run "arns_follow_the_partition" {
   }
 }
 
+run "arns_follow_the_us_gov_partition" {
+  command = plan
+
+  override_data {
+    target = data.aws_partition.current
+    values = { partition = "aws-us-gov", dns_suffix = "amazonaws.com" }
+  }
+  override_data {
+    target = data.aws_region.current
+    values = { name = "us-gov-west-1" }
+  }
+
+  assert {
+    condition = alltrue([
+      for arn in flatten([for s in data.aws_iam_policy_document.role.statement : [for c in s.condition : c.values if startswith(c.variable, "kms:EncryptionContext:aws:lambda") || startswith(c.variable, "kms:EncryptionContext:SecretARN") || startswith(c.variable, "kms:EncryptionContext:aws:sqs")]]) :
+      startswith(arn, "arn:aws-us-gov:") && strcontains(arn, ":us-gov-west-1:111122223333:")
+    ])
+    error_message = "ARNs the module builds must use the aws-us-gov partition, region and account."
+  }
+  assert {
+    condition     = contains(flatten([for s in data.aws_iam_policy_document.role.statement : [for c in s.condition : c.values if c.variable == "kms:ViaService"]]), "secretsmanager.us-gov-west-1.amazonaws.com")
+    error_message = "kms:ViaService must name the GovCloud region's endpoint."
+  }
+}
+
 run "schedule_passes_scheduled_time" {
   command = plan
 
@@ -706,4 +731,20 @@ run "rejects_bad_tags" {
     tags = { "lake-ingest:raw-prefix" = "other" }
   }
   expect_failures = [var.tags]
+}
+
+run "rejects_empty_python_executable" {
+  command = plan
+  variables {
+    python_executable = " "
+  }
+  expect_failures = [var.python_executable]
+}
+
+run "rejects_empty_package_build_dir" {
+  command = plan
+  variables {
+    package_build_dir = ""
+  }
+  expect_failures = [var.package_build_dir]
 }
