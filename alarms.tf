@@ -131,8 +131,9 @@ resource "aws_cloudwatch_metric_alarm" "error_rate" {
   }
 }
 
+# Only for scheduled sources: a source invoked on demand has no expected rhythm to fall behind.
 resource "aws_cloudwatch_metric_alarm" "freshness" {
-  count = contains(var.alarms.disabled, "freshness") ? 0 : 1
+  count = local.scheduled && !contains(var.alarms.disabled, "freshness") ? 1 : 0
 
   alarm_name          = "${local.name}-freshness"
   alarm_description   = "No successful ${var.source_id} run (IngestionSucceeded) for ${var.alarms.freshness_hours} hours: the lake is going stale. No data at all counts too."

@@ -165,8 +165,8 @@ run "function_settings" {
     error_message = "Failed async events must go to the dead-letter queue after bounded retries."
   }
   assert {
-    condition     = aws_cloudwatch_metric_alarm.simple["duration"].threshold == 240000 && length(aws_cloudwatch_metric_alarm.error_rate) == 1 && length(aws_cloudwatch_metric_alarm.freshness) == 1
-    error_message = "Error-rate, freshness and duration (80% of 300 s) alarms must exist by default."
+    condition     = aws_cloudwatch_metric_alarm.simple["duration"].threshold == 240000 && length(aws_cloudwatch_metric_alarm.error_rate) == 1 && length(aws_cloudwatch_metric_alarm.freshness) == 0
+    error_message = "Error-rate and duration (80% of 300 s) alarms must exist by default; freshness only with a schedule."
   }
   assert {
     condition     = toset(keys(aws_cloudwatch_metric_alarm.simple)) == toset(["throttles", "duration", "concurrency", "async_events_dropped", "dead_letters", "quarantined_pages"])
@@ -262,8 +262,8 @@ run "schedule_passes_scheduled_time" {
     error_message = "The schedule must retry, then dead-letter to its own queue; no flexible window by default."
   }
   assert {
-    condition     = contains(keys(aws_cloudwatch_metric_alarm.simple), "schedule_dead_letters")
-    error_message = "A scheduled source must alarm on its schedule's dead letters."
+    condition     = contains(keys(aws_cloudwatch_metric_alarm.simple), "schedule_dead_letters") && length(aws_cloudwatch_metric_alarm.freshness) == 1
+    error_message = "A scheduled source must alarm on its schedule's dead letters and on freshness."
   }
 }
 
