@@ -18,7 +18,6 @@ locals {
   function_name  = local.name
   function_arn   = "arn:${local.partition}:lambda:${local.region}:${local.account_id}:function:${local.function_name}"
   log_group_name = "/aws/lambda/${local.function_name}"
-  log_group_arn  = "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:${local.log_group_name}"
   secret_name    = "${var.name_prefix}/${var.source_id}/api-credentials"
   # Secrets Manager appends "-" and six random characters to the name.
   secret_arn_pattern = "arn:${local.partition}:secretsmanager:${local.region}:${local.account_id}:secret:${local.secret_name}-??????"
@@ -27,11 +26,8 @@ locals {
   schedule_dlq_name  = "${local.name}-schedule-dlq"
   schedule_dlq_arn   = "arn:${local.partition}:sqs:${local.region}:${local.account_id}:${local.schedule_dlq_name}"
 
-  # Service principals are global names in every partition; CloudWatch Logs' is regional.
-  service_principal = merge(
-    { for s in ["lambda", "cloudwatch", "scheduler"] : s => "${s}.amazonaws.com" },
-    { logs = "logs.${local.region}.${local.dns_suffix}" },
-  )
+  # Service principals are global names in every partition (the lake's key policy names CloudWatch's).
+  service_principal = { for s in ["lambda", "scheduler"] : s => "${s}.amazonaws.com" }
   # kms:ViaService values: the regional endpoints of the services that use the key for the role.
   via_service = { for s in ["s3", "secretsmanager", "sqs", "lambda"] : s => "${s}.${local.region}.${local.dns_suffix}" }
 

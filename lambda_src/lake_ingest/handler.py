@@ -169,11 +169,12 @@ def run_ingestion(
     )
     sink = S3Sink(s3_client, config.raw_bucket, config.kms_key_arn)
     pagination = config.api.pagination
-    paginator = Paginator(pagination, config.api.endpoint, _auth_param(config))
+    auth_param = _auth_param(config)
+    paginator = Paginator(pagination, config.api.endpoint, auth_param)
     fetch_page = _page_fetcher(config, run, deadline)
 
     def request_url(response: Response) -> str:
-        return REDACTOR.scrub(strip_param(response.raw.url or response.url, _auth_param(config)))
+        return REDACTOR.scrub(strip_param(response.raw.url or response.url, auth_param))
 
     request = paginator.first(run.resume)
     pages = _pages_before(sink, manifest_key, run.resume) if run.resume else []

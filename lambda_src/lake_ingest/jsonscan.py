@@ -46,7 +46,7 @@ class ScanResult:
     """What the scan found. `records` is None when there is no array at the records path."""
 
     records: int | None = None
-    records_problem: str | None = None  # why records is None
+    records_problem: str | None = None  # why records is None, as a whole sentence
     values: dict[str, Any] = field(default_factory=dict)  # dot path -> value found there
     invalid: str | None = None  # the body is not JSON: why (the page is quarantined)
     gave_up: str | None = None  # valid so far, but too large to follow: why
@@ -63,6 +63,9 @@ class JsonScanner:
         self, records_path: str, capture: Iterable[str] = (), max_value_bytes: int = 8 << 20
     ) -> None:
         self._records = split_path(records_path)
+        self._records_where = (
+            f"records_path '{records_path}'" if records_path else "the top level (records_path is empty)"
+        )
         self._capture = {split_path(p): p for p in capture if p}
         self._targets = [self._records, *self._capture]
         self._max_value = max(max_value_bytes, 1024)
@@ -126,7 +129,7 @@ class JsonScanner:
 
     def _finish(self) -> None:
         if self.result.records is None and self.result.records_problem is None:
-            self.result.records_problem = "not found in the body"
+            self.result.records_problem = f"{self._records_where} not found in the body"
         self._stop()
 
     def _stop(self, invalid: str | None = None, gave_up: str | None = None) -> None:
@@ -235,7 +238,7 @@ class JsonScanner:
                 self.result.values[self._capture[path]] = value
         if on_records:
             kind = _KINDS.get(char, "number")
-            self.result.records_problem = f"holds a JSON {kind}, not a list of records"
+            self.result.records_problem = f"{self._records_where} holds a JSON {kind}, not a list of records"
 
     def _object(self, path: Path) -> _NeedMore:
         self._pos += 1

@@ -72,7 +72,7 @@ def land_page(
         if not api.accepts(content_type):
             reason = f"content type '{media_type(content_type)}' is not one of API_CONFIG.content_types"
             stored = _store(sink, target, request.index, response, response.iter_body(deadline), reason)
-            return _landed(request, response, stored, ScanResult(), reason, request_url, api.records_path)
+            return _landed(request, response, stored, ScanResult(), reason, request_url)
 
         scanner = scanner_for(content_type, api)
         body = response.iter_body(deadline)
@@ -87,28 +87,33 @@ def land_page(
             scan = scanner.close()
             reason = quarantine_reason(scan, content_type, size, api)
             stored = _store(sink, target, request.index, response, head, reason)
-            return _landed(request, response, stored, scan, reason, request_url, api.records_path)
+            return _landed(request, response, stored, scan, reason, request_url)
 
-        stream = _checked(head, body, scanner, content_type, config)
+        stream = _checked(head, size, body, scanner, content_type, config)
         try:
             stored = _store(sink, target, request.index, response, stream, None)
         except BadBody as bad:
             response.close()
             response = fetch_page(request)  # the aborted upload kept nothing: fetch it into quarantine
             stored = _store(sink, target, request.index, response, response.iter_body(deadline), bad.reason)
-            return _landed(request, response, stored, ScanResult(), bad.reason, request_url, api.records_path)
-        return _landed(request, response, stored, scanner.close(), None, request_url, api.records_path)
+            return _landed(request, response, stored, ScanResult(), bad.reason, request_url)
+        return _landed(request, response, stored, scanner.close(), None, request_url)
     finally:
         response.close()
 
 
 def _checked(
-    head: list[bytes], body: Iterator[bytes], scanner: BodyScanner, content_type: str, config: SourceConfig
+    head: list[bytes],
+    received: int,
+    body: Iterator[bytes],
+    scanner: BodyScanner,
+    content_type: str,
+    config: SourceConfig,
 ) -> Iterator[bytes]:
-    """The page's chunks, scanned on the way; raises BadBody (aborting the upload) if it is not data."""
+    """The page's chunks (`head`, already scanned and `received` bytes long, then the rest of `body`),
+    scanned on the way; raises BadBody (aborting the upload) if the page is not data."""
     yield from head
     head.clear()
-    received = 0
     for chunk in body:
         scanner.feed(chunk)
         if scanner.invalid:  # no point streaming the rest of a bad body into the data key
@@ -116,7 +121,7 @@ def _checked(
         received += len(chunk)
         yield chunk
     scan = scanner.close()
-    reason = quarantine_reason(scan, content_type, max(received, 1), config.api)
+    reason = quarantine_reason(scan, content_type, received, config.api)
     if reason:
         raise BadBody(reason)
 
@@ -149,7 +154,6 @@ def _landed(
     scan: ScanResult,
     reason: str | None,
     request_url: Callable[[Response], str],
-    records_path: str,
 ) -> LandedObject:
     entry: dict[str, Any] = {
         "index": request.index,
@@ -167,7 +171,7 @@ def _landed(
     }
     if reason is None:
         entry["records"] = scan.records
-        entry["records_note"] = records_note(scan, stored.raw_bytes, records_path)
+        entry["records_note"] = records_note(scan, stored.raw_bytes)
     else:
         entry["records"] = None
         entry["quarantine_reason"] = reason

@@ -83,11 +83,11 @@ def quarantine_reason(scan: ScanResult, content_type: str, raw_bytes: int, api: 
     if scan.invalid:
         return f"body is not the JSON its content type promises: {scan.invalid}"
     if api.records_path and is_json(content_type) and scan.records is None and scan.gave_up is None:
-        return f"no records where expected: records_path '{api.records_path}' {scan.records_problem}"
+        return f"no records where expected: {scan.records_problem}"
     return None
 
 
-def records_note(scan: ScanResult, raw_bytes: int, records_path: str) -> str | None:
+def records_note(scan: ScanResult, raw_bytes: int) -> str | None:
     """Why a data page's record count is null (None when it was counted)."""
     if scan.records is not None:
         return None
@@ -95,7 +95,4 @@ def records_note(scan: ScanResult, raw_bytes: int, records_path: str) -> str | N
         return "empty body"
     if scan.gave_up:
         return f"not counted: {scan.gave_up}"
-    where = f"records_path '{records_path}'" if records_path else "the top level (records_path is empty)"
-    if scan.records_problem and scan.records_problem.startswith("records are counted"):
-        return scan.records_problem
-    return f"{where} {scan.records_problem}"
+    return scan.records_problem
