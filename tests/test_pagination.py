@@ -240,3 +240,22 @@ def test_resume_state_must_fit_the_pagination_type(make_source, upstream):
     make_source(api(upstream, records_path="data", pagination={"type": "cursor", "cursor_path": "next"}))
     with pytest.raises(PaginationError, match="does not fit pagination type 'cursor'"):
         invoke({"run_id": "r", "resume": {"page": 2, "offset": 10}})
+
+
+@pytest.mark.parametrize("content_type", ["text/csv", "application/x-ndjson"])
+def test_a_cursor_cannot_be_read_from_a_non_json_page_and_the_run_fails_clearly(
+    make_source, upstream, content_type
+):
+    upstream.default = Reply(200, b'{"id": 1}\n', {"Content-Type": content_type})
+    source = make_source(
+        api(
+            upstream,
+            records_path="",
+            content_types=["text/csv", "application/x-ndjson"],
+            pagination={"type": "cursor", "cursor_path": "meta.next"},
+        )
+    )
+    with pytest.raises(PaginationError, match=f"meta.next are read from JSON pages, not {content_type}"):
+        invoke({"run_id": "not-json"})
+    assert len(upstream.requests) == 1  # not mistaken for the last page
+    assert not [k for k in source.keys() if k.endswith("_manifest.json")]

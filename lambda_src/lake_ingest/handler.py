@@ -208,8 +208,8 @@ def run_ingestion(
         logger.info("page stored", extra={k: entry[k] for k in ("index", "key", "raw_bytes", "records")})
         if pagination.body_paths and landed.scan.gave_up:
             raise PaginationError(
-                f"page {request.index} is too large to find {', '.join(pagination.body_paths)} in: "
-                f"{landed.scan.gave_up}"
+                f"cannot read {', '.join(pagination.body_paths)} from page {request.index} "
+                f"(pagination type '{pagination.type}'): {landed.scan.gave_up}"
             )
         next_request, stop = paginator.follow(
             request,

@@ -49,7 +49,7 @@ class ScanResult:
     records_problem: str | None = None  # why records is None, as a whole sentence
     values: dict[str, Any] = field(default_factory=dict)  # dot path -> value found there
     invalid: str | None = None  # the body is not JSON: why (the page is quarantined)
-    gave_up: str | None = None  # valid so far, but too large to follow: why
+    gave_up: str | None = None  # valid so far, but the scan could not follow it (too large, not JSON): why
 
     @property
     def complete(self) -> bool:

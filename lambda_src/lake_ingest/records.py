@@ -27,9 +27,10 @@ class LineCounter:
 
     invalid = None
 
-    def __init__(self) -> None:
+    def __init__(self, wanted: tuple[str, ...] = ()) -> None:
         self._lines = 0
         self._last = b"\n"
+        self._gave_up = _values_not_read(wanted, "application/x-ndjson")
 
     def feed(self, chunk: bytes) -> None:
         if chunk:
@@ -37,7 +38,7 @@ class LineCounter:
             self._last = chunk[-1:]
 
     def close(self) -> ScanResult:
-        return ScanResult(records=self._lines + (self._last != b"\n"))
+        return ScanResult(records=self._lines + (self._last != b"\n"), gave_up=self._gave_up)
 
 
 class Uncounted:
@@ -45,16 +46,25 @@ class Uncounted:
 
     invalid = None
 
-    def __init__(self, media_type: str) -> None:
+    def __init__(self, media_type: str, wanted: tuple[str, ...] = ()) -> None:
         self._media_type = media_type
+        self._gave_up = _values_not_read(wanted, media_type)
 
     def feed(self, chunk: bytes) -> None:
         return None
 
     def close(self) -> ScanResult:
         return ScanResult(
-            records_problem=f"records are counted in JSON and NDJSON pages, not {self._media_type}"
+            records_problem=f"records are counted in JSON and NDJSON pages, not {self._media_type}",
+            gave_up=self._gave_up,
         )
+
+
+def _values_not_read(wanted: tuple[str, ...], media_type: str) -> str | None:
+    """Why body values (pagination's dot paths) cannot be read from a page of this type."""
+    if not wanted:
+        return None
+    return f"values such as {', '.join(wanted)} are read from JSON pages, not {media_type}"
 
 
 def media_type(content_type: str) -> str:
@@ -72,8 +82,8 @@ def scanner_for(content_type: str, api: ApiConfig) -> BodyScanner:
     if is_json(content_type):
         return JsonScanner(api.records_path, api.pagination.body_paths, max(api.max_parse_bytes, 1 << 20))
     if kind in ("application/x-ndjson", "application/ndjson", "application/jsonl", "application/jsonlines"):
-        return LineCounter()
-    return Uncounted(kind)
+        return LineCounter(api.pagination.body_paths)
+    return Uncounted(kind, api.pagination.body_paths)
 
 
 def quarantine_reason(scan: ScanResult, content_type: str, raw_bytes: int, api: ApiConfig) -> str | None:
