@@ -9,6 +9,8 @@ PY := $(VENV)/bin/python
 CHECKOV_VENV ?= .venv-checkov
 CHECKOV_VERSION ?= 3.3.30
 IAMLINT_VENV ?= .venv-iamlint
+# The offline IAM policy simulator (npm, test-only, pinned by tests/policy/package-lock.json).
+IAMSIM_DIR ?= .iamsim
 # Offline provider installs: a filesystem mirror (the folder holding registry.terraform.io/...).
 # Unset: look for one on disk (scripts/find-tf-mirror.sh). Empty: use the registry as usual.
 ifeq ($(origin TF_PLUGIN_DIR),undefined)
@@ -22,7 +24,7 @@ TF_INIT := terraform init -input=false -backend=false $(if $(TF_PLUGIN_DIR),-plu
 TF_DIRS := . $(wildcard modules/*) $(wildcard examples/*)
 TF_TEST_DIRS := . modules/lake
 
-.PHONY: help venv demo test bench docs lint py-test tf-fmt tf-validate tf-test checkov package clean
+.PHONY: help venv demo test bench docs policy-matrix lint py-test tf-fmt tf-validate tf-test checkov package clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -46,6 +48,12 @@ $(IAMLINT_VENV)/.installed:
 	$(IAMLINT_VENV)/bin/pip install --quiet parliament==1.6.4 cloudsplaining==0.9.1
 	touch $@
 
+$(IAMSIM_DIR)/.installed: tests/policy/package.json tests/policy/package-lock.json
+	mkdir -p $(IAMSIM_DIR)
+	cp tests/policy/package.json tests/policy/package-lock.json $(IAMSIM_DIR)/
+	npm ci --prefix $(IAMSIM_DIR) --no-audit --no-fund --loglevel=error
+	touch $@
+
 venv: $(VENV)/.installed ## create .venv with the handler's and the tests' dependencies
 
 demo: venv $(TF_CLI_CONFIG_FILE) ## deploy one source to a local AWS and ingest from a local sample API (KEEP=1 keeps it up)
@@ -55,6 +63,9 @@ test: lint tf-fmt tf-validate tf-test checkov py-test ## everything CI runs
 
 docs: venv ## regenerate the Inputs/Outputs tables in the READMEs from variables.tf/outputs.tf
 	$(PY) -m scripts.docs
+
+policy-matrix: venv $(IAMSIM_DIR)/.installed $(TF_CLI_CONFIG_FILE) ## apply examples/multi-source locally, evaluate every policy offline, rewrite the README's matrix table
+	$(PY) -m scripts.policy_matrix --update-readme
 
 bench: venv package $(TF_CLI_CONFIG_FILE) ## naive vs lake-ingest at 10 MiB-1 GiB (time, RSS, bytes), cold start, zip size, plan at 5/50 sources
 	$(PY) -m bench.ingest_bench
@@ -67,7 +78,7 @@ lint: venv $(TF_CLI_CONFIG_FILE) ## ruff, mypy (strict) on lambda_src, terraform
 	$(VENV)/bin/mypy
 	terraform fmt -check -recursive
 
-py-test: venv $(IAMLINT_VENV)/.installed $(TF_CLI_CONFIG_FILE) ## pytest: handler, packaging, local-AWS shims, module applied end to end
+py-test: venv $(IAMLINT_VENV)/.installed $(IAMSIM_DIR)/.installed $(TF_CLI_CONFIG_FILE) ## pytest: handler, packaging, local-AWS shims, module applied end to end, policy evaluation matrix
 	$(PY) -m pytest
 
 tf-fmt: $(TF_CLI_CONFIG_FILE) ## terraform fmt -check on every configuration
@@ -87,7 +98,7 @@ tf-test: $(TF_CLI_CONFIG_FILE) ## terraform test: rendered policies in three par
 
 checkov: $(CHECKOV_VENV)/.installed ## checkov on the module: zero failures, every skip inline with its reason
 	$(CHECKOV_VENV)/bin/checkov --directory . --framework terraform --skip-download --compact --quiet \
-	  --skip-path examples --skip-path $(VENV) --skip-path $(CHECKOV_VENV) --skip-path $(IAMLINT_VENV)
+	  --skip-path examples --skip-path tests --skip-path $(VENV) --skip-path $(CHECKOV_VENV) --skip-path $(IAMLINT_VENV) --skip-path $(IAMSIM_DIR)
 
 package: venv ## build the Lambda zip into dist/ (for package_path on runners without Python)
 	$(PY) -c 'import json, pathlib; print(json.dumps(sorted(p.relative_to("lambda_src").as_posix() for p in pathlib.Path("lambda_src").rglob("*.py") if "__pycache__" not in p.parts)))' > .package-files.json
@@ -96,6 +107,6 @@ package: venv ## build the Lambda zip into dist/ (for package_path on runners wi
 	rm -f .package-files.json
 
 clean: ## remove virtual environments, build output and Terraform working files
-	rm -rf $(VENV) $(CHECKOV_VENV) $(IAMLINT_VENV) .build dist .demo .tfcli.rc .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(CHECKOV_VENV) $(IAMLINT_VENV) $(IAMSIM_DIR) .build dist .demo .tfcli.rc .pytest_cache .ruff_cache
 	find . -name .terraform -type d -prune -exec rm -rf {} +
 	find . -name '.terraform.lock.hcl' -delete

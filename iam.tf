@@ -4,7 +4,8 @@ resource "aws_iam_role" "this" {
   name               = local.name
   description        = "lake-ingest ${var.source_id}: Lambda execution role"
   assume_role_policy = data.aws_iam_policy_document.assume.json
-  # A shared lake's bucket policy confines every role with this tag to the tagged prefix.
+  # local.tags carries lake-ingest:source-id: the lake's bucket policy and every source's secret policy
+  # key on it. The prefix tag says where the role writes (informational).
   tags = merge(local.tags, { "lake-ingest:raw-prefix" = local.raw_prefix })
 }
 
@@ -16,7 +17,9 @@ data "aws_iam_policy_document" "assume" {
       type        = "Service"
       identifiers = [local.service_principal.lambda]
     }
-    # Confused-deputy guard. (aws:SourceArn is not documented for execution roles and breaks VPC functions.)
+    # Confused-deputy guard: aws:SourceAccount, set when a service acts for a resource owner
+    # (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-sourceaccount).
+    # Not aws:SourceArn: Lambda documents neither for execution roles, and SourceArn breaks VPC functions.
     condition {
       test     = "StringEquals"
       variable = "aws:SourceAccount"
@@ -34,9 +37,17 @@ resource "aws_iam_role_policy" "this" {
 data "aws_iam_policy_document" "role" {
   statement {
     sid = "WriteOwnPrefixOnly"
-    # AbortMultipartUpload: a failed large page is cleaned up instead of left half-written.
+    # Multipart pages: CreateMultipartUpload, UploadPart and CompleteMultipartUpload are all authorized
+    # as s3:PutObject (https://docs.aws.amazon.com/AmazonS3/latest/userguide/mpuoverview.html#mpuAndPermissions);
+    # AbortMultipartUpload cleans up a failed large page instead of leaving it half-written.
     actions   = ["s3:PutObject", "s3:AbortMultipartUpload"]
     resources = ["${local.bucket_arn}/${local.raw_prefix}/*"]
+    # Only this account's bucket (bucket names are global): https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-resourceaccount
+    condition {
+      test     = "StringEquals"
+      variable = "aws:ResourceAccount"
+      values   = [local.account_id]
+    }
   }
 
   statement {
@@ -44,6 +55,21 @@ data "aws_iam_policy_document" "role" {
     sid       = "ReadOwnManifestsOnly"
     actions   = ["s3:GetObject"]
     resources = ["${local.bucket_arn}/${local.raw_prefix}/ingest_date=*/run_id=*/_manifest.json"]
+    condition {
+      test     = "StringEquals"
+      variable = "aws:ResourceAccount"
+      values   = [local.account_id]
+    }
+  }
+
+  statement {
+    # Whatever another policy attached to this role later grants (a managed s3:* or read-only policy),
+    # S3 stays confined to the source's own prefix: an explicit deny wins over any allow
+    # (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html).
+    sid           = "DenyS3OutsideOwnPrefix"
+    effect        = "Deny"
+    actions       = ["s3:*"]
+    not_resources = ["${local.bucket_arn}/${local.raw_prefix}/*"]
   }
 
   statement {
@@ -58,20 +84,26 @@ data "aws_iam_policy_document" "role" {
       sid       = "UseKeyVia${statement.key}"
       actions   = statement.value.actions
       resources = [local.kms_key_arn]
+      # The key is usable only through the named service (https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html#conditions-kms-via-service),
+      # and, where the service documents its encryption context, only for this source's own resource.
       condition {
         test     = "StringEquals"
         variable = "kms:ViaService"
         values   = [statement.value.via_service]
       }
-      condition {
-        test     = statement.value.context_test
-        variable = "kms:EncryptionContext:${statement.value.context_key}"
-        values   = statement.value.context_values
+      dynamic "condition" {
+        for_each = statement.value.context_key == null ? [] : [statement.value]
+        content {
+          test     = condition.value.context_test
+          variable = "kms:EncryptionContext:${condition.value.context_key}"
+          values   = condition.value.context_values
+        }
       }
     }
   }
 
   statement {
+    # Lambda's on-failure destination sends with the execution role (https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-retain-records.html).
     sid       = "DeadLetterOwnQueueOnly"
     actions   = ["sqs:SendMessage"]
     resources = [aws_sqs_queue.dlq.arn]
@@ -83,8 +115,9 @@ data "aws_iam_policy_document" "role" {
     resources = ["${aws_cloudwatch_log_group.this.arn}:*"]
   }
 
-  # VPC attachment only: Lambda creates and removes the function's network interfaces with this
-  # role. Describe calls have no resource-level permissions; the rest is bound to the subnets.
+  # VPC attachment only: Lambda creates and removes the function's network interfaces with this role
+  # (https://docs.aws.amazon.com/lambda/latest/dg/configuration-vpc.html#configuration-vpc-permissions).
+  # Describe calls have no resource-level permissions.
   dynamic "statement" {
     for_each = var.vpc_config == null ? [] : [1]
     content {
@@ -94,16 +127,49 @@ data "aws_iam_policy_document" "role" {
     }
   }
 
+  # Creating an interface is authorized on the interface, the subnet and the security groups: the
+  # latter two are named; interfaces only in those subnets (ec2:Subnet takes subnet ARNs:
+  # https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/ExamplePolicies_EC2.html).
   dynamic "statement" {
     for_each = var.vpc_config == null ? [] : [1]
     content {
-      sid     = "NetworkInterfacesInTheGivenSubnetsOnly"
-      actions = ["ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"]
+      sid     = "CreateInterfacesInTheGivenSubnetsOnly"
+      actions = ["ec2:CreateNetworkInterface"]
       resources = concat(
-        ["arn:${local.partition}:ec2:${local.region}:${local.account_id}:network-interface/*"],
         [for id in var.vpc_config.subnet_ids : "arn:${local.partition}:ec2:${local.region}:${local.account_id}:subnet/${id}"],
         [for id in var.vpc_config.security_group_ids : "arn:${local.partition}:ec2:${local.region}:${local.account_id}:security-group/${id}"],
       )
+    }
+  }
+
+  dynamic "statement" {
+    for_each = var.vpc_config == null ? [] : [1]
+    content {
+      sid       = "ManageInterfacesInTheGivenSubnetsOnly"
+      actions   = ["ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"]
+      resources = ["arn:${local.partition}:ec2:${local.region}:${local.account_id}:network-interface/*"]
+      condition {
+        test     = "ArnEquals"
+        variable = "ec2:Subnet"
+        values   = [for id in var.vpc_config.subnet_ids : "arn:${local.partition}:ec2:${local.region}:${local.account_id}:subnet/${id}"]
+      }
+    }
+  }
+
+  # Lambda's documented safeguard: the function's own code may not use the network-interface permissions
+  # meant for the Lambda service (https://docs.aws.amazon.com/lambda/latest/dg/configuration-vpc.html#configuration-vpc-permissions).
+  dynamic "statement" {
+    for_each = var.vpc_config == null ? [] : [1]
+    content {
+      sid       = "NoNetworkInterfacesFromFunctionCode"
+      effect    = "Deny"
+      actions   = ["ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets", "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"]
+      resources = ["*"]
+      condition {
+        test     = "ArnEquals"
+        variable = "lambda:SourceFunctionArn"
+        values   = [local.function_arn]
+      }
     }
   }
 
@@ -116,37 +182,47 @@ data "aws_iam_policy_document" "role" {
 }
 
 locals {
-  # What the function's role may do with the key: each grant only through one service, and only
-  # for this source's own bucket, secret, queue and function (encryption context).
+  # What the function's role may do with the key: each grant only through one service. S3 and Secrets
+  # Manager document the encryption context they send, so those grants are bound to this source's own
+  # bucket and secret too. SQS and Lambda document none: their grants rest on kms:ViaService and on the
+  # role's other permissions (it may send only to its own queue, and may call no Lambda API at all).
   role_kms_grants = {
     S3 = {
+      # PutObject needs GenerateDataKey; multipart pages need Decrypt as well
+      # (https://docs.aws.amazon.com/AmazonS3/latest/userguide/mpuoverview.html#mpuAndPermissions).
       actions      = ["kms:GenerateDataKey", "kms:Decrypt"]
       via_service  = local.via_service.s3
       context_key  = "aws:s3:arn"
       context_test = "StringLike"
-      # With S3 Bucket Keys the context is the bucket ARN; without, the object ARN.
+      # With S3 Bucket Keys the context is the bucket ARN, without them the object ARN
+      # (https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html#encryption-context).
       context_values = [local.bucket_arn, "${local.bucket_arn}/${local.raw_prefix}/*"]
     }
     SecretsManager = {
+      # GetSecretValue decrypts with the context SecretARN (https://docs.aws.amazon.com/secretsmanager/latest/userguide/security-encryption.html).
       actions        = ["kms:Decrypt"]
       via_service    = local.via_service.secretsmanager
       context_key    = "SecretARN"
-      context_test   = "StringLike"
-      context_values = [local.secret_arn_pattern]
+      context_test   = "StringEquals"
+      context_values = [aws_secretsmanager_secret.api.arn]
     }
     SQS = {
+      # A sender to an encrypted queue needs GenerateDataKey and Decrypt
+      # (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-key-management.html).
       actions        = ["kms:GenerateDataKey", "kms:Decrypt"]
       via_service    = local.via_service.sqs
-      context_key    = "aws:sqs:arn"
-      context_test   = "StringEquals"
-      context_values = [local.dlq_arn]
+      context_key    = null
+      context_test   = null
+      context_values = null
     }
     LambdaEnvironment = {
+      # Environment variables encrypted with a customer managed key
+      # (https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars-encryption.html).
       actions        = ["kms:Decrypt"]
       via_service    = local.via_service.lambda
-      context_key    = "aws:lambda:FunctionArn"
-      context_test   = "StringEquals"
-      context_values = [local.function_arn]
+      context_key    = null
+      context_test   = null
+      context_values = null
     }
   }
 }

@@ -7,6 +7,7 @@ module "lake" {
 
   name                               = local.name
   function_name_patterns             = [local.function_name]
+  sources                            = { (var.source_id) = local.raw_prefix }
   kms_deletion_window_days           = var.kms_deletion_window_days
   noncurrent_version_expiration_days = var.noncurrent_version_expiration_days
   abort_incomplete_multipart_days    = var.abort_incomplete_multipart_days

@@ -47,9 +47,11 @@ resource "aws_lambda_function" "this" {
   source_code_hash  = local.package_hash
 
   environment {
-    variables = {
-      SOURCE_ID                    = var.source_id
-      RAW_BUCKET                   = local.bucket_name
+    variables = merge({
+      SOURCE_ID  = var.source_id
+      RAW_BUCKET = local.bucket_name
+      # Sent as ExpectedBucketOwner on every S3 call: a same-named bucket in another account fails.
+      RAW_BUCKET_OWNER             = local.account_id
       RAW_PREFIX                   = local.raw_prefix
       SECRET_ARN                   = aws_secretsmanager_secret.api.arn
       KMS_KEY_ARN                  = local.kms_key_arn
@@ -57,7 +59,7 @@ resource "aws_lambda_function" "this" {
       POWERTOOLS_SERVICE_NAME      = local.metrics_service
       POWERTOOLS_METRICS_NAMESPACE = local.metrics_namespace
       POWERTOOLS_LOG_LEVEL         = var.log_level
-    }
+    }, var.allow_http_loopback ? { ALLOW_HTTP_LOOPBACK = "true" } : {})
   }
 
   tracing_config {

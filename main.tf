@@ -15,21 +15,25 @@ locals {
   name       = "${var.name_prefix}-${var.source_id}"
   raw_prefix = coalesce(var.raw_prefix, var.source_id)
 
-  function_name  = local.name
-  function_arn   = "arn:${local.partition}:lambda:${local.region}:${local.account_id}:function:${local.function_name}"
-  log_group_name = "/aws/lambda/${local.function_name}"
-  secret_name    = "${var.name_prefix}/${var.source_id}/api-credentials"
-  # Secrets Manager appends "-" and six random characters to the name.
-  secret_arn_pattern = "arn:${local.partition}:secretsmanager:${local.region}:${local.account_id}:secret:${local.secret_name}-??????"
-  dlq_name           = "${local.name}-dlq"
-  dlq_arn            = "arn:${local.partition}:sqs:${local.region}:${local.account_id}:${local.dlq_name}"
-  schedule_dlq_name  = "${local.name}-schedule-dlq"
-  schedule_dlq_arn   = "arn:${local.partition}:sqs:${local.region}:${local.account_id}:${local.schedule_dlq_name}"
+  function_name     = local.name
+  function_arn      = "arn:${local.partition}:lambda:${local.region}:${local.account_id}:function:${local.function_name}"
+  log_group_name    = "/aws/lambda/${local.function_name}"
+  secret_name       = "${var.name_prefix}/${var.source_id}/api-credentials"
+  dlq_name          = "${local.name}-dlq"
+  dlq_arn           = "arn:${local.partition}:sqs:${local.region}:${local.account_id}:${local.dlq_name}"
+  schedule_dlq_name = "${local.name}-schedule-dlq"
+  schedule_dlq_arn  = "arn:${local.partition}:sqs:${local.region}:${local.account_id}:${local.schedule_dlq_name}"
 
   # Service principals are global names in every partition (the lake's key policy names CloudWatch's).
   service_principal = { for s in ["lambda", "scheduler"] : s => "${s}.amazonaws.com" }
-  # kms:ViaService values: the regional endpoints of the services that use the key for the role.
-  via_service = { for s in ["s3", "secretsmanager", "sqs", "lambda"] : s => "${s}.${local.region}.${local.dns_suffix}" }
+  # kms:ViaService values: "<service>.<region>.amazonaws.com" in every partition, aws-cn included: the KMS
+  # guide says to use the .amazonaws.com suffix in all partitions, so not the partition's DNS suffix
+  # (https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html#conditions-kms-via-service).
+  via_service = { for s in ["s3", "secretsmanager", "sqs", "lambda"] : s => "${s}.${local.region}.amazonaws.com" }
+
+  # A query parameter or header name that looks like a credential, matched against the name in lower
+  # case with '-', '_' and '.' removed. The handler applies the same rule (config.CREDENTIAL_NAME_PATTERN).
+  credential_name_pattern = "secret|passw|pwd|apikey|accesskey|privatekey|token|credential|signature|authori[sz]ation|cookie|sessionid|bearer|^x?(auth|key|sig)$"
 
   # API_CONFIG for the handler, without the attributes the caller left unset.
   api_config_json = jsonencode(merge(

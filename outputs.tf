@@ -77,6 +77,11 @@ output "alarm_arns" {
   )
 }
 
+output "scheduler_role_arn" {
+  description = "ARN of the role EventBridge Scheduler invokes the function with, or null without a schedule."
+  value       = try(aws_iam_role.scheduler[0].arn, null)
+}
+
 output "schedule_dlq_arn" {
   description = "ARN of the schedule's dead-letter queue (events the scheduler could not deliver), or null without a schedule."
   value       = try(aws_sqs_queue.schedule_dlq[0].arn, null)

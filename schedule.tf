@@ -3,6 +3,9 @@
 
 locals {
   scheduled = var.schedule_expression != null
+  # The module's schedules live in the account's default schedule group.
+  schedule_group_arn = "arn:${local.partition}:scheduler:${local.region}:${local.account_id}:schedule-group/default"
+  schedule_arn       = "arn:${local.partition}:scheduler:${local.region}:${local.account_id}:schedule/default/${local.name}"
 }
 
 resource "aws_scheduler_schedule" "this" {
@@ -47,7 +50,11 @@ resource "aws_iam_role" "scheduler" {
 }
 
 data "aws_iam_policy_document" "scheduler_assume" {
+  # Confused-deputy guard as EventBridge Scheduler documents it: this account, and the schedule group
+  # (the docs say to name the group, never one schedule:
+  # https://docs.aws.amazon.com/scheduler/latest/UserGuide/cross-service-confused-deputy-prevention.html).
   statement {
+    sid     = "SchedulerOfThisScheduleGroupOnly"
     actions = ["sts:AssumeRole"]
     principals {
       type        = "Service"
@@ -57,6 +64,11 @@ data "aws_iam_policy_document" "scheduler_assume" {
       test     = "StringEquals"
       variable = "aws:SourceAccount"
       values   = [local.account_id]
+    }
+    condition {
+      test     = "ArnEquals"
+      variable = "aws:SourceArn"
+      values   = [local.schedule_group_arn]
     }
   }
 }
@@ -77,19 +89,30 @@ data "aws_iam_policy_document" "scheduler" {
   }
 
   statement {
-    # The schedule is encrypted with the lake's key; the scheduler reads it with this role.
-    sid       = "DecryptScheduleWithLakeKey"
+    # The schedule's payload is encrypted with the lake's key; Scheduler decrypts it with this role, with
+    # the context aws:scheduler:schedule:arn = the schedule (no kms:ViaService: the docs name none)
+    # (https://docs.aws.amazon.com/scheduler/latest/UserGuide/encryption-rest.html).
+    sid       = "DecryptOwnScheduleOnly"
     actions   = ["kms:Decrypt"]
     resources = [local.kms_key_arn]
+    condition {
+      test     = "StringEquals"
+      variable = "kms:EncryptionContext:aws:scheduler:schedule:arn"
+      values   = [local.schedule_arn]
+    }
   }
 
   statement {
+    # https://docs.aws.amazon.com/scheduler/latest/UserGuide/configuring-schedule-dlq.html
     sid       = "DeadLetterOwnScheduleQueueOnly"
     actions   = ["sqs:SendMessage"]
     resources = [local.schedule_dlq_arn]
   }
 
   statement {
+    # A sender to an encrypted queue needs GenerateDataKey and Decrypt, here only through SQS (SQS
+    # documents no encryption context; the role may send to its own queue only)
+    # (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-key-management.html).
     sid       = "EncryptDeadLettersViaSQSOnly"
     actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
     resources = [local.kms_key_arn]
@@ -97,11 +120,6 @@ data "aws_iam_policy_document" "scheduler" {
       test     = "StringEquals"
       variable = "kms:ViaService"
       values   = [local.via_service.sqs]
-    }
-    condition {
-      test     = "StringEquals"
-      variable = "kms:EncryptionContext:aws:sqs:arn"
-      values   = [local.schedule_dlq_arn]
     }
   }
 }

@@ -31,7 +31,7 @@ resource "aws_secretsmanager_secret_rotation" "api" {
 }
 
 # Defense in depth for many sources in one account: whatever a role's IAM policy says, no other
-# lake-ingest source's role (tagged with its own source id) can read this secret. Operators and
+# lake-ingest source's role (tagged with its own source id) can read or change this secret. Operators and
 # Terraform carry no such tag and are unaffected.
 resource "aws_secretsmanager_secret_policy" "api" {
   secret_arn          = aws_secretsmanager_secret.api.arn
@@ -40,10 +40,13 @@ resource "aws_secretsmanager_secret_policy" "api" {
 }
 
 data "aws_iam_policy_document" "secret" {
+  # Both conditions must hold: the caller carries a source-id tag (Null "false") and it is another
+  # source's. Tag keys in aws:PrincipalTag match case-insensitively, as IAM stores them
+  # (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-principaltag).
   statement {
-    sid       = "NoOtherSourceReadsThisSecret"
+    sid       = "NoOtherSourceTouchesThisSecret"
     effect    = "Deny"
-    actions   = ["secretsmanager:GetSecretValue"]
+    actions   = ["secretsmanager:*"]
     resources = ["*"]
     principals {
       type        = "AWS"

@@ -58,9 +58,23 @@ variable "api_config" {
     content_types = optional(list(string))
   })
 
+  # The authority (host[:port]) may not carry user:password@, and plain http needs the explicit
+  # local-testing opt-in (it would otherwise reach loopback services such as Lambda's runtime API).
   validation {
-    condition     = can(regex("^https://[^/@\\s]+", var.api_config.endpoint)) || can(regex("^http://(127\\.[0-9.]+|localhost|\\[::1\\])(:[0-9]+)?(/|$)", var.api_config.endpoint))
-    error_message = "api_config.endpoint must be an https:// URL without embedded credentials (plain http is accepted only for loopback hosts, for local testing)."
+    condition = can(regex("^https://[^/?#@\\s]+([/?#][^\\s]*)?$", var.api_config.endpoint)) || (
+      var.allow_http_loopback && can(regex("^http://(127\\.[0-9.]+|localhost|\\[::1\\])(:[0-9]+)?([/?#][^\\s]*)?$", var.api_config.endpoint))
+    )
+    error_message = "api_config.endpoint must be an https:// URL without credentials in it (no user:password@); plain http is accepted only for a loopback host with allow_http_loopback = true (local testing). Got: ${replace(var.api_config.endpoint, "/\\/\\/[^/@]*@/", "//***@")}"
+  }
+  # Credentials belong in the secret: a name that looks like one (one rule shared with the handler,
+  # lambda_src/lake_ingest/config.py CREDENTIAL_NAME_PATTERN) may not carry a plain-text value.
+  validation {
+    condition = length(concat(
+      [for k in keys(var.api_config.query_params) : k if can(regex(local.credential_name_pattern, replace(lower(k), "/[-_.]/", "")))],
+      [for k in keys(var.api_config.headers) : k if can(regex(local.credential_name_pattern, replace(lower(k), "/[-_.]/", "")))],
+      [for kv in split("&", try(split("?", split("#", var.api_config.endpoint)[0])[1], "")) : split("=", kv)[0] if kv != "" && can(regex(local.credential_name_pattern, replace(lower(split("=", kv)[0]), "/[-_.]/", "")))],
+    )) == 0
+    error_message = "api_config carries what looks like a credential in plain text (it would land in the function's environment, its description and the Terraform state): ${jsonencode(concat([for k in keys(var.api_config.query_params) : "query_params.${k}" if can(regex(local.credential_name_pattern, replace(lower(k), "/[-_.]/", "")))], [for k in keys(var.api_config.headers) : "headers.${k}" if can(regex(local.credential_name_pattern, replace(lower(k), "/[-_.]/", "")))], [for kv in split("&", try(split("?", split("#", var.api_config.endpoint)[0])[1], "")) : "endpoint ?${split("=", kv)[0]}=" if kv != "" && can(regex(local.credential_name_pattern, replace(lower(split("=", kv)[0]), "/[-_.]/", "")))]))}. Configure api_config.auth (type header, query, bearer or basic) and keep the value in the source's secret."
   }
   validation {
     condition     = contains(["GET", "POST"], upper(var.api_config.method))
@@ -73,10 +87,6 @@ variable "api_config" {
   validation {
     condition     = contains(["none", "bearer", "header", "query", "basic"], var.api_config.auth.type)
     error_message = "api_config.auth.type must be one of none, bearer, header, query, basic."
-  }
-  validation {
-    condition     = alltrue([for name in keys(var.api_config.headers) : !contains(["authorization", "proxy-authorization", "cookie"], lower(name))])
-    error_message = "api_config.headers must not carry credentials (Authorization, Cookie): configure api_config.auth and keep the value in the secret."
   }
   validation {
     condition     = var.api_config.timeout_seconds >= 0.1 && var.api_config.timeout_seconds <= 900
@@ -146,14 +156,21 @@ variable "api_config" {
   }
 }
 
+variable "allow_http_loopback" {
+  description = "Local testing only: accept a plain http:// api_config.endpoint on a loopback host (127.0.0.0/8, localhost, [::1]) and tell the function so (ALLOW_HTTP_LOOPBACK). Keep false on AWS: https is required, and loopback services such as Lambda's runtime API are never a data source."
+  type        = bool
+  default     = false
+  nullable    = false
+}
+
 variable "raw_prefix" {
   description = "S3 key prefix (no leading or trailing slash) under which this source writes; defaults to source_id. The role may write only below it."
   type        = string
   default     = null
 
   validation {
-    condition     = var.raw_prefix == null || (can(regex("^[A-Za-z0-9_.=-]+(/[A-Za-z0-9_.=-]+)*$", coalesce(var.raw_prefix, "x"))) && length(coalesce(var.raw_prefix, "x")) <= 200)
-    error_message = "raw_prefix must be a relative key prefix such as \"vendor/orders\" of letters, digits, '_', '.', '=', '-' (at most 200 characters; no leading, trailing or double slash): it is also the role's lake-ingest:raw-prefix tag."
+    condition     = var.raw_prefix == null || (can(regex("^[A-Za-z0-9_.=-]+(/[A-Za-z0-9_.=-]+)*$", coalesce(var.raw_prefix, "x"))) && length(coalesce(var.raw_prefix, "x")) <= 200 && !anytrue([for s in split("/", coalesce(var.raw_prefix, "x")) : contains([".", ".."], s)]))
+    error_message = "raw_prefix must be a relative key prefix such as \"vendor/orders\" of letters, digits, '_', '.', '=', '-' (at most 200 characters; no leading, trailing or double slash, no \".\" or \"..\" segment): it is also the role's lake-ingest:raw-prefix tag."
   }
 }
 
@@ -397,11 +414,12 @@ variable "alarms" {
 }
 
 variable "lake" {
-  description = "Use a shared lake instead of creating this source's own bucket, KMS key and alarm topic: modules/lake's for_sources output, or existing resources {bucket_name, kms_key_arn, alarm_topic_arn}. An existing key's policy must delegate to IAM (account root) and let CloudWatch Logs use it for this function's log group; an existing topic must accept this source's alarms. Null (default): the module creates its own."
+  description = "Use a shared lake instead of creating this source's own bucket, KMS key and alarm topic: modules/lake's for_sources output (then this source must be registered in that lake's `sources` with its prefix), or existing resources {bucket_name, kms_key_arn, alarm_topic_arn} of this account, region and partition. An existing key's policy must delegate to IAM (account root) and let CloudWatch Logs use it for this function's log group; an existing topic must accept this source's alarms. Null (default): the module creates its own."
   type = object({
     bucket_name     = string
     kms_key_arn     = string
     alarm_topic_arn = string
+    source_prefixes = optional(map(string))
   })
   default = null
 
@@ -416,6 +434,19 @@ variable "lake" {
   validation {
     condition     = var.lake == null || can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", try(var.lake.bucket_name, "")))
     error_message = "lake.bucket_name must be an S3 bucket name (not an ARN)."
+  }
+  # The function's role, key grants and alarms are built for this account, region and partition: a key
+  # or topic elsewhere would either fail at run time or send data and alarms out of the account.
+  validation {
+    condition = var.lake == null || alltrue([
+      for arn in [try(var.lake.kms_key_arn, ""), try(var.lake.alarm_topic_arn, "")] :
+      try(split(":", arn)[1] == data.aws_partition.current.partition && split(":", arn)[3] == data.aws_region.current.name && split(":", arn)[4] == data.aws_caller_identity.current.account_id, true)
+    ])
+    error_message = "lake.kms_key_arn and lake.alarm_topic_arn must be in this source's partition, region and account (${data.aws_partition.current.partition}, ${data.aws_region.current.name}, ${data.aws_caller_identity.current.account_id}); got ${try(var.lake.kms_key_arn, "")} and ${try(var.lake.alarm_topic_arn, "")}. Deploy the source with a provider for the lake's account and region."
+  }
+  validation {
+    condition     = try(var.lake.source_prefixes == null, true) || try(var.lake.source_prefixes[var.source_id] == coalesce(var.raw_prefix, var.source_id), false)
+    error_message = "This source is not registered in the shared lake with its prefix: add ${var.source_id} = \"${coalesce(var.raw_prefix, var.source_id)}\" to the lake module's `sources` (registered: ${jsonencode(try(var.lake.source_prefixes, {}))}). The lake's bucket policy denies any source role it does not know."
   }
 }
 
@@ -477,6 +508,13 @@ variable "vpc_config" {
   validation {
     condition     = var.vpc_config == null || (length(try(var.vpc_config.subnet_ids, [])) > 0 && length(try(var.vpc_config.security_group_ids, [])) > 0)
     error_message = "vpc_config needs at least one subnet id and one security group id."
+  }
+  validation {
+    condition = var.vpc_config == null || (
+      alltrue([for id in try(var.vpc_config.subnet_ids, []) : can(regex("^subnet-([0-9a-f]{8}|[0-9a-f]{17})$", id))]) &&
+      alltrue([for id in try(var.vpc_config.security_group_ids, []) : can(regex("^sg-([0-9a-f]{8}|[0-9a-f]{17})$", id))])
+    )
+    error_message = "vpc_config ids must be subnet ids (subnet-0123456789abcdef0) and security group ids (sg-0123456789abcdef0); wildcards and ARNs are not accepted (they would widen the network-interface permissions)."
   }
 }
 
@@ -560,7 +598,8 @@ variable "tags" {
   default     = {}
 
   validation {
-    condition     = alltrue([for k, v in var.tags : !startswith(lower(k), "aws:") && !startswith(k, "lake-ingest:") && length(k) <= 128 && length(v) <= 256])
-    error_message = "tags: keys may not start with \"aws:\" (reserved) or \"lake-ingest:\" (set by the module; the raw-prefix tag is a security boundary), keys at most 128 and values at most 256 characters."
+    # IAM compares tag keys case-insensitively, so "Lake-Ingest:source-id" would replace the module's tag.
+    condition     = alltrue([for k, v in var.tags : !startswith(lower(k), "aws:") && !startswith(lower(k), "lake-ingest:") && length(k) <= 128 && length(v) <= 256])
+    error_message = "tags: keys may not start with \"aws:\" (reserved) or \"lake-ingest:\" in any letter case (set by the module; the source-id tag is a security boundary, and IAM tag keys are case-insensitive), keys at most 128 and values at most 256 characters."
   }
 }

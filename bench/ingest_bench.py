@@ -92,6 +92,7 @@ def main() -> None:
             "KMS_KEY_ARN": key_arn,
             "SECRET_ARN": secret_arn,
             "POWERTOOLS_METRICS_NAMESPACE": "LakeIngestBench",
+            "ALLOW_HTTP_LOOPBACK": "true",  # the payload server is plain http on 127.0.0.1
         }
         for size in sizes:
             body_bytes, records = body_size_and_records(size)

@@ -36,8 +36,9 @@ provider "aws" {{
 }}
 
 module "lake" {{
-  source = "{root}/modules/lake"
-  name   = "bench-lake"
+  source  = "{root}/modules/lake"
+  name    = "bench-lake"
+  sources = {{ for i in range({count}) : format("source-%03d", i) => format("source-%03d", i) }}
 }}
 
 module "source" {{

@@ -7,8 +7,14 @@ moto 5.2.5 gaps (measured in ../shared/notes/local-aws.md) and what each shim do
    and returns it, as AWS does. (Hiding the diff with ignore_changes would hide real drift on AWS.)
 2. bucket_policy_conditions: moto has no request context for bucket policies, and it applies a
    conditional statement as if its condition held, so a deny-insecure-transport policy denies
-   everything. AWS never matches a condition on a key the request does not carry; the shim gives
-   conditional statements exactly that treatment (moto evaluates none of them).
+   everything. The shim skips the lake bucket policy's conditional statements named in
+   SKIPPED_BUCKET_STATEMENTS, and only those: DenyInsecureTransport (moto serves plain http),
+   DenyPutsWithOtherEncryption and DenyPutsWithOtherKey (SSE headers), OnlyOwnPrefix<source> and
+   UnregisteredSourcesNoAccess (principal tags, which moto does not put in a request). Each of them is
+   decided by the policy evaluation matrix instead (scripts/policy_matrix.py, tests/policy/matrix.toml:
+   its test fails when a listed statement matches no request there). Any other conditional statement
+   is left to moto, which applies it as if its condition held: a new deny fails closed locally until
+   it is listed here and covered by the matrix.
 3. lambda_code_location: GetFunction's Code.Location names an amazonaws.com host. The shim copies
    the deployed zip into a local bucket and returns a URL on this server, like AWS's presigned URL.
 4. No Docker here, so moto cannot run a function. `scripts/run_deployed.py` runs the deployed code
@@ -26,6 +32,24 @@ import socket
 from typing import Any
 
 CODE_BUCKET = "local-aws-lambda-code"
+# Conditional bucket-policy statements the shim skips (fnmatch patterns of their Sid): see gap 2.
+SKIPPED_BUCKET_STATEMENTS = (
+    "DenyInsecureTransport",
+    "DenyPutsWithOtherEncryption",
+    "DenyPutsWithOtherKey",
+    "OnlyOwnPrefix*",
+    "UnregisteredSourcesNoAccess",
+)
+
+
+def skipped_by_bucket_shim(statement: dict[str, Any]) -> bool:
+    """Whether the bucket_policy_conditions shim leaves this statement out of moto's evaluation."""
+    import fnmatch
+
+    sid = statement.get("Sid", "")
+    return bool(statement.get("Condition")) and any(
+        fnmatch.fnmatchcase(sid, pattern) for pattern in SKIPPED_BUCKET_STATEMENTS
+    )
 
 
 def shim_lambda_config_roundtrip() -> None:
@@ -75,10 +99,10 @@ def shim_bucket_policy_conditions() -> None:
         document = json.loads(self.policy.decode())
         statements = document["Statement"]
         statements = statements if isinstance(statements, list) else [statements]
-        unconditional = [s for s in statements if not s.get("Condition")]
-        if not unconditional:
+        evaluated = [s for s in statements if not skipped_by_bucket_shim(s)]
+        if not evaluated:
             return PermissionResult.NEUTRAL
-        return IAMPolicy(json.dumps({**document, "Statement": unconditional})).is_action_permitted(
+        return IAMPolicy(json.dumps({**document, "Statement": evaluated})).is_action_permitted(
             action, resource
         )
 

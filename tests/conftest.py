@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import secrets
@@ -19,6 +20,7 @@ from scripts.harness import Server, Terraform, copy_example
 from scripts.local_aws import free_port
 from scripts.upstream import ScriptedUpstream
 
+from lake_ingest import handler
 from lake_ingest.__main__ import LocalContext
 
 REGION = "us-east-1"
@@ -64,6 +66,23 @@ def upstream() -> Iterator[ScriptedUpstream]:
     server = ScriptedUpstream().start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def other_upstream() -> Iterator[ScriptedUpstream]:
+    """A second API on another port: another origin than `upstream`."""
+    server = ScriptedUpstream().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def log_stream() -> Iterator[io.StringIO]:
+    """What the handler's Powertools logger writes, exactly as Lambda would ship it."""
+    stream = io.StringIO()
+    previous = handler.logger.registered_handler.setStream(stream)
+    yield stream
+    handler.logger.registered_handler.setStream(previous)
 
 
 def LambdaContext(
@@ -118,9 +137,11 @@ def make_source(aws_endpoint: str, monkeypatch: pytest.MonkeyPatch):
             "KMS_KEY_ARN": key_arn,
             "API_CONFIG": json.dumps(api_config),
             "POWERTOOLS_METRICS_NAMESPACE": "LakeIngestTest",
+            # The tests' upstreams are plain-http servers on loopback: opt in, as a local test must.
+            "ALLOW_HTTP_LOOPBACK": "true",
             **env,
         }
-        for name in ("RAW_PREFIX", "SECRET_CACHE_SECONDS"):
+        for name in ("RAW_PREFIX", "SECRET_CACHE_SECONDS", "RAW_BUCKET_OWNER", "AWS_LAMBDA_RUNTIME_API"):
             monkeypatch.delenv(name, raising=False)
         for name, value in variables.items():
             monkeypatch.setenv(name, value)
@@ -135,6 +156,20 @@ def fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
     from lake_ingest import http_client
 
     monkeypatch.setattr(http_client, "BACKOFF_BASE_SECONDS", 0.02)
+
+
+def multi_source_variables(aws_endpoint: str, api_url: str) -> list[str]:
+    """The -var arguments that point examples/multi-source at a local AWS and the sample API."""
+    return [f"-var=aws_endpoint={aws_endpoint}", f"-var=api_base_url={api_url}", "-var=region=us-east-1"]
+
+
+@pytest.fixture(scope="session")
+def multi_source(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    """examples/multi-source applied once per session (one shared lake, three sources)."""
+    with applied_example(
+        "multi-source", tmp_path_factory.mktemp("multi"), multi_source_variables
+    ) as deployment:
+        yield deployment
 
 
 @contextmanager

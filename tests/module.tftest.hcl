@@ -57,11 +57,17 @@ run "role_is_least_privilege" {
   command = plan
 
   assert {
-    condition     = alltrue(flatten([for s in data.aws_iam_policy_document.role.statement : [for a in s.actions : !strcontains(a, "*")]]))
-    error_message = "No action in the role policy may contain a wildcard."
+    condition     = alltrue(flatten([for s in data.aws_iam_policy_document.role.statement : [for a in s.actions : !strcontains(a, "*")] if s.effect != "Deny"]))
+    error_message = "No allowed action in the role policy may contain a wildcard."
   }
   assert {
-    condition     = alltrue([for s in data.aws_iam_policy_document.role.statement : s.sid == "XRayTraces" || !contains(s.resources, "*")])
+    condition = [for s in data.aws_iam_policy_document.role.statement : [s.sid, s.actions, s.not_resources] if s.effect == "Deny"] == [
+      ["DenyS3OutsideOwnPrefix", toset(["s3:*"]), toset(["arn:aws:s3:::lake-ingest-orders-raw-x/orders/*"])]
+    ]
+    error_message = "The one deny: any S3 action outside bucket/orders/*, whatever another policy attached later grants."
+  }
+  assert {
+    condition     = alltrue([for s in data.aws_iam_policy_document.role.statement : s.sid == "XRayTraces" || !contains(coalesce(s.resources, []), "*")])
     error_message = "Resource \"*\" is allowed only for X-Ray, which has no resource-level permissions."
   }
   assert {
@@ -71,7 +77,7 @@ run "role_is_least_privilege" {
     error_message = "s3:PutObject must be scoped to bucket/RAW_PREFIX/* only."
   }
   assert {
-    condition     = length([for s in data.aws_iam_policy_document.role.statement : s if anytrue([for a in s.actions : startswith(a, "s3:")])]) == 2
+    condition     = length([for s in data.aws_iam_policy_document.role.statement : s if s.effect != "Deny" && anytrue([for a in s.actions : startswith(a, "s3:")])]) == 2
     error_message = "Exactly two statements may grant S3 actions: writes under the prefix, reads of its manifests."
   }
   assert {
@@ -90,11 +96,11 @@ run "role_is_least_privilege" {
     condition = alltrue([
       for s in data.aws_iam_policy_document.role.statement : (
         contains([for c in s.condition : c.variable], "kms:ViaService") &&
-        anytrue([for c in s.condition : startswith(c.variable, "kms:EncryptionContext:")]) &&
+        anytrue([for c in s.condition : startswith(c.variable, "kms:EncryptionContext:")]) == contains(["UseKeyViaS3", "UseKeyViaSecretsManager"], s.sid) &&
         s.resources == toset(["arn:aws:kms:eu-west-1:111122223333:key/1111"])
       ) if anytrue([for a in s.actions : startswith(a, "kms:")])
     ])
-    error_message = "Every KMS grant must be on the source's key only, with kms:ViaService and an encryption-context condition."
+    error_message = "Every KMS grant must be on the source's key only, with kms:ViaService; the S3 and Secrets Manager grants (documented contexts) with an encryption-context condition."
   }
   assert {
     condition = toset(flatten([
@@ -204,14 +210,15 @@ run "arns_follow_the_partition" {
 
   assert {
     condition = alltrue([
-      for arn in flatten([for s in data.aws_iam_policy_document.role.statement : [for c in s.condition : c.values if startswith(c.variable, "kms:EncryptionContext:aws:lambda") || startswith(c.variable, "kms:EncryptionContext:SecretARN") || startswith(c.variable, "kms:EncryptionContext:aws:sqs")]]) :
-      startswith(arn, "arn:aws-cn:") && strcontains(arn, ":cn-north-1:111122223333:")
+      # the ARNs the module builds itself (the mock provider makes up the others in the aws partition)
+      for arn in flatten([for s in data.aws_iam_policy_document.role.statement : setunion(coalesce(s.resources, toset([])), coalesce(s.not_resources, toset([]))) if contains(["WriteOwnPrefixOnly", "ReadOwnManifestsOnly", "DenyS3OutsideOwnPrefix"], s.sid)]) :
+      startswith(arn, "arn:aws-cn:s3:::lake-ingest-orders-raw-x/orders/")
     ])
     error_message = "ARNs the module builds must use the partition, region and account."
   }
   assert {
-    condition     = contains(flatten([for s in data.aws_iam_policy_document.role.statement : [for c in s.condition : c.values if c.variable == "kms:ViaService"]]), "s3.cn-north-1.amazonaws.com.cn")
-    error_message = "kms:ViaService must use the partition's DNS suffix."
+    condition     = toset(flatten([for s in data.aws_iam_policy_document.role.statement : [for c in s.condition : c.values if c.variable == "kms:ViaService"]])) == toset(["s3.cn-north-1.amazonaws.com", "secretsmanager.cn-north-1.amazonaws.com", "sqs.cn-north-1.amazonaws.com", "lambda.cn-north-1.amazonaws.com"])
+    error_message = "kms:ViaService names the region's endpoint with the .amazonaws.com suffix in every partition, aws-cn included (KMS developer guide), not the partition's DNS suffix."
   }
 }
 
@@ -229,8 +236,9 @@ run "arns_follow_the_us_gov_partition" {
 
   assert {
     condition = alltrue([
-      for arn in flatten([for s in data.aws_iam_policy_document.role.statement : [for c in s.condition : c.values if startswith(c.variable, "kms:EncryptionContext:aws:lambda") || startswith(c.variable, "kms:EncryptionContext:SecretARN") || startswith(c.variable, "kms:EncryptionContext:aws:sqs")]]) :
-      startswith(arn, "arn:aws-us-gov:") && strcontains(arn, ":us-gov-west-1:111122223333:")
+      # the ARNs the module builds itself (the mock provider makes up the others in the aws partition)
+      for arn in flatten([for s in data.aws_iam_policy_document.role.statement : setunion(coalesce(s.resources, toset([])), coalesce(s.not_resources, toset([]))) if contains(["WriteOwnPrefixOnly", "ReadOwnManifestsOnly", "DenyS3OutsideOwnPrefix"], s.sid)]) :
+      startswith(arn, "arn:aws-us-gov:s3:::lake-ingest-orders-raw-x/orders/")
     ])
     error_message = "ARNs the module builds must use the aws-us-gov partition, region and account."
   }
@@ -318,6 +326,149 @@ run "rejects_credentials_in_static_headers" {
     api_config = { endpoint = "https://api.example.com/v1/orders", headers = { Authorization = "Bearer abc" } }
   }
   expect_failures = [var.api_config]
+}
+
+run "rejects_credentials_in_the_endpoint_authority" {
+  command = plan
+  variables {
+    api_config = { endpoint = "https://user:pass@api.example.com/v1/orders" }
+  }
+  expect_failures = [var.api_config]
+}
+
+run "rejects_a_credential_in_the_endpoint_query" {
+  command = plan
+  variables {
+    api_config = { endpoint = "https://api.example.com/v1/orders?limit=5&api_key=abc" }
+  }
+  expect_failures = [var.api_config]
+}
+
+run "rejects_a_credential_looking_header" {
+  command = plan
+  variables {
+    api_config = { endpoint = "https://api.example.com/v1/orders", headers = { "X-Api-Key" = "abc" } }
+  }
+  expect_failures = [var.api_config]
+}
+
+run "rejects_a_credential_looking_query_param" {
+  command = plan
+  variables {
+    api_config = { endpoint = "https://api.example.com/v1/orders", query_params = { token = "abc" } }
+  }
+  expect_failures = [var.api_config]
+}
+
+run "accepts_ordinary_names_and_keeps_http_loopback_off" {
+  command = plan
+  variables {
+    api_config = {
+      endpoint     = "https://api.example.com/v1/orders?limit=5"
+      headers      = { "X-Request-Id" = "lake", Accept = "application/json" }
+      query_params = { sort_key = "id", page_size = "100" }
+    }
+  }
+  assert {
+    condition     = aws_lambda_function.this.environment[0].variables.RAW_BUCKET_OWNER == "111122223333" && !contains(keys(aws_lambda_function.this.environment[0].variables), "ALLOW_HTTP_LOOPBACK")
+    error_message = "The function must get its bucket's expected owner, and no plain-http permission unless asked for."
+  }
+}
+
+run "rejects_plain_http_to_loopback_without_the_opt_in" {
+  command = plan
+  variables {
+    api_config = { endpoint = "http://127.0.0.1:9001/2018-06-01/runtime/invocation/next" }
+  }
+  expect_failures = [var.api_config]
+}
+
+run "plain_http_to_loopback_with_the_opt_in" {
+  command = plan
+  variables {
+    allow_http_loopback = true
+    api_config          = { endpoint = "http://127.0.0.1:8080/v1/orders" }
+  }
+  assert {
+    condition     = aws_lambda_function.this.environment[0].variables.ALLOW_HTTP_LOOPBACK == "true"
+    error_message = "With the opt-in the function is told that loopback http is allowed."
+  }
+}
+
+run "rejects_a_lake_key_in_another_account" {
+  command = plan
+  variables {
+    lake = { bucket_name = "acme-raw-lake", kms_key_arn = "arn:aws:kms:eu-west-1:444455556666:key/1111", alarm_topic_arn = "arn:aws:sns:eu-west-1:111122223333:lake-alarms" }
+  }
+  expect_failures = [var.lake]
+}
+
+run "rejects_a_lake_topic_in_another_region" {
+  command = plan
+  variables {
+    lake = { bucket_name = "acme-raw-lake", kms_key_arn = "arn:aws:kms:eu-west-1:111122223333:key/1111", alarm_topic_arn = "arn:aws:sns:us-east-1:111122223333:lake-alarms" }
+  }
+  expect_failures = [var.lake]
+}
+
+run "rejects_a_lake_key_in_another_partition" {
+  command = plan
+  variables {
+    lake = { bucket_name = "acme-raw-lake", kms_key_arn = "arn:aws-us-gov:kms:eu-west-1:111122223333:key/1111", alarm_topic_arn = "arn:aws:sns:eu-west-1:111122223333:lake-alarms" }
+  }
+  expect_failures = [var.lake]
+}
+
+run "rejects_a_source_the_shared_lake_does_not_know" {
+  command = plan
+  variables {
+    lake = { bucket_name = "acme-raw-lake", kms_key_arn = "arn:aws:kms:eu-west-1:111122223333:key/1111", alarm_topic_arn = "arn:aws:sns:eu-west-1:111122223333:lake-alarms", source_prefixes = { customers = "customers" } }
+  }
+  expect_failures = [var.lake]
+}
+
+run "rejects_a_source_registered_with_another_prefix" {
+  command = plan
+  variables {
+    lake = { bucket_name = "acme-raw-lake", kms_key_arn = "arn:aws:kms:eu-west-1:111122223333:key/1111", alarm_topic_arn = "arn:aws:sns:eu-west-1:111122223333:lake-alarms", source_prefixes = { orders = "vendor/orders" } }
+  }
+  expect_failures = [var.lake]
+}
+
+run "a_registered_source_plans" {
+  command = plan
+  variables {
+    raw_prefix = "vendor/orders"
+    lake       = { bucket_name = "acme-raw-lake", kms_key_arn = "arn:aws:kms:eu-west-1:111122223333:key/1111", alarm_topic_arn = "arn:aws:sns:eu-west-1:111122223333:lake-alarms", source_prefixes = { orders = "vendor/orders" } }
+  }
+  assert {
+    condition     = aws_lambda_function.this.environment[0].variables.RAW_PREFIX == "vendor/orders"
+    error_message = "A source registered with its prefix plans."
+  }
+}
+
+run "rejects_dot_segments_in_raw_prefix" {
+  command = plan
+  variables {
+    raw_prefix = "vendor/../orders"
+  }
+  expect_failures = [var.raw_prefix]
+}
+
+run "rejects_wildcard_subnets" {
+  command = plan
+  variables {
+    vpc_config = { subnet_ids = ["*"], security_group_ids = ["sg-0123456789abcdef0"] }
+  }
+  expect_failures = [var.vpc_config]
+}
+
+run "rejects_reserved_tag_keys_in_any_case" {
+  command = plan
+  variables {
+    tags = { "Lake-Ingest:Source-Id" = "customers" }
+  }
+  expect_failures = [var.tags]
 }
 
 run "rejects_bad_memory" {
@@ -509,7 +660,7 @@ run "alarms_can_be_tuned_and_disabled" {
 run "hardening_options" {
   command = plan
   variables {
-    vpc_config              = { subnet_ids = ["subnet-0abc"], security_group_ids = ["sg-0abc"] }
+    vpc_config              = { subnet_ids = ["subnet-0123456789abcdef0"], security_group_ids = ["sg-0123456789abcdef0"] }
     code_signing_config_arn = "arn:aws:lambda:eu-west-1:111122223333:code-signing-config:csc-0123456789abcdef0"
     secret_rotation         = { lambda_arn = "arn:aws:lambda:eu-west-1:111122223333:function:rotate", days = 30 }
     schedule_expression     = "rate(1 day)"
@@ -518,7 +669,7 @@ run "hardening_options" {
   }
   assert {
     condition = (
-      one(aws_lambda_function.this.vpc_config).subnet_ids == toset(["subnet-0abc"]) &&
+      one(aws_lambda_function.this.vpc_config).subnet_ids == toset(["subnet-0123456789abcdef0"]) &&
       aws_lambda_function.this.code_signing_config_arn == "arn:aws:lambda:eu-west-1:111122223333:code-signing-config:csc-0123456789abcdef0" &&
       length(aws_secretsmanager_secret_rotation.api) == 1 &&
       one(aws_scheduler_schedule.this[0].flexible_time_window).maximum_window_in_minutes == 15
@@ -527,9 +678,23 @@ run "hardening_options" {
   }
   assert {
     condition = toset(flatten([
-      for s in data.aws_iam_policy_document.role.statement : s.resources if contains(s.actions, "ec2:CreateNetworkInterface")
-    ])) == toset(["arn:aws:ec2:eu-west-1:111122223333:network-interface/*", "arn:aws:ec2:eu-west-1:111122223333:subnet/subnet-0abc", "arn:aws:ec2:eu-west-1:111122223333:security-group/sg-0abc"])
+      for s in data.aws_iam_policy_document.role.statement : s.resources if contains(s.actions, "ec2:CreateNetworkInterface") && s.effect != "Deny"
+    ])) == toset(["arn:aws:ec2:eu-west-1:111122223333:network-interface/*", "arn:aws:ec2:eu-west-1:111122223333:subnet/subnet-0123456789abcdef0", "arn:aws:ec2:eu-west-1:111122223333:security-group/sg-0123456789abcdef0"])
     error_message = "Network-interface permissions must be bound to the given subnets and security groups."
+  }
+  assert {
+    condition = alltrue([
+      for s in data.aws_iam_policy_document.role.statement : jsonencode([for c in s.condition : [c.test, c.variable, c.values]]) == jsonencode([["ArnEquals", "ec2:Subnet", ["arn:aws:ec2:eu-west-1:111122223333:subnet/subnet-0123456789abcdef0"]]])
+      if contains(coalesce(s.resources, []), "arn:aws:ec2:eu-west-1:111122223333:network-interface/*")
+    ])
+    error_message = "Permissions on network interfaces must be limited to interfaces in the given subnets (ec2:Subnet), not every interface in the region."
+  }
+  assert {
+    condition = anytrue([
+      for s in data.aws_iam_policy_document.role.statement : s.effect == "Deny" && contains(s.actions, "ec2:CreateNetworkInterface") &&
+      jsonencode([for c in s.condition : [c.test, c.variable, c.values]]) == jsonencode([["ArnEquals", "lambda:SourceFunctionArn", ["arn:aws:lambda:eu-west-1:111122223333:function:lake-ingest-orders"]]])
+    ])
+    error_message = "The function's own code must not use the network-interface permissions (Lambda's documented lambda:SourceFunctionArn deny)."
   }
 }
 

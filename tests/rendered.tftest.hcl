@@ -165,12 +165,25 @@ run "function_role_as_rendered" {
   command = apply
 
   assert {
-    condition     = alltrue([for s in jsondecode(output.policies.identity.function_role).Statement : s.Sid == "XRayTraces" || !contains(flatten([s.Resource]), "*")])
+    condition     = alltrue([for s in jsondecode(output.policies.identity.function_role).Statement : s.Sid == "XRayTraces" || !contains(flatten([try(s.Resource, [])]), "*")])
     error_message = "Only X-Ray may have Resource \"*\" in the rendered role policy."
   }
   assert {
-    condition     = alltrue(flatten([for s in jsondecode(output.policies.identity.function_role).Statement : [for a in flatten([s.Action]) : !strcontains(a, "*")]]))
-    error_message = "No rendered action may contain a wildcard."
+    condition     = alltrue(flatten([for s in jsondecode(output.policies.identity.function_role).Statement : [for a in flatten([s.Action]) : !strcontains(a, "*")] if s.Effect == "Allow"]))
+    error_message = "No rendered Allow action may contain a wildcard."
+  }
+  assert {
+    condition = [for s in jsondecode(output.policies.identity.function_role).Statement : s if s.Effect == "Deny"] == [{
+      Sid = "DenyS3OutsideOwnPrefix", Effect = "Deny", Action = "s3:*", NotResource = "arn:aws:s3:::lake-ingest-orders-raw-x/orders/*"
+    }]
+    error_message = "The one deny: S3 outside bucket/orders/*, whatever another policy attached to the role grants."
+  }
+  assert {
+    condition = alltrue([
+      for s in jsondecode(output.policies.identity.function_role).Statement : s.Condition.StringEquals["aws:ResourceAccount"] == "111122223333"
+      if contains(["WriteOwnPrefixOnly", "ReadOwnManifestsOnly"], s.Sid)
+    ])
+    error_message = "S3 grants must be bound to this account's bucket (aws:ResourceAccount)."
   }
   assert {
     condition     = [for s in jsondecode(output.policies.identity.function_role).Statement : s.Resource if s.Sid == "WriteOwnPrefixOnly"][0] == "arn:aws:s3:::lake-ingest-orders-raw-x/orders/*"
@@ -180,14 +193,13 @@ run "function_role_as_rendered" {
     condition = alltrue([
       for s in jsondecode(output.policies.identity.function_role).Statement :
       length(s.Condition.StringEquals["kms:ViaService"]) > 0 &&
-      length([for op, keys in s.Condition : op if length([for k, v in keys : k if startswith(k, "kms:EncryptionContext:")]) > 0]) == 1 &&
-      length(flatten([for op, keys in s.Condition : [for k, v in keys : k if startswith(k, "kms:EncryptionContext:")]])) == 1
+      length(flatten([for op, keys in s.Condition : [for k, v in keys : k if startswith(k, "kms:EncryptionContext:")]])) == (contains(["UseKeyViaS3", "UseKeyViaSecretsManager"], s.Sid) ? 1 : 0)
       if anytrue([for a in flatten([s.Action]) : startswith(a, "kms:")])
     ])
-    error_message = "Every rendered KMS grant must carry kms:ViaService and one encryption-context condition."
+    error_message = "Every rendered KMS grant must carry kms:ViaService; S3 and Secrets Manager (whose encryption contexts are documented) one encryption-context condition, SQS and Lambda none."
   }
   assert {
-    condition     = jsondecode(output.policies.trust.function_role).Statement[0].Condition.StringEquals["aws:SourceAccount"] == "111122223333" && jsondecode(output.policies.trust.function_role).Statement[0].Principal.Service == "lambda.amazonaws.com"
+    condition     = jsondecode(output.policies.trust.function_role).Statement[0].Condition.StringEquals["aws:SourceAccount"] == "111122223333" && jsondecode(output.policies.trust.function_role).Statement[0].Principal.Service == "lambda.amazonaws.com" && jsondecode(output.policies.trust.function_role).Statement[0].Sid == "LambdaOfThisAccountOnly"
     error_message = "The rendered trust policy must name lambda.amazonaws.com with aws:SourceAccount."
   }
 }
@@ -207,11 +219,11 @@ run "scheduler_role_and_queues_as_rendered" {
     error_message = "Both queues must deny non-TLS access; the secret's and the own lake's bucket, key and topic policies must be rendered too."
   }
   assert {
-    condition = jsondecode(output.policies.resource.secret).Statement[0].Effect == "Deny" && jsondecode(output.policies.resource.secret).Statement[0].Condition == {
+    condition = jsondecode(output.policies.resource.secret).Statement[0].Effect == "Deny" && jsondecode(output.policies.resource.secret).Statement[0].Action == "secretsmanager:*" && jsondecode(output.policies.resource.secret).Statement[0].Condition == {
       Null            = { "aws:PrincipalTag/lake-ingest:source-id" = "false" }
       StringNotEquals = { "aws:PrincipalTag/lake-ingest:source-id" = "orders" }
     }
-    error_message = "The secret must deny reads by any other lake-ingest source's role (tagged with another source id), and only those."
+    error_message = "The secret must deny every action by any other lake-ingest source's role (tagged with another source id), and only those."
   }
 }
 
@@ -220,13 +232,20 @@ run "own_lake_bucket_key_and_topic_as_rendered" {
 
   assert {
     condition = toset([for s in jsondecode(output.policies.resource.bucket).Statement : s.Sid]) == toset([
-      "DenyInsecureTransport", "DenyPutsWithOtherEncryption", "DenyPutsWithOtherKey", "SourcesOnlyUnderTheirOwnPrefix"
+      "DenyInsecureTransport", "DenyPutsWithOtherEncryption", "DenyPutsWithOtherKey", "OnlyOwnPrefixorders", "UnregisteredSourcesNoAccess"
     ])
-    error_message = "The rendered bucket policy must hold exactly the TLS, encryption, key and prefix guards."
+    error_message = "The rendered bucket policy must hold exactly the TLS, encryption, key, own-prefix and unregistered-source guards."
   }
   assert {
-    condition     = [for s in jsondecode(output.policies.resource.bucket).Statement : s.NotResource if s.Sid == "SourcesOnlyUnderTheirOwnPrefix"][0] == "arn:aws:s3:::lake-ingest-orders-raw-x/$${aws:PrincipalTag/lake-ingest:raw-prefix}/*"
-    error_message = "The prefix guard must render the aws:PrincipalTag policy variable (not a literal)."
+    condition     = [for s in jsondecode(output.policies.resource.bucket).Statement : s.NotResource if s.Sid == "OnlyOwnPrefixorders"][0] == "arn:aws:s3:::lake-ingest-orders-raw-x/orders/*" && !strcontains(output.policies.resource.bucket, "$${")
+    error_message = "The prefix guard must name the source's prefix literally (IAM documents policy variables only in Resource and Condition)."
+  }
+  assert {
+    condition = alltrue([
+      for s in jsondecode(output.policies.resource.bucket).Statement : s.Condition.Null == { (keys(s.Condition.StringNotEquals)[0]) = "false" }
+      if startswith(s.Sid, "DenyPutsWith")
+    ])
+    error_message = "The encryption denies must apply only when the request carries the header (UploadPart and CompleteMultipartUpload carry none)."
   }
   assert {
     condition     = [for s in jsondecode(output.policies.resource.key).Statement : s.Condition.ArnLike["kms:EncryptionContext:aws:logs:arn"] if s.Sid == "CloudWatchLogsForTheSourcesLogGroupsOnly"][0] == "arn:aws:logs:eu-west-1:111122223333:log-group:/aws/lambda/lake-ingest-orders"
@@ -283,14 +302,14 @@ run "aws_cn_partition" {
 
   assert {
     condition = alltrue([
-      for arn in flatten([for s in jsondecode(output.policies.identity.function_role).Statement : flatten([s.Resource]) if s.Sid != "XRayTraces"]) :
+      for arn in flatten([for s in jsondecode(output.policies.identity.function_role).Statement : flatten([try(s.Resource, s.NotResource)]) if s.Sid != "XRayTraces"]) :
       startswith(arn, "arn:aws-cn:")
     ])
     error_message = "In aws-cn every ARN the module builds must use the aws-cn partition."
   }
   assert {
-    condition     = contains(flatten([for s in jsondecode(output.policies.identity.function_role).Statement : try(flatten([s.Condition.StringEquals["kms:ViaService"]]), [])]), "s3.cn-north-1.amazonaws.com.cn")
-    error_message = "kms:ViaService must use the China DNS suffix."
+    condition     = contains(flatten([for s in jsondecode(output.policies.identity.function_role).Statement : try(flatten([s.Condition.StringEquals["kms:ViaService"]]), [])]), "s3.cn-north-1.amazonaws.com") && !strcontains(output.policies.identity.function_role, "amazonaws.com.cn")
+    error_message = "kms:ViaService takes the .amazonaws.com suffix in every partition, aws-cn included (KMS developer guide)."
   }
   assert {
     condition     = [for s in jsondecode(output.policies.resource.key).Statement : s.Principal.Service if s.Sid == "CloudWatchLogsForTheSourcesLogGroupsOnly"][0] == "logs.cn-north-1.amazonaws.com.cn"
@@ -346,7 +365,7 @@ run "aws_us_gov_partition" {
 
   assert {
     condition = alltrue([
-      for arn in flatten([for name, doc in output.policies.identity : [for s in jsondecode(doc).Statement : flatten([s.Resource]) if s.Sid != "XRayTraces"]]) :
+      for arn in flatten([for name, doc in output.policies.identity : [for s in jsondecode(doc).Statement : flatten([try(s.Resource, s.NotResource)]) if s.Sid != "XRayTraces"]]) :
       startswith(arn, "arn:aws-us-gov:")
     ])
     error_message = "In aws-us-gov every ARN the module builds must use the aws-us-gov partition."

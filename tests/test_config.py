@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -153,9 +154,133 @@ def test_bad_api_config(api, field):
     assert error.value.field == field
 
 
+def env_with(endpoint: str, **variables: str) -> dict[str, str]:
+    return {**BASE_ENV, "API_CONFIG": json.dumps({"endpoint": endpoint}), **variables}
+
+
 @pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "[::1]", "127.0.0.53"])
-def test_plain_http_is_allowed_for_loopback_only(host):
-    assert parse_api_config(json.dumps({"endpoint": f"http://{host}:8080/x"})).endpoint.startswith("http://")
+def test_plain_http_to_loopback_needs_allow_http_loopback(host):
+    endpoint = f"http://{host}:8080/x"
+    assert load_config(env_with(endpoint, ALLOW_HTTP_LOOPBACK="true")).api.endpoint == endpoint
+    for value in (None, "false", "1", "TRUE", "yes", " true"):
+        env = env_with(endpoint) if value is None else env_with(endpoint, ALLOW_HTTP_LOOPBACK=value)
+        with pytest.raises(ConfigError) as error:
+            load_config(env)
+        assert error.value.field == "API_CONFIG.endpoint"
+        assert "https" in str(error.value) and "ALLOW_HTTP_LOOPBACK=true" in str(error.value)
+        assert "local testing only" in str(error.value)
+
+
+def test_plain_http_to_another_host_is_refused_even_with_allow_http_loopback():
+    with pytest.raises(ConfigError, match="https") as error:
+        load_config(env_with("http://api.example.com/x", ALLOW_HTTP_LOOPBACK="true"))
+    assert error.value.field == "API_CONFIG.endpoint"
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    [
+        "http://127.0.0.1:9001/2018-06-01/runtime/invocation/next",
+        "https://127.0.0.1:9001/x",
+        "http://localhost:9001/x",
+    ],
+)
+def test_the_lambda_runtime_api_is_never_an_endpoint(endpoint):
+    env = env_with(endpoint, ALLOW_HTTP_LOOPBACK="true", AWS_LAMBDA_RUNTIME_API="127.0.0.1:9001")
+    with pytest.raises(ConfigError, match="AWS_LAMBDA_RUNTIME_API") as error:
+        load_config(env)
+    assert error.value.field == "API_CONFIG.endpoint"
+    # Another port on loopback is still an ordinary (opted-in) endpoint.
+    other = endpoint.replace(":9001", ":9002")
+    assert load_config({**env, "API_CONFIG": json.dumps({"endpoint": other})}).api.endpoint == other
+
+
+CREDENTIAL_LOOKING = [
+    "X-Api-Key",
+    "api_key",
+    "apiKey",
+    "token",
+    "access_token",
+    "X-Amz-Security-Token",
+    "client_secret",
+    "Password",
+    "pwd",
+    "X-Auth",
+    "auth",
+    "key",
+    "sig",
+    "X-Signature",
+    "session.id",
+    "PRIVATE-KEY",
+    "bearer",
+    "Cookie",
+    "Authorization",
+    "Proxy-Authorization",
+    "authorisation",
+    "credentials",
+]
+HARMLESS = [
+    "limit",
+    "X-Request-Id",
+    "sort_key",
+    "page_size",
+    "Accept",
+    "keyword",
+    "monkey",
+    "author",
+    "design",
+]
+
+
+@pytest.mark.parametrize("name", CREDENTIAL_LOOKING)
+@pytest.mark.parametrize("where", ["headers", "query_params"])
+def test_credential_looking_names_are_refused(where, name):
+    with pytest.raises(ConfigError) as error:
+        parse_api_config(json.dumps({"endpoint": "https://h.example/x", where: {name: "value"}}))
+    assert error.value.field == f"API_CONFIG.{where}.{name}"
+    assert "use auth and keep the value in the secret" in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "named"),
+    [
+        ("https://h.example/x?api_key=1", "api_key"),
+        ("https://h.example/x?limit=5&Access-Token=abc", "Access-Token"),
+        ("https://user:pass@h.example/x", "credentials"),
+    ],
+)
+def test_credentials_in_the_endpoint_are_refused(endpoint, named):
+    with pytest.raises(ConfigError) as error:
+        parse_api_config(json.dumps({"endpoint": endpoint}))
+    assert error.value.field == "API_CONFIG.endpoint"
+    assert named in str(error.value) and "use auth and keep the value in the secret" in str(error.value)
+    assert "pass" not in str(error.value).replace("password", "")
+
+
+def test_the_credential_name_rule_is_the_documented_one():
+    """Terraform and the JSON Schema copy this text: it changes only together with the README."""
+    from lake_ingest.config import CREDENTIAL_NAME_PATTERN
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    assert f"`{CREDENTIAL_NAME_PATTERN}`" in readme
+
+
+def test_harmless_names_pass():
+    names = {name: "1" for name in HARMLESS}
+    query = "&".join(f"{name}=1" for name in HARMLESS)
+    api = parse_api_config(
+        json.dumps({"endpoint": f"https://h.example/x?{query}", "headers": names, "query_params": names})
+    )
+    assert set(api.headers) == set(api.query_params) == set(HARMLESS)
+
+
+def test_raw_bucket_owner_is_a_twelve_digit_account_id():
+    assert load_config(BASE_ENV).raw_bucket_owner is None
+    assert load_config({**BASE_ENV, "RAW_BUCKET_OWNER": " 123456789012 "}).raw_bucket_owner == "123456789012"
+    for bad in ("12345678901", "1234567890123", "12345678901a", "arn:aws:iam::123456789012:root"):
+        with pytest.raises(ConfigError) as error:
+            load_config({**BASE_ENV, "RAW_BUCKET_OWNER": bad})
+        assert error.value.field == "RAW_BUCKET_OWNER"
 
 
 def test_pagination_and_content_types():

@@ -7,7 +7,7 @@ import shutil
 import tomllib
 
 import pytest
-from scripts import docs
+from scripts import docs, policy_matrix
 from scripts.harness import ROOT
 
 import lake_ingest
@@ -65,3 +65,18 @@ def test_one_version_everywhere():
     refs = set(re.findall(r"\?ref=v(\d+\.\d+\.\d+)", "".join(p.read_text() for p in ROOT.rglob("README.md"))))
     assert refs == {version}, f"README examples pin {refs}, not {version}"
     assert "lambda_src/lake_ingest/__init__.py" in (ROOT / "main.tf").read_text()  # module_version reads it
+
+
+def test_the_readme_policy_matrix_lists_every_case_of_the_matrix_file():
+    """The README's generated matrix names every case of tests/policy/matrix.toml, in order, with its
+    expected decision (the results themselves are checked against an applied deployment in
+    tests/test_policy_matrix.py, which also regenerates nothing: `make policy-matrix` does)."""
+    section = policy_matrix.readme_section((ROOT / "README.md").read_text())
+    rows = [line.split(" | ") for line in section.splitlines() if re.match(r"^\| \d+ \|", line)]
+    cases = policy_matrix.load_cases()
+    assert [int(r[0].strip("| ")) for r in rows] == [c.number for c in cases]
+    for row, case in zip(rows, cases, strict=True):
+        assert (row[1], row[2], row[5]) == (case.group, case.who, case.expect), case.title
+        assert row[3].endswith(f"(`{case.action}`)"), case.title
+        if "{" not in case.title:
+            assert row[3].startswith(case.title), case.title

@@ -276,3 +276,37 @@ def test_concurrent_runs_against_one_bucket_lose_and_mix_nothing(make_source, up
             assert {row["run"] for row in rows} == {r.run_id}  # no run's page holds another's data
         manifest = json.loads(read_object(source, r.manifest)[1])
         assert manifest["complete"] is True and manifest["run_id"] == r.run_id
+
+
+@pytest.mark.parametrize("max_parse_bytes", [1 << 20, 16], ids=["read-whole", "streamed"])
+@pytest.mark.parametrize("body", [b'{"error": "rate limited"}', b'"ok"'], ids=["object", "string"])
+def test_a_top_level_non_array_where_an_array_is_expected_is_quarantined(
+    make_source, upstream, body, max_parse_bytes
+):
+    source = make_source(api(upstream, records_path="", max_parse_bytes=max_parse_bytes))
+    upstream.default = Reply(200, body)
+    result = invoke({"run_id": "top-level"})
+    assert result["status"] == "QUARANTINED" and result["objects"] == []
+    obj, stored = quarantined_object(source, result)
+    assert stored == body
+    assert obj["Metadata"]["quarantine-reason"].startswith("no records where expected: the top level")
+    assert [k for k in source.keys() if "/_quarantine/" not in k] == [result["manifest"]]
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "records"),
+    [
+        (b'[{"id": 1}, {"id": 2}]', "application/json", 2),
+        (b"", "application/json", None),
+        (b'{"id": 1}\n', "application/x-ndjson", 1),
+    ],
+    ids=["array", "empty", "ndjson"],
+)
+def test_a_top_level_array_an_empty_body_and_ndjson_stay_data(
+    make_source, upstream, body, content_type, records
+):
+    make_source(api(upstream, records_path=""))
+    upstream.default = Reply(200, body, {"Content-Type": content_type})
+    result = invoke({"run_id": "top-level-data"})
+    assert result["status"] == "SUCCESS" and result["quarantined"] == []
+    assert result["records_ingested"] == records and len(result["objects"]) == 1

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import gzip
 import hashlib
-import io
 import json
 import time
 
@@ -191,14 +190,6 @@ def test_accepted_non_json_body_is_stored_with_null_count_and_reason(make_source
     assert "counted in JSON and NDJSON" in manifest["pages"][0]["records_note"]
 
 
-def test_object_at_records_path_is_not_counted_as_keys(make_source, upstream):
-    make_source(api(upstream, records_path=""))
-    upstream.script(Reply(200, b'{"a": 1, "b": 2}'))
-    result = invoke({"run_id": "object"})
-    assert result["records_ingested"] is None
-    assert "not a list" in result["records_note"]
-
-
 def test_missing_secret_field_raises_naming_the_field(make_source, upstream):
     source = make_source(api(upstream), secret_value={"token": "abcdefgh"})
     with pytest.raises(SecretError, match="api_key"):
@@ -301,15 +292,6 @@ def test_post_with_json_body(make_source, upstream):
     seen = upstream.requests[0]
     assert seen.method == "POST"
     assert json.loads(seen.body) == {"query": "{ orders { id } }"}
-
-
-@pytest.fixture
-def log_stream():
-    """What the handler's Powertools logger writes, exactly as Lambda would ship it."""
-    stream = io.StringIO()
-    previous = handler.logger.registered_handler.setStream(stream)
-    yield stream
-    handler.logger.registered_handler.setStream(previous)
 
 
 def test_secret_never_appears_in_logs_errors_or_results(make_source, upstream, capfd, log_stream):

@@ -97,6 +97,14 @@ def test_bucket_policy_conditions_are_not_applied_but_plain_denies_are(local_aws
                 "Action": "s3:PutObject",
                 "Resource": f"arn:aws:s3:::{bucket}/blocked/*",
             },
+            {
+                "Sid": "DenyUnlistedConditional",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:PutObject",
+                "Resource": f"arn:aws:s3:::{bucket}/unlisted/*",
+                "Condition": {"StringEquals": {"aws:PrincipalTag/team": "x"}},
+            },
         ],
     }
     s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy))
@@ -104,6 +112,9 @@ def test_bucket_policy_conditions_are_not_applied_but_plain_denies_are(local_aws
     assert s3.get_object(Bucket=bucket, Key="ok/object")["Body"].read() == b"x"
     with pytest.raises(ClientError, match="403"):
         s3.put_object(Bucket=bucket, Key="blocked/object", Body=b"x")  # an unconditional deny still holds
+    with pytest.raises(ClientError, match="403"):
+        # a conditional statement the shim does not list (and the matrix does not cover) fails closed
+        s3.put_object(Bucket=bucket, Key="unlisted/object", Body=b"x")
 
 
 def test_lambda_code_location_downloads_the_deployed_zip(local_aws):

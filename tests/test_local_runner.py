@@ -22,7 +22,16 @@ def run_cli(
     env = {
         k: v
         for k, v in os.environ.items()
-        if k not in ("SOURCE_ID", "RAW_BUCKET", "SECRET_ARN", "API_CONFIG", "KMS_KEY_ARN", "RAW_PREFIX")
+        if k
+        not in (
+            "SOURCE_ID",
+            "RAW_BUCKET",
+            "SECRET_ARN",
+            "API_CONFIG",
+            "KMS_KEY_ARN",
+            "RAW_PREFIX",
+            "ALLOW_HTTP_LOOPBACK",
+        )
     }
     env["PYTHONPATH"] = str(ROOT / "lambda_src")
     return subprocess.run(
@@ -58,6 +67,7 @@ def test_runs_a_source_file_against_the_given_aws_endpoint(make_source, upstream
         "raw_bucket": source.bucket,
         "secret_arn": source.secret_arn,
         "kms_key_arn": source.key_arn,
+        "allow_http_loopback": True,  # the sample API is plain http on 127.0.0.1
         "api_config": {
             "endpoint": f"{upstream.url}/items",
             "auth": {"type": "bearer"},
@@ -86,3 +96,24 @@ def test_reports_a_failed_run_with_exit_code_1(make_source, upstream, aws_endpoi
     assert process.returncode == 1
     error = json.loads(process.stdout[process.stdout.index('{\n  "error"') :])["error"]
     assert error["errorType"] == "ConfigError" and "API_CONFIG.endpoint" in error["errorMessage"]
+
+
+def test_plain_http_to_loopback_needs_the_source_file_to_allow_it(
+    make_source, upstream, aws_endpoint, tmp_path
+):
+    source = make_source({"endpoint": upstream.url})
+    config = {
+        "source_id": "trial-source",
+        "raw_bucket": source.bucket,
+        "secret_arn": source.secret_arn,
+        "api_config": {"endpoint": f"{upstream.url}/items", "auth": {"type": "bearer"}},
+    }
+    process = run_cli(config, tmp_path, aws_endpoint)
+    assert process.returncode == 1
+    error = json.loads(process.stdout[process.stdout.index('{\n  "error"') :])["error"]
+    assert error["errorType"] == "ConfigError" and "ALLOW_HTTP_LOOPBACK=true" in error["errorMessage"]
+    assert upstream.requests == []
+
+    config["allow_http_loopback"] = "yes"
+    process = run_cli(config, tmp_path, aws_endpoint)
+    assert process.returncode == 1 and "allow_http_loopback must be true or false" in process.stderr

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from scripts.harness import local_client
+from scripts.policy_matrix import describe, evaluate, load_cases, read_deployment
 from scripts.run_deployed import invoke
 
 from tests.conftest import applied_example
@@ -42,12 +43,19 @@ def as_list(value) -> list:
 
 def test_role_policy_read_back_is_least_privilege(deployed):
     out = deployed["outputs"]
-    statements = role_policy(deployed)["Statement"]
-    by_sid = {s["Sid"]: s for s in statements}
+    everything = role_policy(deployed)["Statement"]
+    by_sid = {s["Sid"]: s for s in everything}
+    # the one deny: S3 outside the own prefix, whatever another policy grants
+    (deny,) = [s for s in everything if s["Effect"] == "Deny"]
+    assert deny["Sid"] == "DenyS3OutsideOwnPrefix" and deny["Action"] == "s3:*"
+    assert deny["NotResource"] == f"{out['bucket_arn']}/{out['raw_prefix']}/*"
+    statements = [s for s in everything if s["Effect"] == "Allow"]
     actions = [a for s in statements for a in as_list(s["Action"])]
     assert not [a for a in actions if "*" in a], "no wildcard actions"
     assert "logs:CreateLogGroup" not in actions
     assert [s["Sid"] for s in statements if "*" in as_list(s["Resource"])] == ["XRayTraces"]
+    for sid in ("WriteOwnPrefixOnly", "ReadOwnManifestsOnly"):
+        assert by_sid[sid]["Condition"] == {"StringEquals": {"aws:ResourceAccount": "123456789012"}}
     assert sorted(as_list(by_sid["WriteOwnPrefixOnly"]["Action"])) == [
         "s3:AbortMultipartUpload",
         "s3:PutObject",
@@ -74,7 +82,11 @@ def test_role_policy_read_back_is_least_privilege(deployed):
         contexts = [
             k for op in statement["Condition"].values() for k in op if k.startswith("kms:EncryptionContext:")
         ]
-        assert len(contexts) == 1
+        # S3 and Secrets Manager document their encryption contexts; SQS and Lambda document none
+        assert contexts == {
+            "UseKeyViaS3": ["kms:EncryptionContext:aws:s3:arn"],
+            "UseKeyViaSecretsManager": ["kms:EncryptionContext:SecretARN"],
+        }.get(statement["Sid"], [])
 
 
 def test_no_managed_policies_and_trust_requires_source_account(deployed):
@@ -84,6 +96,7 @@ def test_no_managed_policies_and_trust_requires_source_account(deployed):
     trust = iam.get_role(RoleName=role)["Role"]["AssumeRolePolicyDocument"]
     trust = json.loads(trust) if isinstance(trust, str) else trust
     (statement,) = trust["Statement"]
+    assert statement["Sid"] == "LambdaOfThisAccountOnly"
     assert statement["Principal"] == {"Service": "lambda.amazonaws.com"}
     assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"}}
 
@@ -118,7 +131,21 @@ def test_key_bucket_and_function_read_back(deployed):
     assert function["Architectures"] == ["arm64"] and function["Runtime"] == "python3.12"
     assert function["TracingConfig"] == {"Mode": "Active"}
     assert function["LoggingConfig"]["LogGroup"] == out["log_group_name"]
-    assert function["Environment"]["Variables"]["SECRET_ARN"] == out["secret_arn"]
+    variables = function["Environment"]["Variables"]
+    assert variables["SECRET_ARN"] == out["secret_arn"]
+    assert variables["RAW_BUCKET_OWNER"] == "123456789012"
+    assert variables["ALLOW_HTTP_LOOPBACK"] == "true"  # examples/local opts in: its sample API is http
+
+
+def test_the_applied_policies_pass_the_evaluation_matrix(deployed):
+    """The same matrix as tests/test_policy_matrix.py, on a source with its own lake (one source, so the
+    cases that need a second one are left out, and so is the check that every statement is exercised)."""
+    out = deployed["outputs"]
+    lake = {k: out[k] for k in ("bucket_name", "kms_key_arn")} | {"alarm_topic_arn": out["sns_topic_arn"]}
+    report = evaluate(read_deployment(deployed["endpoint"], lake, out["sources"]))
+    assert not report.failures, describe(report)
+    assert len(report.outcomes) == len(load_cases()) - report.left_out
+    assert report.left_out == sum(1 for c in load_cases() if "other" in c.needs)
 
 
 def test_deployed_code_ingests_and_state_holds_no_secret(deployed):

@@ -14,21 +14,14 @@ import pytest
 from scripts.harness import ROOT, local_client
 from scripts.run_deployed import invoke
 
-from tests.conftest import applied_example
-
 pytestmark = [pytest.mark.terraform, pytest.mark.slow]
 
 IAMLINT_PYTHON = ROOT / ".venv-iamlint" / "bin" / "python"
 
 
 @pytest.fixture(scope="module")
-def lake(tmp_path_factory):
-    with applied_example(
-        "multi-source",
-        tmp_path_factory.mktemp("multi"),
-        lambda aws, api: [f"-var=aws_endpoint={aws}", f"-var=api_base_url={api}", "-var=region=us-east-1"],
-    ) as deployment:
-        yield deployment
+def lake(multi_source):
+    return multi_source
 
 
 def inline_policy(iam, role: str) -> dict:
@@ -66,6 +59,7 @@ def test_each_role_is_confined_to_its_own_prefix_and_secret(lake):
     secrets_by_source = {sid: s["secret_arn"] for sid, s in out["sources"].items()}
     for source_id, source in out["sources"].items():
         policy = inline_policy(iam, source["role_name"])
+        policy = {"Statement": [s for s in policy["Statement"] if s["Effect"] == "Allow"]}
         prefix = source["raw_prefix"]
         assert resources_of(policy, "s3:PutObject") == {f"{bucket_arn}/{prefix}/*"}
         assert resources_of(policy, "s3:GetObject") == {
@@ -86,21 +80,27 @@ def test_each_role_is_confined_to_its_own_prefix_and_secret(lake):
             )["ResourcePolicy"]
         )
         (deny,) = secret_policy["Statement"]
-        assert deny["Effect"] == "Deny" and deny["Condition"]["StringNotEquals"] == {
-            "aws:PrincipalTag/lake-ingest:source-id": source_id
-        }
+        assert deny["Effect"] == "Deny" and deny["Action"] == "secretsmanager:*"
+        assert deny["Condition"]["StringNotEquals"] == {"aws:PrincipalTag/lake-ingest:source-id": source_id}
 
 
-def test_the_shared_bucket_confines_every_tagged_role_again(lake):
+def test_the_shared_bucket_confines_every_registered_source(lake):
     out = lake["outputs"]
     s3 = local_client("s3", lake["endpoint"])
     policy = json.loads(s3.get_bucket_policy(Bucket=out["lake"]["bucket_name"])["Policy"])
-    (guard,) = [s for s in policy["Statement"] if s["Sid"] == "SourcesOnlyUnderTheirOwnPrefix"]
-    assert guard["Effect"] == "Deny"
-    assert (
-        guard["NotResource"] == f"{out['lake']['bucket_arn']}/${{aws:PrincipalTag/lake-ingest:raw-prefix}}/*"
+    by_sid = {s["Sid"]: s for s in policy["Statement"]}
+    for source_id, source in out["sources"].items():
+        guard = by_sid[f"OnlyOwnPrefix{source_id}"]
+        assert guard["Effect"] == "Deny" and guard["Action"] == "s3:*"
+        assert guard["NotResource"] == f"{out['lake']['bucket_arn']}/{source['raw_prefix']}/*"
+        assert guard["Condition"] == {"StringEquals": {"aws:PrincipalTag/lake-ingest:source-id": source_id}}
+    stranger = by_sid["UnregisteredSourcesNoAccess"]
+    assert stranger["Condition"]["StringNotEquals"] == {
+        "aws:PrincipalTag/lake-ingest:source-id": sorted(out["sources"])
+    }
+    assert "${" not in json.dumps(policy), (
+        "no policy variables: IAM documents them only in Resource/Condition"
     )
-    assert guard["Condition"] == {"Null": {"aws:PrincipalTag/lake-ingest:raw-prefix": "false"}}
     key_policy = json.loads(
         local_client("kms", lake["endpoint"]).get_key_policy(
             KeyId=out["lake"]["kms_key_arn"], PolicyName="default"

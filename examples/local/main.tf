@@ -40,5 +40,7 @@ module "source" {
   bucket_force_destroy = true
 
   secret_recovery_window_days = 0
-  kms_deletion_window_days    = 7
+  # The sample API is plain http on 127.0.0.1: local testing only.
+  allow_http_loopback      = true
+  kms_deletion_window_days = 7
 }

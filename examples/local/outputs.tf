@@ -97,3 +97,8 @@ output "policies" {
   description = "Every policy the module rendered (JSON): identity, trust, resource."
   value       = module.source.policies
 }
+
+output "sources" {
+  description = "Every output of the lake-ingest module by source id (the shape examples/multi-source uses), for tools that handle any number of sources."
+  value       = { (var.source_id) = module.source }
+}

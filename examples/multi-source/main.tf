@@ -63,6 +63,9 @@ module "lake" {
 
   name                 = "acme-raw"
   bucket_force_destroy = local.local_aws
+  # Registering each source lets the bucket policy confine it to its prefix (and checks that no two
+  # prefixes overlap); a source that is not registered here fails at plan time.
+  sources = { for id, s in local.sources : id => coalesce(s.raw_prefix, id) }
 }
 
 module "source" {
@@ -81,4 +84,6 @@ module "source" {
   schedule_expression = each.value.schedule
 
   secret_recovery_window_days = local.local_aws ? 0 : 30
+  # The local sample API speaks plain http on 127.0.0.1; on AWS the endpoints are https.
+  allow_http_loopback = local.local_aws
 }

@@ -10,16 +10,6 @@ output "lake" {
 }
 
 output "sources" {
-  description = "Per source: function, role, secret (fill it out of band), prefix, and its rendered policies."
-  value = {
-    for id, source in module.source : id => {
-      function_name = source.function_name
-      role_name     = source.role_name
-      role_arn      = source.role_arn
-      secret_arn    = source.secret_arn
-      raw_prefix    = source.raw_prefix
-      dlq_url       = source.dlq_url
-      policies      = source.policies
-    }
-  }
+  description = "Per source, every output of the lake-ingest module: function, role, secret (fill it out of band), prefix, queues, alarms and its rendered policies."
+  value       = module.source
 }

@@ -2,7 +2,10 @@
 
 source.json holds what the module would put in the function's environment:
   {"source_id": "orders-api", "raw_bucket": "my-lake-raw", "raw_prefix": "orders-api",
-   "secret_arn": "arn:...", "kms_key_arn": "arn:...", "api_config": {"endpoint": "https://...", ...}}
+   "secret_arn": "arn:...", "kms_key_arn": "arn:...", "raw_bucket_owner": "123456789012",
+   "allow_http_loopback": false, "api_config": {"endpoint": "https://...", ...}}
+`allow_http_loopback: true` (ALLOW_HTTP_LOOPBACK) lets an endpoint be plain http on a loopback
+host: an API running on this machine, for local testing only.
 AWS access comes from the usual chain (--profile, --region, --endpoint-url for a local AWS).
 Prints the run's result as JSON; exits 1 with the error when the run fails.
 """
@@ -24,7 +27,9 @@ ENVIRONMENT = {
     "raw_prefix": "RAW_PREFIX",
     "secret_arn": "SECRET_ARN",
     "kms_key_arn": "KMS_KEY_ARN",
+    "raw_bucket_owner": "RAW_BUCKET_OWNER",
 }
+FLAGS = {"allow_http_loopback": "ALLOW_HTTP_LOOPBACK"}
 
 
 class LocalContext:
@@ -50,12 +55,17 @@ class LocalContext:
 
 def source_environment(source: dict[str, Any]) -> dict[str, str]:
     """The function environment the module would set for this source file."""
-    unknown = set(source) - set(ENVIRONMENT) - {"api_config"}
+    unknown = set(source) - set(ENVIRONMENT) - set(FLAGS) - {"api_config"}
     if unknown:
         raise SystemExit(f"source file: unknown key {sorted(unknown)[0]!r}")
     if not isinstance(source.get("api_config"), dict):
         raise SystemExit("source file: api_config must be an object")
     env = {name: str(source[key]) for key, name in ENVIRONMENT.items() if source.get(key)}
+    for key, name in FLAGS.items():
+        if key in source:
+            if not isinstance(source[key], bool):
+                raise SystemExit(f"source file: {key} must be true or false")
+            env[name] = "true" if source[key] else "false"
     env["API_CONFIG"] = json.dumps(source["api_config"])
     return env
 

@@ -10,10 +10,10 @@ import ipaddress
 import json
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, parse_qsl, urlsplit
 
 SOURCE_ID_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,46}[a-z0-9])?$")
 PREFIX_PATTERN = re.compile(r"^[A-Za-z0-9!_.*'()-]+(?:/[A-Za-z0-9!_.*'()-]+)*$")
@@ -59,9 +59,19 @@ AUTH_KEYS = {
     "query": frozenset({"type", "secret_field", "param_name"}),
     "basic": frozenset({"type", "username_field", "password_field"}),
 }
-# Headers that carry credentials must come from the secret, never from the plain-text config.
 DEFAULT_MAX_PARSE_BYTES = 8 * 1024 * 1024
-FORBIDDEN_STATIC_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
+# A header or query parameter name that looks like it carries a credential: such values belong in
+# the secret (auth), never in the plain-text configuration, which Terraform state, plans, the
+# function's environment and the manifests all show. Matched against the name lowercased, with
+# '-', '_' and '.' removed. The Terraform module and the JSON Schema reuse this exact text.
+CREDENTIAL_NAME_PATTERN = (
+    r"secret|passw|pwd|apikey|accesskey|privatekey|token|credential|signature|authori[sz]ation"
+    r"|cookie|sessionid|bearer|^x?(auth|key|sig)$"
+)
+_CREDENTIAL_NAME = re.compile(CREDENTIAL_NAME_PATTERN)
+USE_AUTH = "use auth and keep the value in the secret"
+ACCOUNT_ID_PATTERN = re.compile(r"^\d{12}$")
+ALLOW_HTTP_LOOPBACK = "ALLOW_HTTP_LOOPBACK"
 
 
 class ConfigError(ValueError):
@@ -82,6 +92,11 @@ class AuthConfig:
     param_name: str = "api_key"
     username_field: str = "username"
     password_field: str = "password"  # noqa: S105 - a field name, not a secret
+
+    @property
+    def query_param(self) -> str | None:
+        """The query parameter that carries the credential (query auth only)."""
+        return self.param_name if self.type == "query" else None
 
     @property
     def secret_fields(self) -> tuple[str, ...]:
@@ -156,6 +171,7 @@ class SourceConfig:
     kms_key_arn: str | None
     api: ApiConfig
     secret_max_age_seconds: int = 300
+    raw_bucket_owner: str | None = None  # account id every S3 request names (ExpectedBucketOwner)
 
 
 def _require(env: Mapping[str, str], name: str) -> str:
@@ -190,19 +206,60 @@ def string_map(
     return result
 
 
-def _parse_endpoint(value: Any) -> str:
+def looks_like_credential(name: str) -> bool:
+    """Whether a header or query parameter name looks like it carries a credential."""
+    return _CREDENTIAL_NAME.search(re.sub(r"[-_.]", "", name.lower())) is not None
+
+
+def _refuse_credential_names(names: Iterable[str], field_name: str) -> None:
+    """A ConfigError naming `<field_name>.<name>` for the first name that looks like a credential."""
+    for name in names:
+        if looks_like_credential(name):
+            raise ConfigError(f"{field_name}.{name}", f"looks like a credential; {USE_AUTH}")
+
+
+def _parse_endpoint(value: Any, env: Mapping[str, str]) -> str:
+    field_name = "API_CONFIG.endpoint"
     if not isinstance(value, str) or not value:
-        raise ConfigError("API_CONFIG.endpoint", "is required and must be a URL string")
+        raise ConfigError(field_name, "is required and must be a URL string")
     parts = urlsplit(value)
     if parts.scheme not in ("https", "http") or not parts.hostname:
-        raise ConfigError("API_CONFIG.endpoint", "must be an absolute https:// URL")
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
-        raise ConfigError(
-            "API_CONFIG.endpoint", "must use https (plain http is allowed only for loopback hosts)"
-        )
+        raise ConfigError(field_name, "must be an absolute https:// URL")
     if parts.username or parts.password:
-        raise ConfigError("API_CONFIG.endpoint", "must not embed credentials; use auth and the secret")
+        raise ConfigError(field_name, f"embeds credentials in the URL; {USE_AUTH}")
+    for name, _ in parse_qsl(parts.query, keep_blank_values=True):
+        if looks_like_credential(name):
+            raise ConfigError(field_name, f"query parameter {name!r} looks like a credential; {USE_AUTH}")
+    _refuse_runtime_api(parts, env.get("AWS_LAMBDA_RUNTIME_API", ""))
+    if parts.scheme == "http" and not (
+        _is_loopback(parts.hostname) and env.get(ALLOW_HTTP_LOOPBACK) == "true"
+    ):
+        raise ConfigError(
+            field_name,
+            "must use https; plain http is accepted only for a loopback host (127.0.0.1, localhost, ::1) "
+            f"with {ALLOW_HTTP_LOOPBACK}=true in the function's environment, for local testing only",
+        )
     return value
+
+
+def _refuse_runtime_api(endpoint: SplitResult, runtime_api: str) -> None:
+    """The Lambda Runtime API (host:port in AWS_LAMBDA_RUNTIME_API) is never a data source.
+
+    A configuration pointing at it would let the function fetch (and land) its own invocation
+    events, and call the API that reports its results.
+    """
+    if not runtime_api.strip():
+        return
+    runtime = urlsplit("//" + runtime_api.strip())
+    port = endpoint.port or (443 if endpoint.scheme == "https" else 80)
+    host, runtime_host = endpoint.hostname or "", runtime.hostname or ""
+    same_host = host == runtime_host or (_is_loopback(host) and _is_loopback(runtime_host))
+    if same_host and port == runtime.port:
+        raise ConfigError(
+            "API_CONFIG.endpoint",
+            f"is the Lambda Runtime API (AWS_LAMBDA_RUNTIME_API={runtime_api.strip()}); "
+            "point it at the data API, over https",
+        )
 
 
 def _typed_options(value: dict[str, Any], field_name: str, keys_by_type: Mapping[str, frozenset[str]]) -> str:
@@ -299,8 +356,13 @@ def _parse_content_types(value: Any) -> tuple[str, ...]:
     return tuple(item.strip().lower() for item in value)
 
 
-def parse_api_config(raw: str) -> ApiConfig:
-    """Parse and validate the API_CONFIG JSON document."""
+def parse_api_config(raw: str, env: Mapping[str, str] | None = None) -> ApiConfig:
+    """Parse and validate the API_CONFIG JSON document.
+
+    `env` is the function's environment, which decides what the endpoint may be (plain http to
+    loopback only with ALLOW_HTTP_LOOPBACK=true; never the Lambda Runtime API). None: an empty
+    environment, so nothing is allowed by default.
+    """
     try:
         data = json.loads(raw)
     except json.JSONDecodeError as exc:
@@ -320,18 +382,16 @@ def parse_api_config(raw: str) -> ApiConfig:
         raise ConfigError("API_CONFIG.body", "is allowed only with method POST")
 
     headers = string_map(data.get("headers"), "API_CONFIG.headers")
-    for name in headers:
-        if name.lower() in FORBIDDEN_STATIC_HEADERS:
-            raise ConfigError(
-                f"API_CONFIG.headers.{name}", "carries credentials; configure auth and keep it in the secret"
-            )
+    _refuse_credential_names(headers, "API_CONFIG.headers")
+    query_params = string_map(data.get("query_params"), "API_CONFIG.query_params")
+    _refuse_credential_names(query_params, "API_CONFIG.query_params")
 
     records_path = _dot_path(data.get("records_path", ""), "API_CONFIG.records_path")
 
     return ApiConfig(
-        endpoint=_parse_endpoint(data.get("endpoint")),
+        endpoint=_parse_endpoint(data.get("endpoint"), env or {}),
         method=method,
-        query_params=string_map(data.get("query_params"), "API_CONFIG.query_params"),
+        query_params=query_params,
         headers=headers,
         body=body,
         auth=_parse_auth(data.get("auth")),
@@ -368,7 +428,10 @@ def load_config(env: Mapping[str, str] | None = None) -> SourceConfig:
     max_age_raw = env.get("SECRET_CACHE_SECONDS", "300").strip()
     if not max_age_raw.isdigit():
         raise ConfigError("SECRET_CACHE_SECONDS", "must be a whole number of seconds")
-    api = parse_api_config(_require(env, "API_CONFIG"))
+    owner = env.get("RAW_BUCKET_OWNER", "").strip() or None
+    if owner is not None and not ACCOUNT_ID_PATTERN.match(owner):
+        raise ConfigError("RAW_BUCKET_OWNER", "must be the 12-digit AWS account id that owns RAW_BUCKET")
+    api = parse_api_config(_require(env, "API_CONFIG"), env)
     # A source without auth needs no secret; every other one must name its secret.
     secret_arn = _require(env, "SECRET_ARN") if api.auth.type != "none" else env.get("SECRET_ARN", "")
     return SourceConfig(
@@ -379,4 +442,5 @@ def load_config(env: Mapping[str, str] | None = None) -> SourceConfig:
         kms_key_arn=kms_key_arn,
         api=api,
         secret_max_age_seconds=int(max_age_raw),
+        raw_bucket_owner=owner,
     )

@@ -8,6 +8,7 @@ run that had to stop early says so in its manifest (`"complete": false`, with th
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Callable, Mapping
@@ -20,6 +21,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 from aws_lambda_powertools.logging.types import LogRecord
 from aws_lambda_powertools.metrics import MetricUnit
+from requests import PreparedRequest
 
 from . import __version__
 from .config import SourceConfig, load_config
@@ -34,7 +36,7 @@ from .http_client import (
     fetch,
 )
 from .landing import PageTarget, land_page
-from .pagination import LandedPage, PageRequest, PaginationError, Paginator, strip_param
+from .pagination import LandedPage, PageRequest, PaginationError, Paginator
 from .redaction import REDACTOR
 from .secrets import get_credentials
 from .sink import MANIFEST_NAME, S3Sink, quarantine_prefix, run_prefix
@@ -97,8 +99,8 @@ def _utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _auth_param(config: SourceConfig) -> str | None:
-    return config.api.auth.param_name if config.api.auth.type == "query" else None
+def _warn(message: str, **fields: Any) -> None:
+    logger.warning(message, extra=fields)
 
 
 def _page_fetcher(
@@ -112,7 +114,12 @@ def _page_fetcher(
         )
         params = {} if page.url else {**config.api.query_params, **run.query_params, **page.params}
         request = build_request(config.api, credentials, params, url=page.url)
-        return fetch(request, config.api, deadline, log=lambda msg, **kw: logger.warning(msg, extra=kw))
+
+        def rebuild(url: str, method: str) -> PreparedRequest:
+            """A same-origin redirect's target, with the credentials applied again as configured."""
+            return build_request(config.api, credentials, {}, url=url, method=method)
+
+        return fetch(request, config.api, deadline, log=_warn, rebuild=rebuild)
 
     def fetch_page(page: PageRequest) -> Response:
         try:
@@ -167,14 +174,14 @@ def run_ingestion(
         quarantine_prefix=quarantine_prefix(config.raw_prefix, run.partition_date, run.run_id),
         metadata={"source-id": config.source_id, "run-id": run.run_id},
     )
-    sink = S3Sink(s3_client, config.raw_bucket, config.kms_key_arn)
+    sink = S3Sink(s3_client, config.raw_bucket, config.kms_key_arn, expected_owner=config.raw_bucket_owner)
     pagination = config.api.pagination
-    auth_param = _auth_param(config)
+    auth_param = config.api.auth.query_param
     paginator = Paginator(pagination, config.api.endpoint, auth_param)
     fetch_page = _page_fetcher(config, run, deadline)
 
-    def request_url(response: Response) -> str:
-        return REDACTOR.scrub(strip_param(response.raw.url or response.url, auth_param))
+    def request_url(response: Response) -> str:  # the final URL (after redirects), no credentials
+        return REDACTOR.scrub(REDACTOR.without_credentials(response.raw.url or response.url, auth_param))
 
     request = paginator.first(run.resume)
     pages = _pages_before(sink, manifest_key, run.resume) if run.resume else []
@@ -324,5 +331,7 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
         else:
             logger.exception("run failed")
         raise
-    logger.info("run finished", extra=result.as_dict())
-    return result.as_dict()
+    # Last line of defence: whatever the run put in its result, no credential leaves in it.
+    summary: dict[str, Any] = json.loads(REDACTOR.scrub(json.dumps(result.as_dict())))
+    logger.info("run finished", extra=summary)
+    return summary

@@ -3,7 +3,8 @@
 Retries cover connection errors, timeouts, 429 and 5xx. `Retry-After` (seconds or HTTP date) is
 honoured, but never below the jittered backoff (so `Retry-After: 0` does not burn every attempt at
 once) and never past the Lambda deadline. Any 4xx/5xx left after the retries raises: an error
-response is never handed on as data.
+response is never handed on as data. Redirects are followed by hand, on the request's own origin
+only (see redirects.py); any other redirect raises.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import urllib3
 
 from .config import ApiConfig
 from .redaction import REDACTOR
+from .redirects import REDIRECT_STATUSES, RedirectRefused, next_hop
 
 RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 BACKOFF_BASE_SECONDS = 0.5
@@ -42,6 +44,10 @@ class UpstreamHTTPError(UpstreamError):
 
 class DeadlineExceeded(UpstreamError):
     """Not enough of the invocation's time is left to wait or call again."""
+
+
+# Builds the request again for a redirect's target URL and method, with credentials as configured.
+Rebuild = Callable[[str, str], requests.PreparedRequest]
 
 
 class Deadline:
@@ -160,12 +166,19 @@ def build_request(
     credentials: Mapping[str, str],
     params: Mapping[str, str],
     url: str | None = None,
+    method: str | None = None,
 ) -> requests.PreparedRequest:
     """The request for one page, with credentials applied as the auth config says.
 
-    `url` is a next-page link from the API (its own query string stands; only the auth
-    parameter is added); without it the configured endpoint is called with `params`.
+    `url` is a URL from the API (a next-page link, a redirect's target): its own query string
+    stands, less the auth parameter and any parameter whose value is a known credential (APIs
+    echo them), and the credential is then applied as configured, once. Without `url` the
+    configured endpoint is called with `params`. `method` overrides the configured one (a 303
+    continues as GET); the body goes with POST only.
     """
+    method = method or api.method
+    if url:
+        url = REDACTOR.without_credentials(url, api.auth.query_param)
     headers = {"Accept": "application/json, */*;q=0.5", **api.headers}
     params = dict(params)
     auth = None
@@ -179,10 +192,11 @@ def build_request(
     elif kind == "basic":
         auth = (credentials[api.auth.username_field], credentials[api.auth.password_field])
         REDACTOR.add_basic_auth(*auth)
-    json_body = api.body if api.body is not None and not isinstance(api.body, str) else None
-    data = api.body if isinstance(api.body, str) else None
+    body = api.body if method == "POST" else None
+    json_body = body if body is not None and not isinstance(body, str) else None
+    data = body if isinstance(body, str) else None
     request = requests.Request(
-        api.method, url or api.endpoint, headers=headers, params=params, auth=auth, json=json_body, data=data
+        method, url or api.endpoint, headers=headers, params=params, auth=auth, json=json_body, data=data
     )
     return _http_session().prepare_request(request)
 
@@ -192,14 +206,41 @@ def safe_url(request: requests.PreparedRequest) -> str:
     return REDACTOR.scrub(request.url or "")
 
 
+def _send(
+    request: requests.PreparedRequest, timeout: float, deadline: Deadline, rebuild: Rebuild
+) -> requests.Response:
+    """Send `request`; follow same-origin redirects, each to a request built again by `rebuild`.
+
+    Raises RedirectRefused for a redirect to another origin, without Location, or past the limit.
+    """
+    session = _http_session()
+    hops = 0
+    while True:
+        raw = session.send(request, timeout=(min(timeout, 10.0), timeout), stream=True, allow_redirects=False)
+        if raw.status_code not in REDIRECT_STATUSES:
+            return raw
+        location = session.get_redirect_target(raw)
+        raw.close()
+        hop = next_hop(request.url or "", request.method or "GET", raw.status_code, location, hops)
+        hops += 1
+        request = rebuild(hop.url, hop.method)
+        timeout = min(timeout, deadline.seconds_left())
+        if timeout <= 0:
+            raise DeadlineExceeded(f"no time left to follow a redirect to {safe_url(request)}")
+
+
 def fetch(
     request: requests.PreparedRequest,
     api: ApiConfig,
     deadline: Deadline,
     log: Callable[..., None],
+    rebuild: Rebuild,
     sleep: Callable[[float], None] = time.sleep,
 ) -> Response:
-    """Send `request` with bounded retries; return the first 2xx response, unread."""
+    """Send `request` with bounded retries; return the first 2xx response, unread.
+
+    `rebuild(url, method)` builds the request again for a same-origin redirect's target.
+    """
     url = safe_url(request)
     max_attempts = api.max_retries + 1
     for attempt in range(1, max_attempts + 1):
@@ -210,7 +251,11 @@ def fetch(
         started = time.monotonic()
         retry_after: float | None = None
         try:
-            raw = _http_session().send(request, timeout=(min(timeout, 10.0), timeout), stream=True)
+            raw = _send(request, timeout, deadline, rebuild)
+        except RedirectRefused as refused:
+            raise UpstreamHTTPError(
+                f"{REDACTOR.scrub(str(refused))} (for {request.method} {url}; not followed)", refused.status
+            ) from None
         except requests.Timeout:
             problem, status = f"timed out after {timeout:.1f}s", None
         except requests.RequestException as exc:
@@ -225,7 +270,7 @@ def fetch(
                     status=status,
                     content_type=raw.headers.get("Content-Type", ""),
                     content_encoding=raw.headers.get("Content-Encoding"),
-                    url=url,
+                    url=REDACTOR.scrub(raw.url or url),
                     attempts=attempt,
                     latency_ms=latency_ms,
                     read_timeout=timeout,
@@ -255,11 +300,17 @@ def fetch(
 
 
 def _error_excerpt(raw: requests.Response) -> str:
-    """A short, scrubbed excerpt of an error body, for the exception message."""
+    """A short, scrubbed excerpt of an error body, for the exception message.
+
+    More than the excerpt is read, so that a credential starting before the cut is seen whole
+    and masked; the cut itself leaves no beginning of one (Redactor.truncate).
+    """
+    wanted = ERROR_BODY_EXCERPT + REDACTOR.longest + 1
     try:
-        text = raw.raw.read(ERROR_BODY_EXCERPT, decode_content=True) or b""
+        data = raw.raw.read(wanted, decode_content=True) or b""
     except Exception:  # noqa: BLE001 - the excerpt is best effort; the status is what matters
-        text = b""
+        data = b""
     finally:
         raw.close()
-    return REDACTOR.scrub(" ".join(text.decode("utf-8", "replace").split()))[:ERROR_BODY_EXCERPT]
+    text = " ".join(REDACTOR.scrub(data.decode("utf-8", "replace")).split())
+    return REDACTOR.truncate(text, ERROR_BODY_EXCERPT, cut_before=len(data) >= wanted)

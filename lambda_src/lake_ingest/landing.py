@@ -85,11 +85,11 @@ def land_page(
                 break
         else:  # the whole page is in memory: decide before writing
             scan = scanner.close()
-            reason = quarantine_reason(scan, content_type, size, api)
+            reason = quarantine_reason(scan, content_type, size)
             stored = _store(sink, target, request.index, response, head, reason)
             return _landed(request, response, stored, scan, reason, request_url)
 
-        stream = _checked(head, size, body, scanner, content_type, config)
+        stream = _checked(head, size, body, scanner, content_type)
         try:
             stored = _store(sink, target, request.index, response, stream, None)
         except BadBody as bad:
@@ -108,7 +108,6 @@ def _checked(
     body: Iterator[bytes],
     scanner: BodyScanner,
     content_type: str,
-    config: SourceConfig,
 ) -> Iterator[bytes]:
     """The page's chunks (`head`, already scanned and `received` bytes long, then the rest of `body`),
     scanned on the way; raises BadBody (aborting the upload) if the page is not data."""
@@ -121,7 +120,7 @@ def _checked(
         received += len(chunk)
         yield chunk
     scan = scanner.close()
-    reason = quarantine_reason(scan, content_type, received, config.api)
+    reason = quarantine_reason(scan, content_type, received)
     if reason:
         raise BadBody(reason)
 

@@ -4,6 +4,10 @@ A `PageRequest` says what to send for one page; its `state` is what a later even
 resume the run at that page. `Paginator.follow` decides, from the page just landed, whether
 there is a next page, and stops (with a reason) on the last page or on a cursor or URL that
 repeats, so a misbehaving API cannot loop a run forever.
+
+A next link is page state (resume events, manifests, logs), so it never keeps a credential: the
+auth parameter and any parameter whose value is a known credential (an API may echo its token
+into the link) are dropped; each request carries the credential as configured instead.
 """
 
 from __future__ import annotations
@@ -11,11 +15,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import urljoin
 
 from requests.utils import parse_header_links
 
 from .config import PaginationConfig
+from .origins import origin, same_origin
+from .redaction import REDACTOR
 
 RESUME_KEYS = {
     "link_header": "url",
@@ -54,21 +60,12 @@ class LandedPage:
     raw_bytes: int
 
 
-def strip_param(url: str, name: str | None) -> str:
-    """`url` without query parameter `name` (the auth parameter is re-added per request)."""
-    if not name:
-        return url
-    parts = urlsplit(url)
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != name]
-    return urlunsplit(parts._replace(query=urlencode(query)))
-
-
 class Paginator:
     """Builds page requests for one run of one source."""
 
     def __init__(self, config: PaginationConfig, endpoint: str, auth_param: str | None = None) -> None:
         self.config = config
-        self._endpoint = urlsplit(endpoint)
+        self._endpoint = endpoint
         self._auth_param = auth_param
         self._seen: set[str] = set()
 
@@ -113,7 +110,7 @@ class Paginator:
             )
             if not target:
                 return None, "end"
-            url = strip_param(self._same_origin(urljoin(page.request_url, target)), self._auth_param)
+            url = self._page_url(urljoin(page.request_url, target))
             if "url:" + url in self._seen:
                 return None, "repeated_url"
             return self._url_request(current.index + 1, url), "next"
@@ -141,7 +138,7 @@ class Paginator:
     # -- requests --------------------------------------------------------------------------------
 
     def _url_request(self, index: int, url: str) -> PageRequest:
-        url = strip_param(self._same_origin(url), self._auth_param)
+        url = self._page_url(url)
         return PageRequest(index, url=url, state={"url": url})
 
     def _cursor_request(self, index: int, cursor: str) -> PageRequest:
@@ -157,20 +154,15 @@ class Paginator:
         params = {self.config.offset_param: str(offset), self.config.limit_param: str(self.config.limit)}
         return PageRequest(index, params=params, state={"offset": offset})
 
-    def _same_origin(self, url: str) -> str:
-        """Follow links only to the configured endpoint's scheme, host and port (credentials go there)."""
-        parts = urlsplit(url)
-        if (parts.scheme, parts.hostname, parts.port) != (
-            self._endpoint.scheme,
-            self._endpoint.hostname,
-            self._endpoint.port,
-        ):
-            origin = f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
+    def _page_url(self, url: str) -> str:
+        """A link to follow, without credentials, and only on the configured endpoint's scheme,
+        host and port (credentials go there)."""
+        if not same_origin(url, self._endpoint):
             raise PaginationError(
-                f"the next page's URL is on another origin ({origin}); lake-ingest sends credentials "
+                f"the next page's URL is on another origin ({origin(url)}); lake-ingest sends credentials "
                 f"only to the configured endpoint's origin"
             )
-        return url
+        return REDACTOR.without_credentials(url, self._auth_param)
 
 
 def _next_link(header: str | None) -> str | None:

@@ -86,13 +86,15 @@ def scanner_for(content_type: str, api: ApiConfig) -> BodyScanner:
     return Uncounted(kind, api.pagination.body_paths)
 
 
-def quarantine_reason(scan: ScanResult, content_type: str, raw_bytes: int, api: ApiConfig) -> str | None:
+def quarantine_reason(scan: ScanResult, content_type: str, raw_bytes: int) -> str | None:
     """Why this page is not data, or None if it is (an empty body is data with no records)."""
     if raw_bytes == 0:
         return None
     if scan.invalid:
         return f"body is not the JSON its content type promises: {scan.invalid}"
-    if api.records_path and is_json(content_type) and scan.records is None and scan.gave_up is None:
+    # An empty records_path expects a top-level array: a top-level object there (`{"error": ...}`
+    # with status 200) is not data, exactly like a missing list at a configured path.
+    if is_json(content_type) and scan.records is None and scan.gave_up is None:
         return f"no records where expected: {scan.records_problem}"
     return None
 

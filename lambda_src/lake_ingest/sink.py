@@ -61,13 +61,27 @@ class StoredObject:
 
 
 class S3Sink:
-    """Writes objects to one bucket with the source's encryption settings."""
+    """Writes objects to one bucket with the source's encryption settings.
+
+    With `expected_owner` (an account id), every request names it as ExpectedBucketOwner, so S3
+    refuses it (403) if the bucket now belongs to another account: a bucket deleted and re-created
+    elsewhere under the same name never receives this source's data or serves it a manifest.
+    """
 
     def __init__(
-        self, client: Any, bucket: str, kms_key_arn: str | None, part_size: int | None = None
+        self,
+        client: Any,
+        bucket: str,
+        kms_key_arn: str | None,
+        part_size: int | None = None,
+        expected_owner: str | None = None,
     ) -> None:
         self._client = client
         self._bucket = bucket
+        # Bucket and, when set, the expected owner: the arguments every request starts with.
+        self._target: dict[str, str] = {"Bucket": bucket}
+        if expected_owner:
+            self._target["ExpectedBucketOwner"] = expected_owner
         self._part_size = part_size or PART_SIZE
         self._encryption: dict[str, Any] = (
             {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": kms_key_arn, "BucketKeyEnabled": True}
@@ -106,7 +120,7 @@ class S3Sink:
                 stored = upload.size
             else:
                 response = self._client.put_object(
-                    Bucket=self._bucket,
+                    **self._target,
                     Key=key,
                     Body=data,
                     ContentType="application/gzip",
@@ -125,7 +139,7 @@ class S3Sink:
         """Write a small JSON document (the manifest) in one request, passed through `scrub`."""
         body = scrub(json.dumps(document, indent=2, sort_keys=True)).encode()
         response = self._client.put_object(
-            Bucket=self._bucket, Key=key, Body=body, ContentType="application/json", **self._encryption
+            **self._target, Key=key, Body=body, ContentType="application/json", **self._encryption
         )
         return StoredObject(
             key, len(body), len(body), hashlib.sha256(body).hexdigest(), response.get("VersionId")
@@ -134,7 +148,7 @@ class S3Sink:
     def get_json(self, key: str) -> Any | None:
         """Read a small JSON document back (the manifest of a run being resumed); None if absent."""
         try:
-            response = self._client.get_object(Bucket=self._bucket, Key=key)
+            response = self._client.get_object(**self._target, Key=key)
         except self._client.exceptions.NoSuchKey:
             return None
         return json.loads(response["Body"].read())
@@ -159,7 +173,7 @@ class _MultipartUpload:
         client = self._sink._client
         if self._upload_id is None:
             self._upload_id = client.create_multipart_upload(
-                Bucket=self._sink._bucket,
+                **self._sink._target,
                 Key=self._key,
                 ContentType="application/gzip",
                 Metadata=self._metadata,
@@ -167,14 +181,14 @@ class _MultipartUpload:
             )["UploadId"]
         number = len(self._parts) + 1
         response = client.upload_part(
-            Bucket=self._sink._bucket, Key=self._key, UploadId=self._upload_id, PartNumber=number, Body=data
+            **self._sink._target, Key=self._key, UploadId=self._upload_id, PartNumber=number, Body=data
         )
         self._parts.append({"PartNumber": number, "ETag": response["ETag"]})
         self.size += len(data)
 
     def complete(self) -> str | None:
         response = self._sink._client.complete_multipart_upload(
-            Bucket=self._sink._bucket,
+            **self._sink._target,
             Key=self._key,
             UploadId=self._upload_id,
             MultipartUpload={"Parts": self._parts},
@@ -186,6 +200,6 @@ class _MultipartUpload:
     def abort(self) -> None:
         if self._upload_id is not None:
             self._sink._client.abort_multipart_upload(
-                Bucket=self._sink._bucket, Key=self._key, UploadId=self._upload_id
+                **self._sink._target, Key=self._key, UploadId=self._upload_id
             )
             self._upload_id = None

@@ -31,6 +31,8 @@ data "aws_iam_policy_document" "kms" {
     }
   }
 
+  # CloudWatch Logs sends the log group's ARN as the context aws:logs:arn (no ":*" suffix)
+  # (https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html).
   statement {
     sid       = "CloudWatchLogsForTheSourcesLogGroupsOnly"
     actions   = ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"]
@@ -46,6 +48,9 @@ data "aws_iam_policy_document" "kms" {
     }
   }
 
+  # Alarms publishing to the encrypted topic, bound to this account's source alarms with the confused-
+  # deputy keys SNS documents for service publishers (it documents no encryption context)
+  # (https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services).
   statement {
     sid       = "CloudWatchAlarmsPublishToEncryptedTopic"
     actions   = ["kms:Decrypt", "kms:GenerateDataKey*"]
@@ -56,8 +61,13 @@ data "aws_iam_policy_document" "kms" {
     }
     condition {
       test     = "StringEquals"
-      variable = "kms:EncryptionContext:aws:sns:topicArn"
-      values   = [local.topic_arn]
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+    condition {
+      test     = "ArnLike"
+      variable = "aws:SourceArn"
+      values   = local.alarm_arns
     }
   }
 }

@@ -1,7 +1,7 @@
 # A shared raw lake for many lake-ingest sources: one bucket, one KMS key, one alarm topic.
 # Each source (the root module with `lake = module.lake.for_sources`) writes only under its own
-# prefix: its role's IAM policy says so, and this bucket's policy enforces it again for every role
-# tagged `lake-ingest:raw-prefix` (attribute-based: new sources need no change here).
+# prefix: its role's IAM policy says so, and this bucket's policy enforces it again for every source
+# registered in var.sources (and turns away any other role tagged as a lake-ingest source).
 
 data "aws_partition" "current" {}
 data "aws_region" "current" {}
@@ -26,7 +26,8 @@ locals {
     cloudwatch = "cloudwatch.amazonaws.com"
     logs       = "logs.${local.region}.${local.dns_suffix}"
   }
-  source_prefix_tag = "lake-ingest:raw-prefix"
+  # Every source role carries this tag (the root module sets it); the bucket policy keys on it.
+  source_id_tag = "lake-ingest:source-id"
 
   tags = merge(var.tags, { "lake-ingest:lake" = var.name })
 }

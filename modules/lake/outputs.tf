@@ -24,18 +24,19 @@ output "alarm_topic_arn" {
 }
 
 output "for_sources" {
-  description = "Pass as `lake` to each lake-ingest source: {bucket_name, kms_key_arn, alarm_topic_arn}."
+  description = "Pass as `lake` to each lake-ingest source: {bucket_name, kms_key_arn, alarm_topic_arn, source_prefixes}. A source checks at plan time that it is registered in var.sources with its own prefix."
   value = {
     bucket_name     = aws_s3_bucket.raw.id
     kms_key_arn     = aws_kms_key.this.arn
     alarm_topic_arn = aws_sns_topic.alarms.arn
+    source_prefixes = var.sources
   }
 }
 
 output "policies" {
   description = "The lake's rendered resource policies (JSON), for security review and policy linters: bucket, key, alarm_topic."
   value = {
-    bucket      = data.aws_iam_policy_document.raw_bucket.json
+    bucket      = data.aws_iam_policy_document.raw_bucket.minified_json
     key         = data.aws_iam_policy_document.kms.json
     alarm_topic = data.aws_iam_policy_document.alarms_topic.json
   }

@@ -70,7 +70,15 @@ resource "aws_s3_bucket_lifecycle_configuration" "raw" {
 
 resource "aws_s3_bucket_policy" "raw" {
   bucket = aws_s3_bucket.raw.id
-  policy = data.aws_iam_policy_document.raw_bucket.json
+  # Minified: S3 limits a bucket policy to 20 KB, and each registered source adds a statement.
+  policy = data.aws_iam_policy_document.raw_bucket.minified_json
+
+  lifecycle {
+    precondition {
+      condition     = length(data.aws_iam_policy_document.raw_bucket.minified_json) <= 20480
+      error_message = "The bucket policy for ${length(var.sources)} sources is ${length(data.aws_iam_policy_document.raw_bucket.minified_json)} bytes, over S3's 20 KB limit: split the sources across two lakes (modules/lake), or shorten their prefixes."
+    }
+  }
 
   depends_on = [aws_s3_bucket_public_access_block.raw]
 }
@@ -97,7 +105,13 @@ resource "aws_s3_bucket_object_lock_configuration" "raw" {
   depends_on = [aws_s3_bucket_versioning.raw]
 }
 
+locals {
+  # Per-source statement ids: "-" becomes "X" (source ids are lowercase, so the mapping is one-to-one).
+  source_sids = { for id in keys(var.sources) : id => "OnlyOwnPrefix${replace(id, "-", "X")}" }
+}
+
 data "aws_iam_policy_document" "raw_bucket" {
+  # https://docs.aws.amazon.com/AmazonS3/latest/userguide/security-best-practices.html (aws:SecureTransport)
   statement {
     sid       = "DenyInsecureTransport"
     effect    = "Deny"
@@ -114,8 +128,10 @@ data "aws_iam_policy_document" "raw_bucket" {
     }
   }
 
-  # Requests that name an encryption must name SSE-KMS with this key; requests that name none get
-  # the bucket default (this key). UploadPart carries no encryption headers, so "IfExists" is not used.
+  # A request that names an encryption must name SSE-KMS; one that names none gets the bucket default
+  # (this key). The Null test is what keeps UploadPart/CompleteMultipartUpload working: they are
+  # authorized as s3:PutObject but carry no SSE headers, and a negated operator is true for an absent
+  # key (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html).
   statement {
     sid       = "DenyPutsWithOtherEncryption"
     effect    = "Deny"
@@ -126,12 +142,18 @@ data "aws_iam_policy_document" "raw_bucket" {
       identifiers = ["*"]
     }
     condition {
+      test     = "Null"
+      variable = "s3:x-amz-server-side-encryption"
+      values   = ["false"]
+    }
+    condition {
       test     = "StringNotEquals"
       variable = "s3:x-amz-server-side-encryption"
       values   = ["aws:kms"]
     }
   }
 
+  # Same presence test for the key header (https://docs.aws.amazon.com/AmazonS3/latest/userguide/specifying-kms-encryption.html).
   statement {
     sid       = "DenyPutsWithOtherKey"
     effect    = "Deny"
@@ -142,27 +164,63 @@ data "aws_iam_policy_document" "raw_bucket" {
       identifiers = ["*"]
     }
     condition {
+      test     = "Null"
+      variable = "s3:x-amz-server-side-encryption-aws-kms-key-id"
+      values   = ["false"]
+    }
+    condition {
       test     = "StringNotEquals"
       variable = "s3:x-amz-server-side-encryption-aws-kms-key-id"
       values   = [aws_kms_key.this.arn]
     }
   }
 
-  # Attribute-based confinement: a role tagged lake-ingest:raw-prefix (every source's role) can
-  # touch objects only under that prefix, whatever its IAM policy says.
+  # Each registered source's role (tagged lake-ingest:source-id) touches nothing in this bucket outside
+  # its own prefix, whatever other policies grant it: listing, versions, deletes and tagging included.
+  # Static NotResource per source: IAM documents policy variables only in Resource and Condition
+  # (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_variables.html#policy-vars-wheretouse).
+  dynamic "statement" {
+    for_each = var.sources
+    content {
+      sid           = local.source_sids[statement.key]
+      effect        = "Deny"
+      actions       = ["s3:*"]
+      not_resources = ["${aws_s3_bucket.raw.arn}/${statement.value}/*"]
+      principals {
+        type        = "AWS"
+        identifiers = ["*"]
+      }
+      condition {
+        test     = "StringEquals"
+        variable = "aws:PrincipalTag/${local.source_id_tag}"
+        values   = [statement.key]
+      }
+    }
+  }
+
+  # A role tagged as a lake-ingest source that this lake does not know (another lake's source, or one
+  # not registered in var.sources) gets nothing here. Null with "false": the tag is present.
   statement {
-    sid           = "SourcesOnlyUnderTheirOwnPrefix"
-    effect        = "Deny"
-    actions       = ["s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload"]
-    not_resources = ["${aws_s3_bucket.raw.arn}/&{aws:PrincipalTag/${local.source_prefix_tag}}/*"]
+    sid       = "UnregisteredSourcesNoAccess"
+    effect    = "Deny"
+    actions   = ["s3:*"]
+    resources = [aws_s3_bucket.raw.arn, "${aws_s3_bucket.raw.arn}/*"]
     principals {
       type        = "AWS"
       identifiers = ["*"]
     }
     condition {
       test     = "Null"
-      variable = "aws:PrincipalTag/${local.source_prefix_tag}"
+      variable = "aws:PrincipalTag/${local.source_id_tag}"
       values   = ["false"]
+    }
+    dynamic "condition" {
+      for_each = length(var.sources) > 0 ? [1] : []
+      content {
+        test     = "StringNotEquals"
+        variable = "aws:PrincipalTag/${local.source_id_tag}"
+        values   = sort(keys(var.sources))
+      }
     }
   }
 }

@@ -12,6 +12,7 @@ resource "aws_sns_topic_policy" "alarms" {
 }
 
 data "aws_iam_policy_document" "alarms_topic" {
+  # aws:SourceArn is the alarm's ARN (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/Notify_Users_Alarm_Changes.html).
   statement {
     sid       = "CloudWatchAlarmsOfTheSources"
     actions   = ["sns:Publish"]

@@ -91,3 +91,26 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "sources" {
+  description = "The sources that write into this lake: source_id => raw prefix (the root module's source_id and its raw_prefix, which defaults to the source id). The bucket policy confines each source's role (tagged lake-ingest:source-id) to bucket/<prefix>/*, whatever its IAM policies say, and denies every other role tagged as a lake-ingest source. Prefixes may not nest or overlap. About 60 sources fit S3's 20 KB bucket-policy limit (checked before the policy is written)."
+  type        = map(string)
+  default     = {}
+
+  validation {
+    condition     = alltrue([for id in keys(var.sources) : can(regex("^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$", id))])
+    error_message = "sources: every key must be a source_id (1-32 lowercase letters, digits and hyphens, starting and ending with a letter or digit); invalid: ${jsonencode([for id in keys(var.sources) : id if !can(regex("^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$", id))])}."
+  }
+  validation {
+    condition = alltrue([
+      for p in values(var.sources) : can(regex("^[A-Za-z0-9_.=-]+(/[A-Za-z0-9_.=-]+)*$", p)) && length(p) <= 200 && !anytrue([for s in split("/", p) : contains([".", ".."], s)])
+    ])
+    error_message = "sources: every prefix must be a relative key prefix such as \"vendor/orders\" of letters, digits, '_', '.', '=', '-' (at most 200 characters; no leading, trailing or double slash; no \".\" or \"..\" segment); invalid: ${jsonencode([for id, p in var.sources : "${id} = ${p}" if !(can(regex("^[A-Za-z0-9_.=-]+(/[A-Za-z0-9_.=-]+)*$", p)) && length(p) <= 200 && !anytrue([for s in split("/", p) : contains([".", ".."], s)]))])}."
+  }
+  validation {
+    condition = length(flatten([
+      for a, pa in var.sources : [for b, pb in var.sources : b if a != b && (pa == pb || startswith(pb, "${pa}/"))]
+    ])) == 0
+    error_message = "sources: prefixes may not nest or overlap (a source could read or overwrite another's data): ${join("; ", flatten([for a, pa in var.sources : [for b, pb in var.sources : "${a} (${pa}) contains ${b} (${pb})" if a != b && (pa == pb || startswith(pb, "${pa}/"))]]))}. Give each source a prefix of its own, e.g. \"billing/invoices\" and \"billing/payments\" instead of \"billing\" and \"billing/invoices\"."
+  }
+}

@@ -66,10 +66,10 @@ run "bucket_and_key_are_hardened" {
   }
   assert {
     condition = anytrue([
-      for s in data.aws_iam_policy_document.raw_bucket.statement : s.sid == "SourcesOnlyUnderTheirOwnPrefix" && s.effect == "Deny" &&
-      toset(s.not_resources) == toset(["arn:aws:s3:::acme-lake-raw-x/&{aws:PrincipalTag/lake-ingest:raw-prefix}/*"])
+      for s in data.aws_iam_policy_document.raw_bucket.statement : s.sid == "UnregisteredSourcesNoAccess" && s.effect == "Deny" &&
+      jsonencode([for c in s.condition : [c.test, c.variable, c.values]]) == jsonencode([["Null", "aws:PrincipalTag/lake-ingest:source-id", ["false"]]])
     ])
-    error_message = "The bucket policy must confine every tagged source role to its own prefix."
+    error_message = "With no source registered, every role tagged as a lake-ingest source must be turned away."
   }
   assert {
     condition = anytrue([
@@ -127,4 +127,77 @@ run "rejects_bad_access_log_bucket" {
     access_logging = { bucket = "arn:aws:s3:::logs" }
   }
   expect_failures = [var.access_logging]
+}
+
+run "registered_sources_are_confined_to_their_prefixes" {
+  command = plan
+  variables {
+    sources = { orders = "orders", invoices = "billing/invoices", "orders-archive" = "orders-archive" }
+  }
+  assert {
+    condition = toset([
+      for s in data.aws_iam_policy_document.raw_bucket.statement : jsonencode([s.sid, s.effect, s.actions, s.not_resources, [for c in s.condition : [c.test, c.variable, c.values]]])
+      if startswith(coalesce(s.sid, "-"), "OnlyOwnPrefix")
+      ]) == toset([
+      for id, prefix in { orders = "orders", invoices = "billing/invoices", "orders-archive" = "orders-archive" } :
+      jsonencode(["OnlyOwnPrefix${replace(id, "-", "X")}", "Deny", ["s3:*"], ["arn:aws:s3:::acme-lake-raw-x/${prefix}/*"], [["StringEquals", "aws:PrincipalTag/lake-ingest:source-id", [id]]]])
+    ])
+    error_message = "Each registered source gets one deny: anything outside bucket/<its prefix>/* (no policy variable)."
+  }
+  assert {
+    condition = anytrue([
+      for s in data.aws_iam_policy_document.raw_bucket.statement : s.sid == "UnregisteredSourcesNoAccess" && contains(
+        [for c in s.condition : jsonencode([c.test, c.values]) if c.variable == "aws:PrincipalTag/lake-ingest:source-id"],
+        jsonencode(["StringNotEquals", ["invoices", "orders", "orders-archive"]])
+      )
+    ])
+    error_message = "Roles tagged with a source id this lake does not know must be turned away."
+  }
+  assert {
+    condition     = jsonencode(output.for_sources.source_prefixes) == jsonencode({ orders = "orders", invoices = "billing/invoices", "orders-archive" = "orders-archive" })
+    error_message = "for_sources must carry the registered prefixes, so each source can check its registration at plan time."
+  }
+}
+
+run "encryption_denies_apply_only_when_the_header_is_sent" {
+  command = plan
+  assert {
+    condition = alltrue([
+      for s in data.aws_iam_policy_document.raw_bucket.statement : contains([for c in s.condition : "${c.test} ${c.variable} ${jsonencode(c.values)}"], "Null ${one([for c in s.condition : c.variable if c.test == "StringNotEquals"])} [\"false\"]")
+      if startswith(coalesce(s.sid, "-"), "DenyPutsWith")
+    ])
+    error_message = "UploadPart and CompleteMultipartUpload are s3:PutObject without SSE headers: each encryption deny needs a presence (Null) test."
+  }
+}
+
+run "rejects_nested_prefixes" {
+  command = plan
+  variables {
+    sources = { billing = "billing", invoices = "billing/invoices" }
+  }
+  expect_failures = [var.sources]
+}
+
+run "rejects_the_same_prefix_twice" {
+  command = plan
+  variables {
+    sources = { a = "shared", b = "shared" }
+  }
+  expect_failures = [var.sources]
+}
+
+run "rejects_dot_segments_in_prefixes" {
+  command = plan
+  variables {
+    sources = { a = "vendor/../other" }
+  }
+  expect_failures = [var.sources]
+}
+
+run "rejects_a_bad_source_id" {
+  command = plan
+  variables {
+    sources = { "Orders_API" = "orders" }
+  }
+  expect_failures = [var.sources]
 }

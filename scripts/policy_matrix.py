@@ -1,0 +1,551 @@
+"""The policy evaluation matrix: the applied policies, evaluated offline the way AWS evaluates them.
+
+moto evaluates no IAM policy, so a policy that passes every local test can still break or leak on AWS.
+This module reads every policy of an applied deployment back from the (local) AWS that holds it, builds
+each request of tests/policy/matrix.toml with the context keys AWS sends, and has an offline IAM
+simulator (@cloud-copilot/iam-simulate, tests/policy/simulate.cjs, installed by the Makefile into
+.iamsim/) decide it. Every case must reach its expected decision, and every statement of every policy
+must match at least one request (a statement nothing exercises is either dead or untested).
+
+`python -m scripts.policy_matrix --update-readme` applies examples/multi-source to a fresh local AWS
+and rewrites the README's security table (the docs test fails when it drifts).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import fnmatch
+import json
+import re
+import subprocess
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from scripts.harness import ROOT, local_client
+
+MATRIX = ROOT / "tests" / "policy" / "matrix.toml"
+SIMULATOR = ROOT / "tests" / "policy" / "simulate.cjs"
+NODE_MODULES = ROOT / ".iamsim" / "node_modules"
+README = ROOT / "README.md"
+README_BEGIN = "<!-- BEGIN_POLICY_MATRIX -->"
+README_END = "<!-- END_POLICY_MATRIX -->"
+OTHER_ACCOUNT = "210987654321"
+SOURCE_ID_TAG = "lake-ingest:source-id"
+DECISIONS = ("Allowed", "Denied", "ExplicitlyDenied")
+# What "someone attached a broad policy later" grants: every action of the services the module uses.
+BROAD_GRANT = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Sid": "GrantedElsewhere",
+            "Effect": "Allow",
+            "Action": ["s3:*", "kms:*", "secretsmanager:*", "sqs:*", "sns:*", "lambda:*", "logs:*"],
+            "Resource": "*",
+        }
+    ],
+}
+
+
+class MatrixError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Case:
+    """One request of the matrix and the decision AWS must reach."""
+
+    number: int
+    group: str
+    title: str
+    who: str
+    action: str
+    resource: str
+    expect: str
+    context: Mapping[str, str] = field(default_factory=dict)
+    needs: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Policy:
+    name: str
+    document: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Source:
+    """One source as deployed: the names the matrix refers to and the policies AWS holds for it."""
+
+    source_id: str
+    names: Mapping[str, str]  # prefix, secret_arn, dlq_arn, function_arn, role_arn, ... (see matrix.toml)
+    role_policy: Policy
+    role_tags: Mapping[str, str]
+    trust: Policy
+    secret_policy: Policy
+    dlq_policy: Policy
+    scheduler_policy: Policy | None = None
+    scheduler_trust: Policy | None = None
+    schedule_dlq_policy: Policy | None = None
+
+
+@dataclass(frozen=True)
+class Deployment:
+    partition: str
+    region: str
+    dns_suffix: str
+    account: str
+    names: Mapping[str, str]  # bucket_arn, key_arn, topic_arn
+    bucket_policy: Policy
+    key_policy: Policy
+    topic_policy: Policy
+    sources: Mapping[str, Source]
+
+    def policies(self) -> list[Policy]:
+        found = [self.bucket_policy, self.key_policy, self.topic_policy]
+        for s in self.sources.values():
+            found += [s.role_policy, s.trust, s.secret_policy, s.dlq_policy]
+            found += [p for p in (s.scheduler_policy, s.scheduler_trust, s.schedule_dlq_policy) if p]
+        return found
+
+
+@dataclass(frozen=True)
+class Outcome:
+    case: Case
+    subject: str
+    decision: str | None
+    matched: tuple[str, ...]  # "policy#Sid" of every statement that matched the request
+    errors: tuple[str, ...]
+    deciders: tuple[str, ...] = ()  # policies whose matching statements carry the decision's effect
+
+    @property
+    def ok(self) -> bool:
+        if self.errors or self.decision is None:
+            return False
+        if self.case.expect == "Denied":
+            return self.decision in ("ImplicitlyDenied", "ExplicitlyDenied")
+        return self.decision == self.case.expect
+
+
+@dataclass(frozen=True)
+class Report:
+    outcomes: tuple[Outcome, ...]
+    left_out: int  # cases a deployment cannot have (no second source, no schedule)
+    uncovered: tuple[str, ...]  # statements no request matched
+
+    @property
+    def failures(self) -> list[Outcome]:
+        return [o for o in self.outcomes if not o.ok]
+
+
+def load_cases(path: Path = MATRIX) -> list[Case]:
+    cases = []
+    for number, raw in enumerate(tomllib.loads(path.read_text())["case"], start=1):
+        if raw["expect"] not in DECISIONS:
+            raise MatrixError(f"case {number} ({raw['title']}): expect must be one of {DECISIONS}")
+        cases.append(
+            Case(
+                number=number,
+                group=raw["group"],
+                title=raw["title"],
+                who=raw["who"],
+                action=raw["action"],
+                resource=raw["resource"],
+                expect=raw["expect"],
+                context=raw.get("context", {}),
+                needs=tuple(raw.get("needs", ())),
+            )
+        )
+    return cases
+
+
+# -- reading a deployment back --------------------------------------------------------------------
+
+
+def _document(value: Any) -> dict[str, Any]:
+    return json.loads(value) if isinstance(value, str) else dict(value)
+
+
+def _arn_parts(arn: str) -> list[str]:
+    return arn.split(":", 5)
+
+
+def read_deployment(
+    endpoint: str, lake: Mapping[str, Any], sources: Mapping[str, Mapping[str, Any]]
+) -> Deployment:
+    """Every policy of an applied deployment, as the local AWS holds it.
+
+    `lake` has bucket_name, kms_key_arn and alarm_topic_arn; `sources` maps each source id to the root
+    module's outputs for it.
+    """
+    s3, kms, sns = (local_client(s, endpoint) for s in ("s3", "kms", "sns"))
+    iam, secrets, sqs = (local_client(s, endpoint) for s in ("iam", "secretsmanager", "sqs"))
+    key_arn = lake["kms_key_arn"]
+    _, partition, _, region, account, _ = _arn_parts(key_arn)
+    bucket_arn = f"arn:{partition}:s3:::{lake['bucket_name']}"
+    dns_suffix = "amazonaws.com.cn" if partition == "aws-cn" else "amazonaws.com"
+
+    def role(arn: str) -> tuple[dict[str, Any], dict[str, Any], dict[str, str]]:
+        name = arn.rsplit("/", 1)[1]
+        (policy_name,) = iam.list_role_policies(RoleName=name)["PolicyNames"]
+        policy = _document(iam.get_role_policy(RoleName=name, PolicyName=policy_name)["PolicyDocument"])
+        trust = _document(iam.get_role(RoleName=name)["Role"]["AssumeRolePolicyDocument"])
+        tags = {t["Key"]: t["Value"] for t in iam.list_role_tags(RoleName=name)["Tags"]}
+        return policy, trust, tags
+
+    def queue_policy(arn: str) -> dict[str, Any]:
+        url = sqs.get_queue_url(QueueName=arn.rsplit(":", 1)[1])["QueueUrl"]
+        return _document(
+            sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["Policy"])["Attributes"]["Policy"]
+        )
+
+    read: dict[str, Source] = {}
+    for source_id, out in sources.items():
+        role_policy, trust, tags = role(out["role_arn"])
+        names = {
+            "prefix": out["raw_prefix"],
+            "secret_arn": out["secret_arn"],
+            "dlq_arn": out["dlq_arn"],
+            "function_arn": out["function_arn"],
+            "role_arn": out["role_arn"],
+            "log_group_arn": f"arn:{partition}:logs:{region}:{account}:log-group:{out['log_group_name']}",
+            "alarm_prefix": f"arn:{partition}:cloudwatch:{region}:{account}:alarm:{out['function_name']}",
+        }
+        scheduled: dict[str, Any] = {}
+        if out.get("schedule_arn"):
+            names.update(
+                schedule_arn=out["schedule_arn"],
+                scheduler_role_arn=out["scheduler_role_arn"],
+                schedule_dlq_arn=out["schedule_dlq_arn"],
+            )
+            scheduler_policy, scheduler_trust, _ = role(out["scheduler_role_arn"])
+            scheduled = {
+                "scheduler_policy": Policy(f"scheduler-role:{source_id}", scheduler_policy),
+                "scheduler_trust": Policy(f"scheduler-trust:{source_id}", scheduler_trust),
+                "schedule_dlq_policy": Policy(
+                    f"schedule-dlq:{source_id}", queue_policy(out["schedule_dlq_arn"])
+                ),
+            }
+        secret_policy = _document(secrets.get_resource_policy(SecretId=out["secret_arn"])["ResourcePolicy"])
+        read[source_id] = Source(
+            source_id=source_id,
+            names=names,
+            role_policy=Policy(f"role:{source_id}", role_policy),
+            role_tags=tags,
+            trust=Policy(f"trust:{source_id}", trust),
+            secret_policy=Policy(f"secret:{source_id}", secret_policy),
+            dlq_policy=Policy(f"dlq:{source_id}", queue_policy(out["dlq_arn"])),
+            **scheduled,
+        )
+    topic = lake["alarm_topic_arn"]
+    return Deployment(
+        partition=partition,
+        region=region,
+        dns_suffix=dns_suffix,
+        account=account,
+        names={"bucket_arn": bucket_arn, "key_arn": key_arn, "topic_arn": topic},
+        bucket_policy=Policy("bucket", _document(s3.get_bucket_policy(Bucket=lake["bucket_name"])["Policy"])),
+        key_policy=Policy(
+            "key", _document(kms.get_key_policy(KeyId=key_arn, PolicyName="default")["Policy"])
+        ),
+        topic_policy=Policy(
+            "topic", _document(sns.get_topic_attributes(TopicArn=topic)["Attributes"]["Policy"])
+        ),
+        sources=read,
+    )
+
+
+# -- building requests -------------------------------------------------------------------------------
+
+_PLACEHOLDER = re.compile(r"\{([a-z_]+(?:\.[a-z_]+)?)\}")
+
+
+def _fill(text: str, values: Mapping[str, str]) -> str:
+    def one(match: re.Match[str]) -> str:
+        if match.group(1) not in values:
+            raise MatrixError(f"unknown placeholder {{{match.group(1)}}} in {text!r}")
+        return values[match.group(1)]
+
+    return _PLACEHOLDER.sub(one, text)
+
+
+def _values(deployment: Deployment, me: Source, other: Source | None) -> dict[str, str]:
+    values = {
+        **deployment.names,
+        "account": deployment.account,
+        "region": deployment.region,
+        "partition": deployment.partition,
+        "dns_suffix": deployment.dns_suffix,
+        "other_account": OTHER_ACCOUNT,
+    }
+    for label, source in (("me", me), ("other", other)):
+        if source is not None:
+            values.update({f"{label}.{k}": v for k, v in source.names.items()})
+    return values
+
+
+def _resource_policy(deployment: Deployment, action: str, resource: str) -> tuple[Policy | None, str]:
+    """The resource-based policy AWS consults for this request, and its kind (resource or trust)."""
+    if action.startswith("sts:"):
+        for s in deployment.sources.values():
+            if resource == s.names["role_arn"]:
+                return s.trust, "trust"
+            if resource == s.names.get("scheduler_role_arn"):
+                return s.scheduler_trust, "trust"
+    if resource == deployment.names["key_arn"]:
+        return deployment.key_policy, "resource"
+    if resource == deployment.names["topic_arn"]:
+        return deployment.topic_policy, "resource"
+    if resource.startswith(deployment.names["bucket_arn"]):
+        return deployment.bucket_policy, "resource"
+    for s in deployment.sources.values():
+        by_resource = {
+            s.names["secret_arn"]: s.secret_policy,
+            s.names["dlq_arn"]: s.dlq_policy,
+            s.names.get("schedule_dlq_arn", ""): s.schedule_dlq_policy,
+        }
+        if resource in by_resource:
+            return by_resource[resource], "resource"
+    return None, "resource"
+
+
+def _resource_account(deployment: Deployment, resource: str) -> str:
+    parts = resource.split(":")
+    return parts[4] if len(parts) > 4 and parts[4] else deployment.account
+
+
+def _principal(deployment: Deployment, who: str, me: Source) -> tuple[str, list[Policy], dict[str, str]]:
+    """The principal ARN (or service name), its identity policies and the context keys it brings."""
+    account = deployment.account
+    if who.startswith("service:"):
+        service = who.split(":", 1)[1]
+        name = (
+            f"logs.{deployment.region}.{deployment.dns_suffix}"
+            if service == "logs"
+            else f"{service}.amazonaws.com"
+        )
+        return name, [], {}
+    if who in ("source", "source+admin"):
+        arn, policies, tags = me.names["role_arn"], [me.role_policy], dict(me.role_tags)
+        if who == "source+admin":
+            policies = [*policies, Policy("granted-elsewhere", BROAD_GRANT)]
+    elif who == "scheduler":
+        if me.scheduler_policy is None:
+            raise MatrixError(f"source {me.source_id} has no scheduler role")
+        arn, policies, tags = me.names["scheduler_role_arn"], [me.scheduler_policy], {}
+    elif who == "untagged":
+        arn, policies, tags = f"arn:{deployment.partition}:iam::{account}:role/operator", [], {}
+    elif who == "stranger":
+        arn = f"arn:{deployment.partition}:iam::{account}:role/lake-ingest-stranger"
+        policies, tags = [Policy("granted-elsewhere", BROAD_GRANT)], {SOURCE_ID_TAG: "stranger"}
+    elif who == "foreign":
+        account = OTHER_ACCOUNT
+        arn = f"arn:{deployment.partition}:iam::{account}:role/attacker"
+        policies, tags = [Policy("granted-elsewhere", BROAD_GRANT)], {}
+    else:
+        raise MatrixError(f"unknown principal {who!r}")
+    context = {"aws:PrincipalArn": arn, "aws:PrincipalAccount": account}
+    context.update({f"aws:PrincipalTag/{k}": v for k, v in tags.items()})
+    return arn, policies, context
+
+
+def simulations(
+    deployment: Deployment, cases: Iterable[Case], subject: str
+) -> tuple[list[dict[str, Any]], list[Case], int]:
+    """The simulator's input for every case that applies to `subject`, and how many were left out."""
+    ids = list(deployment.sources)
+    me = deployment.sources[subject]
+    other = deployment.sources[ids[(ids.index(subject) + 1) % len(ids)]] if len(ids) > 1 else None
+    values = _values(deployment, me, other)
+    built, used, left_out = [], [], 0
+    for case in cases:
+        if ("other" in case.needs and other is None) or (
+            "schedule" in case.needs and me.scheduler_policy is None
+        ):
+            left_out += 1
+            continue
+        principal, identity, context = _principal(deployment, case.who, me)
+        resource = _fill(case.resource, values)
+        policy, kind = _resource_policy(deployment, case.action, resource)
+        context = {"aws:SecureTransport": "true", **context}
+        if not case.who.startswith("service:"):
+            context["aws:ResourceAccount"] = _resource_account(deployment, resource)
+        context.update({k: _fill(v, values) for k, v in case.context.items()})
+        built.append(
+            {
+                "id": f"{subject}#{case.number}",
+                "principal": principal,
+                "action": case.action,
+                "resource": resource,
+                "resourceAccount": _resource_account(deployment, resource),
+                "context": context,
+                "identityPolicies": [{"name": p.name, "policy": p.document} for p in identity],
+                "permissionBoundaries": [],
+                "resourcePolicy": {"name": policy.name, "policy": policy.document, "kind": kind}
+                if policy
+                else None,
+            }
+        )
+        used.append(replace(case, title=_fill(case.title, values)))
+    return built, used, left_out
+
+
+def run_simulator(sims: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    if not NODE_MODULES.exists():
+        raise MatrixError(f"{NODE_MODULES} is missing: `make .iamsim/.installed` installs the simulator")
+    process = subprocess.run(
+        ["node", str(SIMULATOR), str(NODE_MODULES)],
+        input=json.dumps({"simulations": sims}),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    if process.returncode != 0:
+        raise MatrixError(f"simulator failed: {process.stderr[-3000:]}")
+    return {r["id"]: r for r in json.loads(process.stdout)["results"]}
+
+
+def _statements(policy: Policy) -> list[str]:
+    statements = policy.document["Statement"]
+    statements = statements if isinstance(statements, list) else [statements]
+    return [f"{policy.name}#{s.get('Sid') or '?'}" for s in statements]
+
+
+def evaluate(deployment: Deployment, cases: list[Case] | None = None) -> Report:
+    """Every case for every source of the deployment; which statements no request exercised."""
+    cases = load_cases() if cases is None else cases
+    sims, used, left_out = [], [], 0
+    for subject in deployment.sources:
+        built, applied, skipped = simulations(deployment, cases, subject)
+        sims += built
+        used += [(subject, c) for c in applied]
+        left_out += skipped
+    results = run_simulator(sims)
+    outcomes = []
+    for sim, (subject, case) in zip(sims, used, strict=True):
+        result = results[sim["id"]]
+        matched = tuple(f"{m['policy']}#{m['sid'] or '?'}" for m in result["matched"])
+        effect = {"Allowed": "Allow", "ExplicitlyDenied": "Deny"}.get(result["decision"])
+        deciders = tuple(sorted({m["policy"] for m in result["matched"] if m["effect"] == effect}))
+        outcomes.append(
+            Outcome(case, subject, result["decision"], matched, tuple(result["errors"]), deciders)
+        )
+    exercised = {m for o in outcomes for m in o.matched}
+    uncovered = tuple(s for p in deployment.policies() for s in _statements(p) if s not in exercised)
+    return Report(tuple(outcomes), left_out, uncovered)
+
+
+def describe(report: Report) -> str:
+    """What went wrong, one line per failed case or unexercised statement."""
+    lines = [
+        f"{o.subject}: case {o.case.number} ({o.case.group}: {o.case.title}; {o.case.who} {o.case.action}): "
+        f"expected {o.case.expect}, got {o.decision}" + (f" ({'; '.join(o.errors)})" if o.errors else "")
+        for o in report.failures
+    ]
+    lines += [f"no request matched statement {s}" for s in report.uncovered]
+    return "\n".join(lines)
+
+
+# -- deliberately broken policies (the suite must notice) ------------------------------------------
+
+
+def with_statement(deployment: Deployment, policy_name: str, sid: str, change: Any) -> Deployment:
+    """A copy of the deployment whose statement `sid` of policy `policy_name` is changed in place
+    by `change(statement)` (or removed when `change` returns None)."""
+    changed = copy.deepcopy(deployment)
+    for policy in changed.policies():
+        if policy.name != policy_name:
+            continue
+        statements = policy.document["Statement"]
+        kept = []
+        for statement in statements:
+            if fnmatch.fnmatchcase(statement.get("Sid", ""), sid):
+                statement = change(statement)
+            if statement is not None:
+                kept.append(statement)
+        policy.document["Statement"] = kept
+    return changed
+
+
+# -- the README table ------------------------------------------------------------------------------
+
+
+def readme_table(report: Report, subject: str) -> str:
+    rows = [o for o in report.outcomes if o.subject == subject]
+    sources = sorted({o.subject for o in report.outcomes})
+    allowed = sum(1 for o in report.outcomes if o.decision == "Allowed")
+    header = (
+        f"{len(report.outcomes)} requests evaluated ({len(rows)} per source, for each of {len(sources)} "
+        f"sources of `examples/multi-source`): {allowed} allowed, {len(report.outcomes) - allowed} denied, "
+        f"{len(report.failures)} not as expected; every statement of every policy matched by at least one "
+        f"request. The rows below are for `{subject}` (the other source: the next one).\n\n"
+        "| # | group | who | request | resource | expected | result |\n|---:|---|---|---|---|---|---|\n"
+    )
+    lines = []
+    for o in rows:
+        mark = "ok" if o.ok else "**FAIL**"
+        decision = o.decision or "error"
+        lines.append(
+            f"| {o.case.number} | {o.case.group} | {o.case.who} | {o.case.title} (`{o.case.action}`) | "
+            f"`{_short(o.case.resource)}` | {o.case.expect} | {decision} ({mark}) |"
+        )
+    return header + "\n".join(lines) + "\n\n" + _per_policy(report)
+
+
+def _per_policy(report: Report) -> str:
+    """How many requests each kind of policy decided (its allow granted, or its deny refused)."""
+    counts: dict[str, list[int]] = {}
+    for o in report.outcomes:
+        for name in o.deciders:
+            kind = name.split(":", 1)[0]
+            counts.setdefault(kind, [0, 0])[0 if o.decision == "Allowed" else 1] += 1
+    implicit = sum(1 for o in report.outcomes if o.decision == "ImplicitlyDenied")
+    rows = [f"| {kind} | {allowed} | {denied} |" for kind, (allowed, denied) in sorted(counts.items())]
+    return (
+        "Per policy, over all sources: the requests in which its allow statements granted access, or its "
+        f"deny statements refused it ({implicit} more were refused because no policy grants them).\n\n"
+        "| policy | allowed by it | denied by it |\n|---|---:|---:|\n" + "\n".join(rows) + "\n"
+    )
+
+
+def _short(resource: str) -> str:
+    return (
+        resource.replace("{bucket_arn}", "bucket").replace("{key_arn}", "key").replace("{topic_arn}", "topic")
+    )
+
+
+def replace_readme_section(text: str, table: str) -> str:
+    start, end = text.index(README_BEGIN) + len(README_BEGIN), text.index(README_END)
+    return text[:start] + "\n" + table + text[end:]
+
+
+def readme_section(text: str) -> str:
+    return text[text.index(README_BEGIN) + len(README_BEGIN) : text.index(README_END)].strip("\n") + "\n"
+
+
+def main() -> None:
+    import tempfile
+
+    from tests.conftest import applied_example, multi_source_variables
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--update-readme", action="store_true", help="rewrite the README's matrix table")
+    args = parser.parse_args()
+    with (
+        tempfile.TemporaryDirectory() as workdir,
+        applied_example("multi-source", Path(workdir), multi_source_variables) as applied,
+    ):
+        out = applied["outputs"]
+        deployment = read_deployment(applied["endpoint"], out["lake"], out["sources"])
+        report = evaluate(deployment)
+    print(describe(report) or f"{len(report.outcomes)} requests as expected; every statement exercised")
+    if args.update_readme:
+        README.write_text(replace_readme_section(README.read_text(), readme_table(report, "orders")))
+    raise SystemExit(1 if report.failures or report.uncovered else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,152 @@
+"""The policy evaluation matrix against examples/multi-source as applied to the local AWS.
+
+moto evaluates no IAM policy: these tests are what proves the policies on AWS's terms. The policies are
+read back from the local AWS (what the real provider rendered and sent), each request of
+tests/policy/matrix.toml is evaluated offline with an IAM simulator, and a deliberately broken policy
+must make the matrix fail.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from typing import Any
+
+import pytest
+from scripts import local_aws
+from scripts.policy_matrix import (
+    README,
+    Deployment,
+    describe,
+    evaluate,
+    load_cases,
+    read_deployment,
+    readme_section,
+    readme_table,
+    with_statement,
+)
+
+pytestmark = [pytest.mark.terraform, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def deployment(multi_source) -> Deployment:
+    out = multi_source["outputs"]
+    return read_deployment(multi_source["endpoint"], out["lake"], out["sources"])
+
+
+@pytest.fixture(scope="module")
+def report(deployment):
+    return evaluate(deployment)
+
+
+def failing_titles(report) -> set[str]:
+    return {o.case.title for o in report.failures}
+
+
+def test_every_request_reaches_the_decision_aws_must_reach(report, deployment):
+    assert not report.failures, describe(report)
+    cases = load_cases()
+    # every case for every source, except what a source without a schedule cannot have
+    scheduled = [s for s in deployment.sources.values() if s.scheduler_policy is not None]
+    assert len(report.outcomes) + report.left_out == len(cases) * len(deployment.sources)
+    assert len(scheduled) == 2 and report.left_out == sum(1 for c in cases if "schedule" in c.needs)
+    decisions = {o.decision for o in report.outcomes}
+    assert decisions == {"Allowed", "ImplicitlyDenied", "ExplicitlyDenied"}
+
+
+def test_every_statement_of_every_policy_is_exercised(report, deployment):
+    assert not report.uncovered, describe(report)
+    assert len(deployment.policies()) == 3 + 3 * 4 + 2 * 3  # lake; per source; per scheduled source
+
+
+def test_the_readme_shows_this_matrix(report):
+    assert readme_section(README.read_text()) == readme_table(report, "orders"), (
+        "the README's policy matrix is stale: run `make policy-matrix`"
+    )
+
+
+def test_the_bucket_shim_skips_only_statements_the_matrix_decides(report, deployment):
+    exercised = {m for o in report.outcomes for m in o.matched}
+    skipped = [
+        s for s in deployment.bucket_policy.document["Statement"] if local_aws.skipped_by_bucket_shim(s)
+    ]
+    assert {s["Sid"] for s in skipped} == {
+        s["Sid"] for s in deployment.bucket_policy.document["Statement"] if s.get("Condition")
+    }
+    for statement in skipped:
+        assert f"bucket#{statement['Sid']}" in exercised
+    for pattern in local_aws.SKIPPED_BUCKET_STATEMENTS:
+        assert any(fnmatch.fnmatchcase(s["Sid"], pattern) for s in skipped), pattern
+
+
+def without_null_test(statement: dict[str, Any]) -> dict[str, Any]:
+    """The bucket's encryption deny as it was before issue 11: no presence test."""
+    statement = dict(statement)
+    statement["Condition"] = {k: v for k, v in statement["Condition"].items() if k != "Null"}
+    return statement
+
+
+def test_the_original_encryption_deny_breaks_multipart_pages(deployment):
+    broken = evaluate(with_statement(deployment, "bucket", "DenyPutsWith*", without_null_test))
+    assert {
+        "upload a part (UploadPart: no SSE headers)",
+        "complete a multipart page (CompleteMultipartUpload: no SSE headers)",
+    } <= failing_titles(broken)
+    assert all(o.decision == "ExplicitlyDenied" for o in broken.failures)
+
+
+@pytest.mark.parametrize(
+    ("policy", "sid", "must_fail"),
+    [
+        (
+            "bucket",
+            "UnregisteredSourcesNoAccess",
+            "a source role this lake does not know (with s3:*) reads an object",
+        ),
+        (
+            "secret:customers",
+            "NoOtherSourceTouchesThisSecret",
+            "with secretsmanager:* granted elsewhere: read another source's secret",
+        ),
+        ("bucket", "DenyInsecureTransport", "put a page without TLS"),
+        (
+            "key",
+            "CloudWatchLogsForTheSourcesLogGroupsOnly",
+            "CloudWatch Logs encrypts the function's log group",
+        ),
+    ],
+)
+def test_a_broken_policy_fails_the_matrix(deployment, policy, sid, must_fail):
+    broken = evaluate(with_statement(deployment, policy, sid, remove))
+    assert must_fail in failing_titles(broken), describe(broken)
+
+
+def remove(statement: dict[str, Any]) -> None:
+    return None
+
+
+def test_each_prefix_guard_holds_alone_and_both_gone_fail(deployment):
+    lake_attacks = {
+        "with s3:* granted elsewhere: read another source's object",
+        "with s3:* granted elsewhere: list the bucket's versions",
+        "with s3:* granted elsewhere: delete another source's object",
+    }
+    # the lake's guard alone (the role's deny gone): only S3 outside the lake opens up
+    without_role_deny = with_statement(deployment, "role:orders", "DenyS3OutsideOwnPrefix", remove)
+    assert failing_titles(evaluate(without_role_deny)) == {
+        "with s3:* granted elsewhere: read another bucket of the account"
+    }
+    # the role's deny alone (the lake's guard gone): still nothing opens up
+    without_bucket_guard = with_statement(deployment, "bucket", "OnlyOwnPrefixorders", remove)
+    assert not evaluate(without_bucket_guard).failures
+    # both gone: the other sources' data is open to a role that some policy grants s3:*
+    both = with_statement(without_bucket_guard, "role:orders", "DenyS3OutsideOwnPrefix", remove)
+    assert lake_attacks <= failing_titles(evaluate(both))
+
+
+def test_a_wider_grant_fails_the_matrix(deployment):
+    def anywhere(statement: dict[str, Any]) -> dict[str, Any]:
+        return {**statement, "Resource": "*", "Condition": {}}
+
+    broken = evaluate(with_statement(deployment, "trust:orders", "*", anywhere))
+    assert "Lambda assumes the execution role for another account" in failing_titles(broken)
