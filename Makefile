@@ -59,6 +59,14 @@ venv: $(VENV)/.installed ## create .venv with the handler's and the tests' depen
 demo: venv $(TF_CLI_CONFIG_FILE) ## deploy one source to a local AWS and ingest from a local sample API (KEEP=1 keeps it up)
 	$(PY) -m scripts.demo
 
+.PHONY: try stop
+try: venv ## try a source against a local AWS, no account: make try SOURCE=source.json [CREDENTIALS=file]
+	@test -n "$(SOURCE)" || { echo "usage: make try SOURCE=path/to/source.json [CREDENTIALS=credentials.json] (template: examples/try/source.json)" >&2; exit 1; }
+	@PYTHONPATH=lambda_src $(PY) -m lake_ingest try "$(SOURCE)" $(if $(CREDENTIALS),--credentials "$(CREDENTIALS)")
+
+stop: ## stop the servers `make demo KEEP=1` left running
+	@$(if $(wildcard $(PY)),$(PY),$(PYTHON)) -m scripts.demo --stop
+
 test: lint tf-fmt tf-validate tf-test checkov py-test ## everything CI runs
 
 docs: venv ## regenerate the Inputs/Outputs tables in the READMEs from variables.tf/outputs.tf
@@ -97,11 +105,15 @@ tf-test: $(TF_CLI_CONFIG_FILE) ## terraform test: rendered policies in three par
 	done
 
 checkov: $(CHECKOV_VENV)/.installed ## checkov on the module: zero failures, every skip inline with its reason
+	@# checkov exits 0 when it cannot parse a file (and then checks nothing in it): fail on that too.
 	$(CHECKOV_VENV)/bin/checkov --directory . --framework terraform --skip-download --compact --quiet \
-	  --skip-path examples --skip-path tests --skip-path $(VENV) --skip-path $(CHECKOV_VENV) --skip-path $(IAMLINT_VENV) --skip-path $(IAMSIM_DIR)
+	  --skip-path examples --skip-path tests --skip-path $(VENV) --skip-path $(CHECKOV_VENV) --skip-path $(IAMLINT_VENV) --skip-path $(IAMSIM_DIR) \
+	  | tee .checkov.out
+	@! grep -q "Parsing errors" .checkov.out || { echo "checkov could not parse a file (see above): it checked nothing in it"; exit 1; }
+	@rm -f .checkov.out
 
 package: venv ## build the Lambda zip into dist/ (for package_path on runners without Python)
-	$(PY) -c 'import json, pathlib; print(json.dumps(sorted(p.relative_to("lambda_src").as_posix() for p in pathlib.Path("lambda_src").rglob("*.py") if "__pycache__" not in p.parts)))' > .package-files.json
+	$(PY) -c 'import json, pathlib; print(json.dumps(sorted(p.relative_to("lambda_src").as_posix() for p in pathlib.Path("lambda_src").rglob("*") if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc" and p.name != "requirements.txt")))' > .package-files.json
 	$(PY) modules/package/build.py --source-dir lambda_src --files "$$(cat .package-files.json)" \
 	  --requirements lambda_src/requirements.txt --cache-dir .build --output dist/lake-ingest.zip
 	rm -f .package-files.json

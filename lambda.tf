@@ -10,6 +10,14 @@ locals {
   )
 }
 
+# API_CONFIG against its JSON Schema (the handler checks the same schema when it starts).
+module "api_config" {
+  source = "./modules/api_config"
+
+  api_config          = var.api_config
+  allow_http_loopback = var.allow_http_loopback
+}
+
 module "package" {
   source = "./modules/package"
   count  = local.build_package ? 1 : 0
@@ -28,7 +36,7 @@ resource "aws_lambda_function" "this" {
   #checkov:skip=CKV_AWS_272:Code signing needs an AWS Signer profile the platform team owns; opt-in through var.code_signing_config_arn.
   #checkov:skip=CKV_AWS_116:Failed async events go to the on-failure destination (aws_lambda_function_event_invoke_config -> SQS), which records the error with the event; a DLQ as well would deliver every failure twice.
   function_name = local.function_name
-  description   = "lake-ingest ${var.source_id}: ${upper(var.api_config.method)} ${var.api_config.endpoint} -> s3://${local.bucket_name}/${local.raw_prefix}/"
+  description   = "lake-ingest ${var.source_id}: ${try(module.api_config.rendered.method, "GET")} ${try(module.api_config.rendered.endpoint, "")} -> s3://${local.bucket_name}/${local.raw_prefix}/"
   role          = aws_iam_role.this.arn
   handler       = "lake_ingest.handler.lambda_handler"
   runtime       = var.runtime
@@ -82,6 +90,14 @@ resource "aws_lambda_function" "this" {
   }
 
   tags = local.tags
+
+  lifecycle {
+    # API_CONFIG against its schema, at plan time: every problem names the option and what to change.
+    precondition {
+      condition     = length(module.api_config.problems) == 0
+      error_message = "api_config is not valid:\n  - ${join("\n  - ", module.api_config.problems)}\n(See the README's API_CONFIG table, or lambda_src/lake_ingest/api_config.schema.json.)"
+    }
+  }
 
   depends_on = [
     module.package,

@@ -31,17 +31,8 @@ locals {
   # (https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html#conditions-kms-via-service).
   via_service = { for s in ["s3", "secretsmanager", "sqs", "lambda"] : s => "${s}.${local.region}.amazonaws.com" }
 
-  # A query parameter or header name that looks like a credential, matched against the name in lower
-  # case with '-', '_' and '.' removed. The handler applies the same rule (config.CREDENTIAL_NAME_PATTERN).
-  credential_name_pattern = "secret|passw|pwd|apikey|accesskey|privatekey|token|credential|signature|authori[sz]ation|cookie|sessionid|bearer|^x?(auth|key|sig)$"
-
-  # API_CONFIG for the handler, without the attributes the caller left unset.
-  api_config_json = jsonencode(merge(
-    { for k, v in var.api_config : k => v if v != null && !contains(["auth", "method", "pagination"], k) },
-    { method = upper(var.api_config.method) },
-    { auth = { for k, v in var.api_config.auth : k => v if v != null } },
-    { pagination = { for k, v in var.api_config.pagination : k => v if v != null } },
-  ))
+  # API_CONFIG as the function gets it, checked against the schema (modules/api_config).
+  api_config_json = module.api_config.json
 
   # The one place the version lives is the handler package; the module reports the same.
   module_version = regex("__version__ = \"([^\"]+)\"", file("${path.module}/lambda_src/lake_ingest/__init__.py"))[0]

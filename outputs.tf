@@ -125,3 +125,8 @@ output "module_version" {
   description = "lake-ingest version of this module and the handler it deploys (semantic versioning; see CHANGELOG.md)."
   value       = local.module_version
 }
+
+output "api_config" {
+  description = "The API_CONFIG the function runs with (known at plan time; no secret is ever in it): the schema's top-level defaults filled in, the options you set, the method in capitals. Review it in the plan."
+  value       = module.api_config.rendered
+}

@@ -1,7 +1,26 @@
 # Optional schedule (EventBridge Scheduler). The event carries the scheduled time, so the run id and
 # the partition date follow the schedule, and retries of one slot rewrite the same keys.
 
+# schedule_expression as EventBridge Scheduler checks it (used by its validations in variables.tf).
 locals {
+  rate_pattern = "^rate\\(([1-9][0-9]*) (minute|minutes|hour|hours|day|days)\\)$"
+  cron_names   = ["minutes", "hours", "day-of-month", "month", "day-of-week", "year"]
+  cron_value = [
+    "[0-5]?[0-9]",
+    "[01]?[0-9]|2[0-3]",
+    "0?[1-9]|[12][0-9]|3[01]",
+    "0?[1-9]|1[0-2]|JAN|FEB|MAR|APR|MAY|JUN|JUL|AUG|SEP|OCT|NOV|DEC",
+    "[1-7]|SUN|MON|TUE|WED|THU|FRI|SAT",
+    "19[7-9][0-9]|2[01][0-9][0-9]",
+  ]
+  # A field: *, a value or a range, each with an optional /step, as a comma-separated list; day-of-month
+  # and day-of-week also take ? and their L, W and # forms.
+  cron_field_pattern = [for v in local.cron_value : "(?i)^(\\*|(${v})(-(${v}))?)(/[0-9]+)?(,(\\*|(${v})(-(${v}))?)(/[0-9]+)?)*$"]
+  cron_special = {
+    2 = "(?i)^(\\?|L|LW|(0?[1-9]|[12][0-9]|3[01])W)$"
+    4 = "(?i)^(\\?|L|[1-7]L|([1-7]|SUN|MON|TUE|WED|THU|FRI|SAT)#[1-5])$"
+  }
+
   scheduled = var.schedule_expression != null
   # The module's schedules live in the account's default schedule group.
   schedule_group_arn = "arn:${local.partition}:scheduler:${local.region}:${local.account_id}:schedule-group/default"

@@ -20,139 +20,17 @@ variable "name_prefix" {
 }
 
 variable "api_config" {
-  description = "The upstream API call (the handler's API_CONFIG): endpoint, method, query_params, headers (non-secret), body (POST only), auth (type none|bearer|header|query|basic and which secret fields and header/parameter carry them), timeout_seconds, max_retries, records_path, max_parse_bytes (pages up to it are checked before they are written, larger ones stream; default 8 MiB), pagination (type none|link_header|next_url|cursor|page_number|offset and its options; see the README) and content_types (media types accepted as data; others are quarantined)."
-  type = object({
-    endpoint     = string
-    method       = optional(string, "GET")
-    query_params = optional(map(string), {})
-    headers      = optional(map(string), {})
-    body         = optional(string)
-    auth = optional(object({
-      type           = string
-      secret_field   = optional(string)
-      header_name    = optional(string)
-      param_name     = optional(string)
-      username_field = optional(string)
-      password_field = optional(string)
-    }), { type = "none" })
-    timeout_seconds = optional(number, 30)
-    max_retries     = optional(number, 3)
-    records_path    = optional(string, "")
-    max_parse_bytes = optional(number)
-    pagination = optional(object({
-      type               = string
-      max_pages          = optional(number)
-      next_url_path      = optional(string)
-      cursor_path        = optional(string)
-      cursor_param       = optional(string)
-      page_param         = optional(string)
-      start_page         = optional(number)
-      page_size_param    = optional(string)
-      page_size          = optional(number)
-      total_pages_path   = optional(string)
-      offset_param       = optional(string)
-      limit_param        = optional(string)
-      limit              = optional(number)
-      total_records_path = optional(string)
-    }), { type = "none" })
-    content_types = optional(list(string))
-  })
+  description = "The upstream API call: the handler's API_CONFIG, as the README's API_CONFIG table lists it (endpoint, method, query_params, headers, body, auth, timeout_seconds, max_retries, records_path, max_parse_bytes, pagination, content_types). Checked at plan time against lambda_src/lake_ingest/api_config.schema.json (modules/api_config): a misspelled or unknown option, at any depth, fails the plan naming it and the valid ones. Typed `any` so that such options survive to be reported instead of being dropped silently."
+  type        = any
 
-  # The authority (host[:port]) may not carry user:password@, and plain http needs the explicit
-  # local-testing opt-in (it would otherwise reach loopback services such as Lambda's runtime API).
   validation {
-    condition = can(regex("^https://[^/?#@\\s]+([/?#][^\\s]*)?$", var.api_config.endpoint)) || (
-      var.allow_http_loopback && can(regex("^http://(127\\.[0-9.]+|localhost|\\[::1\\])(:[0-9]+)?([/?#][^\\s]*)?$", var.api_config.endpoint))
-    )
-    error_message = "api_config.endpoint must be an https:// URL without credentials in it (no user:password@); plain http is accepted only for a loopback host with allow_http_loopback = true (local testing). Got: ${replace(var.api_config.endpoint, "/\\/\\/[^/@]*@/", "//***@")}"
+    condition     = can(keys(var.api_config))
+    error_message = "api_config must be an object such as { endpoint = \"https://api.example.com/v1/orders\" }."
   }
-  # Credentials belong in the secret: a name that looks like one (one rule shared with the handler,
-  # lambda_src/lake_ingest/config.py CREDENTIAL_NAME_PATTERN) may not carry a plain-text value.
+  # Every attempt must fit in the function's timeout: the numbers, and what to change.
   validation {
-    condition = length(concat(
-      [for k in keys(var.api_config.query_params) : k if can(regex(local.credential_name_pattern, replace(lower(k), "/[-_.]/", "")))],
-      [for k in keys(var.api_config.headers) : k if can(regex(local.credential_name_pattern, replace(lower(k), "/[-_.]/", "")))],
-      [for kv in split("&", try(split("?", split("#", var.api_config.endpoint)[0])[1], "")) : split("=", kv)[0] if kv != "" && can(regex(local.credential_name_pattern, replace(lower(split("=", kv)[0]), "/[-_.]/", "")))],
-    )) == 0
-    error_message = "api_config carries what looks like a credential in plain text (it would land in the function's environment, its description and the Terraform state): ${jsonencode(concat([for k in keys(var.api_config.query_params) : "query_params.${k}" if can(regex(local.credential_name_pattern, replace(lower(k), "/[-_.]/", "")))], [for k in keys(var.api_config.headers) : "headers.${k}" if can(regex(local.credential_name_pattern, replace(lower(k), "/[-_.]/", "")))], [for kv in split("&", try(split("?", split("#", var.api_config.endpoint)[0])[1], "")) : "endpoint ?${split("=", kv)[0]}=" if kv != "" && can(regex(local.credential_name_pattern, replace(lower(split("=", kv)[0]), "/[-_.]/", "")))]))}. Configure api_config.auth (type header, query, bearer or basic) and keep the value in the source's secret."
-  }
-  validation {
-    condition     = contains(["GET", "POST"], upper(var.api_config.method))
-    error_message = "api_config.method must be GET or POST."
-  }
-  validation {
-    condition     = var.api_config.body == null || upper(var.api_config.method) == "POST"
-    error_message = "api_config.body is allowed only with method = \"POST\"."
-  }
-  validation {
-    condition     = contains(["none", "bearer", "header", "query", "basic"], var.api_config.auth.type)
-    error_message = "api_config.auth.type must be one of none, bearer, header, query, basic."
-  }
-  validation {
-    condition     = var.api_config.timeout_seconds >= 0.1 && var.api_config.timeout_seconds <= 900
-    error_message = "api_config.timeout_seconds must be between 0.1 and 900."
-  }
-  validation {
-    condition     = var.api_config.max_retries >= 0 && var.api_config.max_retries <= 10 && floor(var.api_config.max_retries) == var.api_config.max_retries
-    error_message = "api_config.max_retries must be a whole number from 0 to 10."
-  }
-  validation {
-    condition     = var.api_config.max_parse_bytes == null || (coalesce(var.api_config.max_parse_bytes, 0) >= 0 && coalesce(var.api_config.max_parse_bytes, 0) <= 268435456)
-    error_message = "api_config.max_parse_bytes must be from 0 to 268435456 (256 MiB); bodies above it are stored but not counted."
-  }
-  validation {
-    condition     = var.api_config.records_path == "" || can(regex("^[^.]+(\\.[^.]+)*$", var.api_config.records_path))
-    error_message = "api_config.records_path must be a dot path such as \"data.items\", or empty for a top-level array."
-  }
-  validation {
-    condition     = contains(["none", "link_header", "next_url", "cursor", "page_number", "offset"], var.api_config.pagination.type)
-    error_message = "api_config.pagination.type must be one of none, link_header, next_url, cursor, page_number, offset."
-  }
-  validation {
-    condition = alltrue([
-      for option, value in var.api_config.pagination : value == null || contains(lookup({
-        none        = ["type"]
-        link_header = ["type", "max_pages"]
-        next_url    = ["type", "max_pages", "next_url_path"]
-        cursor      = ["type", "max_pages", "cursor_path", "cursor_param"]
-        page_number = ["type", "max_pages", "page_param", "start_page", "page_size_param", "page_size", "total_pages_path"]
-        offset      = ["type", "max_pages", "offset_param", "limit_param", "limit", "total_records_path"]
-      }, var.api_config.pagination.type, ["type"]), option)
-    ])
-    error_message = "api_config.pagination sets an option its type does not use: link_header takes max_pages; next_url adds next_url_path; cursor adds cursor_path, cursor_param; page_number adds page_param, start_page, page_size_param, page_size, total_pages_path; offset adds offset_param, limit_param, limit, total_records_path."
-  }
-  validation {
-    condition = (
-      (var.api_config.pagination.type != "next_url" || var.api_config.pagination.next_url_path != null) &&
-      (var.api_config.pagination.type != "cursor" || var.api_config.pagination.cursor_path != null) &&
-      (var.api_config.pagination.type != "offset" || var.api_config.pagination.limit != null)
-    )
-    error_message = "api_config.pagination needs next_url_path for type next_url, cursor_path for type cursor, and limit (the page size) for type offset."
-  }
-  validation {
-    condition = alltrue([
-      for path in [var.api_config.pagination.next_url_path, var.api_config.pagination.cursor_path, var.api_config.pagination.total_pages_path, var.api_config.pagination.total_records_path] :
-      path == null || can(regex("^[^.\\s]+(\\.[^.\\s]+)*$", coalesce(path, "x")))
-    ])
-    error_message = "api_config.pagination paths (next_url_path, cursor_path, total_pages_path, total_records_path) must be dot paths such as \"meta.next_cursor\"."
-  }
-  validation {
-    condition = alltrue([
-      for n in [var.api_config.pagination.max_pages, var.api_config.pagination.page_size, var.api_config.pagination.limit] :
-      n == null || (coalesce(n, 1) >= 1 && coalesce(n, 1) <= 1000000 && floor(coalesce(n, 1)) == coalesce(n, 1))
-    ])
-    error_message = "api_config.pagination.max_pages, page_size and limit must be whole numbers of at least 1."
-  }
-  validation {
-    condition     = (var.api_config.pagination.page_size == null) == (var.api_config.pagination.page_size_param == null)
-    error_message = "api_config.pagination.page_size and page_size_param go together: set both or neither."
-  }
-  validation {
-    condition = var.api_config.content_types == null || (
-      length(coalesce(var.api_config.content_types, ["x"])) > 0 &&
-      alltrue([for t in coalesce(var.api_config.content_types, []) : can(regex("^[a-z0-9.+*-]+/[a-z0-9.+*-]+$", lower(t)))])
-    )
-    error_message = "api_config.content_types must be a non-empty list of media types such as \"application/json\" or \"text/csv\" (\"*\" wildcards allowed, e.g. \"application/*+json\")."
+    condition     = var.timeout_seconds > try(tonumber(var.api_config.timeout_seconds), 30) * (try(tonumber(var.api_config.max_retries), 3) + 1)
+    error_message = "timeout_seconds (${var.timeout_seconds}) must exceed api_config.timeout_seconds x (api_config.max_retries + 1) = ${try(tonumber(var.api_config.timeout_seconds), 30)} x ${try(tonumber(var.api_config.max_retries), 3) + 1} = ${try(tonumber(var.api_config.timeout_seconds), 30) * (try(tonumber(var.api_config.max_retries), 3) + 1)}, so that every attempt fits: raise timeout_seconds (at most 900) or lower api_config.timeout_seconds or api_config.max_retries."
   }
 }
 
@@ -175,16 +53,36 @@ variable "raw_prefix" {
 }
 
 variable "schedule_expression" {
-  description = "EventBridge Scheduler expression, e.g. \"rate(1 hour)\" or \"cron(0 6 * * ? *)\"; null for no schedule."
+  description = "EventBridge Scheduler expression, e.g. \"rate(1 hour)\" or \"cron(0 6 ? * MON-FRI *)\"; null for no schedule. Checked at plan time as EventBridge Scheduler checks it: rate(1 minute|hour|day) or rate(N minutes|hours|days); cron with six fields (minutes hours day-of-month month day-of-week year), ? in exactly one of day-of-month and day-of-week, values and names in range; at(yyyy-mm-ddThh:mm:ss) with a real date."
   type        = string
   default     = null
 
   validation {
-    condition = var.schedule_expression == null || can(regex(
-      "^(rate\\([1-9][0-9]* (minute|minutes|hour|hours|day|days)\\)|cron\\(\\S+ \\S+ \\S+ \\S+ \\S+ \\S+\\)|at\\([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\))$",
-      coalesce(var.schedule_expression, "x")
-    ))
-    error_message = "schedule_expression must be rate(N unit) with unit minute(s)/hour(s)/day(s), cron(min hour day-of-month month day-of-week year) with six fields, or at(yyyy-mm-ddThh:mm:ss)."
+    condition     = var.schedule_expression == null || can(regex("^(rate|cron|at)\\(.*\\)$", coalesce(var.schedule_expression, "x")))
+    error_message = "schedule_expression \"${var.schedule_expression == null ? "" : var.schedule_expression}\" is not rate(...), cron(...) or at(...): write e.g. rate(1 hour), cron(15 6 ? * MON-FRI *) or at(2027-01-31T06:00:00)."
+  }
+  validation {
+    condition = !startswith(coalesce(var.schedule_expression, "x"), "rate(") || try(
+      tonumber(regex(local.rate_pattern, var.schedule_expression)[0]) == 1 ? !endswith(regex(local.rate_pattern, var.schedule_expression)[1], "s") : endswith(regex(local.rate_pattern, var.schedule_expression)[1], "s"),
+      false
+    )
+    error_message = "schedule_expression \"${var.schedule_expression == null ? "" : var.schedule_expression}\": rate takes a whole number from 1 and a unit, singular for 1 and plural otherwise: rate(1 minute), rate(1 hour), rate(1 day), rate(5 minutes), rate(6 hours), rate(2 days)."
+  }
+  validation {
+    condition     = !startswith(coalesce(var.schedule_expression, "x"), "cron(") || length(split(" ", trimspace(trimsuffix(trimprefix(coalesce(var.schedule_expression, "x"), "cron("), ")")))) == 6
+    error_message = "schedule_expression \"${var.schedule_expression == null ? "" : var.schedule_expression}\" has ${length(split(" ", trimspace(trimsuffix(trimprefix(coalesce(var.schedule_expression, "x"), "cron("), ")"))))} fields; EventBridge cron has six: minutes hours day-of-month month day-of-week year, e.g. cron(0 6 ? * MON-FRI *)."
+  }
+  validation {
+    condition     = !startswith(coalesce(var.schedule_expression, "x"), "cron(") || length(split(" ", trimspace(trimsuffix(trimprefix(coalesce(var.schedule_expression, "x"), "cron("), ")")))) != 6 || (try(split(" ", trimspace(trimsuffix(trimprefix(coalesce(var.schedule_expression, "x"), "cron("), ")")))[2], "") == "?") != (try(split(" ", trimspace(trimsuffix(trimprefix(coalesce(var.schedule_expression, "x"), "cron("), ")")))[4], "") == "?")
+    error_message = "schedule_expression \"${var.schedule_expression == null ? "" : var.schedule_expression}\": EventBridge needs ? in exactly one of day-of-month (3rd field) and day-of-week (5th field); write ${length(split(" ", trimspace(trimsuffix(trimprefix(coalesce(var.schedule_expression, "x"), "cron("), ")")))) == 6 ? "cron(${join(" ", [for i, f in split(" ", trimspace(trimsuffix(trimprefix(coalesce(var.schedule_expression, "x"), "cron("), ")"))) : i == 2 ? (try(split(" ", trimspace(trimsuffix(trimprefix(coalesce(var.schedule_expression, "x"), "cron("), ")")))[4], "") == "?" ? "*" : "?") : f])})" : "cron(0 6 ? * MON-FRI *)"}."
+  }
+  validation {
+    condition     = !startswith(coalesce(var.schedule_expression, "x"), "cron(") || length(split(" ", trimspace(trimsuffix(trimprefix(coalesce(var.schedule_expression, "x"), "cron("), ")")))) != 6 || length([for i, f in split(" ", trimspace(trimsuffix(trimprefix(coalesce(var.schedule_expression, "x"), "cron("), ")"))) : "${local.cron_names[i]} '${f}' is not valid" if i < 6 && !can(regex(local.cron_field_pattern[i], f)) && !can(regex(lookup(local.cron_special, i, "^$"), f))]) == 0
+    error_message = "schedule_expression \"${var.schedule_expression == null ? "" : var.schedule_expression}\": ${join("; ", [for i, f in split(" ", trimspace(trimsuffix(trimprefix(coalesce(var.schedule_expression, "x"), "cron("), ")"))) : "${local.cron_names[i]} '${f}' is not valid" if i < 6 && !can(regex(local.cron_field_pattern[i], f)) && !can(regex(lookup(local.cron_special, i, "^$"), f))])}. Fields take values, ranges (a-b), lists (a,b), steps (*/n) and *: minutes 0-59, hours 0-23, day-of-month 1-31 (or ?, L, LW, nW), month 1-12 or JAN-DEC, day-of-week 1-7 or SUN-SAT (or ?, L, nL, n#k), year 1970-2199."
+  }
+  validation {
+    condition     = !startswith(coalesce(var.schedule_expression, "x"), "at(") || can(timeadd("${regex("^at\\(([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2})\\)$", var.schedule_expression)[0]}Z", "0s"))
+    error_message = "schedule_expression \"${var.schedule_expression == null ? "" : var.schedule_expression}\": at() takes a real date and time, yyyy-mm-ddThh:mm:ss (in schedule_timezone), e.g. at(2027-01-31T06:00:00)."
   }
 }
 
@@ -233,17 +131,13 @@ variable "memory_size" {
 }
 
 variable "timeout_seconds" {
-  description = "Lambda timeout in seconds. Must exceed api_config.timeout_seconds x (max_retries + 1) so that every attempt fits."
+  description = "Lambda timeout in seconds. Must exceed api_config.timeout_seconds x (max_retries + 1) so that every attempt fits (checked at plan time, with the numbers)."
   type        = number
   default     = 300
 
   validation {
     condition     = var.timeout_seconds >= 1 && var.timeout_seconds <= 900 && floor(var.timeout_seconds) == var.timeout_seconds
     error_message = "timeout_seconds must be a whole number from 1 to 900."
-  }
-  validation {
-    condition     = var.timeout_seconds > var.api_config.timeout_seconds * (var.api_config.max_retries + 1)
-    error_message = "timeout_seconds must be greater than api_config.timeout_seconds x (api_config.max_retries + 1); raise it or lower the API timeout or retries."
   }
 }
 

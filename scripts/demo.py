@@ -5,34 +5,77 @@
 3. set the secret's value out of band (it never passes through Terraform)
 4. download the deployed function code and run it once (scripts/run_deployed.py)
 5. print what landed in S3; check the state holds no secret; check a second plan shows no changes
-6. stop what it started (KEEP=1 leaves both servers running and says how to stop them)
+6. stop what it started (KEEP=1 leaves both servers running, records them in .demo/servers.json
+   for `make stop`), then print what to do next
+
+`python -m scripts.demo --stop` (`make stop`) stops what a KEEP=1 demo left running. It needs only
+the standard library, so it works before and after .venv exists.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import secrets
 import sys
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
-import boto3
-
-from scripts.harness import ROOT, HarnessError, Server, Terraform
+from scripts.harness import ROOT, HarnessError, Server, Terraform, record_servers, stop_recorded_servers
 from scripts.run_deployed import invoke
 
 EXAMPLE = ROOT / "examples" / "local"
 WORK = ROOT / ".demo"
+SERVERS_FILE = WORK / "servers.json"
+TRY_TEMPLATE = "examples/try/source.json"
 
 
 def step(message: str) -> None:
     print(f"\n==> {message}", flush=True)
 
 
-def main() -> int:
+def next_steps(kept: dict[str, str] | None) -> str:
+    """What a person who has just watched the demo can do next; `kept`: the servers KEEP=1 left up."""
+    lines = [
+        f"try your own source (no AWS account needed): copy {TRY_TEMPLATE}, edit it, then",
+        "    make try SOURCE=my-source.json    (the result as JSON on stdout; exit 0, 2, 3 or 1)",
+        "run every test and policy check CI runs: make test",
+        "deploy a source to your AWS account: examples/basic (see its README)",
+    ]
+    if kept:
+        aws = kept["local-aws"]
+        lines += [
+            f"KEEP=1 left these running: local AWS {aws}, sample API {kept['sample-api']}",
+            f"    AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test aws --endpoint-url {aws} s3 ls",
+            "stop them: make stop",
+        ]
+    return "\n==> next steps\n" + "\n".join("    " + line for line in lines)
+
+
+def stop(servers_file: Path) -> int:
+    """`make stop`: end what `make demo KEEP=1` left running (the next demo starts from a clean state)."""
+    for line in stop_recorded_servers(servers_file):
+        print(line)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--stop", action="store_true", help="stop what `make demo KEEP=1` left running")
+    parser.add_argument("--servers-file", type=Path, default=SERVERS_FILE, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.stop:
+        return stop(args.servers_file)
+    import boto3  # after the --stop path, which runs without .venv
+
     keep = os.environ.get("KEEP", "") not in ("", "0")
     WORK.mkdir(exist_ok=True)
+    if SERVERS_FILE.exists():
+        step("stopping what the last `make demo KEEP=1` left running")
+        for line in stop_recorded_servers(SERVERS_FILE):
+            print(f"    {line}")
     (WORK / "terraform.log").unlink(missing_ok=True)
     terraform = Terraform(EXAMPLE, WORK)
     terraform.remove_state()  # the previous demo's local AWS is gone, and so is everything in that state
@@ -133,10 +176,9 @@ def main() -> int:
         timings["total"] = time.monotonic() - started
         step("demo succeeded: " + ", ".join(f"{k} {v:.0f}s" for k, v in timings.items()))
         if keep:
-            pids = " ".join(str(server.process.pid) for server in servers)
-            print(f"    KEEP=1: servers left running (local AWS {aws_endpoint}, sample API {api_endpoint})")
-            print(f"    stop them with: kill {pids}")
+            record_servers(servers, SERVERS_FILE)
             servers.clear()
+        print(next_steps({"local-aws": aws_endpoint, "sample-api": api_endpoint} if keep else None))
         return 0
     except HarnessError as error:
         print(f"\nDEMO FAILED: {error}", file=sys.stderr)

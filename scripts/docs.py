@@ -1,4 +1,5 @@
-"""Inputs/Outputs tables in each module's README, generated from variables.tf and outputs.tf.
+"""Inputs/Outputs tables in each module's README, generated from variables.tf and outputs.tf, and the
+README's API_CONFIG table, generated from lambda_src/lake_ingest/api_config.schema.json.
 
 `python -m scripts.docs` (`make docs`) rewrites the part of each README between the markers;
 `python -m scripts.docs --check` exits 1 and names the module when a table is out of date (the
@@ -19,7 +20,14 @@ import hcl2
 from scripts.harness import ROOT
 
 BEGIN, END = "<!-- BEGIN_TF_DOCS -->", "<!-- END_TF_DOCS -->"
-MODULES = {ROOT: ROOT / "README.md", ROOT / "modules/lake": None, ROOT / "modules/package": None}
+SCHEMA_BEGIN, SCHEMA_END = "<!-- BEGIN_API_CONFIG -->", "<!-- END_API_CONFIG -->"
+SCHEMA = ROOT / "lambda_src" / "lake_ingest" / "api_config.schema.json"
+MODULES = {
+    ROOT: ROOT / "README.md",
+    ROOT / "modules/lake": None,
+    ROOT / "modules/package": None,
+    ROOT / "modules/api_config": None,
+}
 TYPE_WIDTH = 40
 
 
@@ -84,6 +92,84 @@ def render(module: Path) -> str:
     return "\n".join(lines)
 
 
+def _schema_type(spec: dict[str, Any]) -> str:
+    kinds = spec.get("type", "any")
+    kinds = [kinds] if isinstance(kinds, str) else kinds
+    text = " or ".join(kinds)
+    if "enum" in spec:
+        text = " \\| ".join(
+            f"`{v}`"
+            for v in spec["enum"]
+            if not (isinstance(v, str) and v.islower() and v.upper() in spec["enum"])
+        )
+    if spec.get("type") == "array":
+        text = f"list of {spec['items'].get('type', 'any')}"
+    if spec.get("type") == "object" and "additionalProperties" in spec and "properties" not in spec:
+        text = f"map of {' or '.join(spec['additionalProperties']['type'])}"
+    bounds = f" ({_number(spec['minimum'])} to {_number(spec['maximum'])})" if "minimum" in spec else ""
+    return text + bounds
+
+
+def _number(value: float) -> str:
+    return f"{int(value):,}" if float(value).is_integer() else str(value)
+
+
+def _meaning(spec: dict[str, Any]) -> str:
+    hint = f" Form: {spec['x-hint']}." if "x-hint" in spec else ""
+    return _cell(spec.get("description", "") + hint)
+
+
+def _schema_default(spec: dict[str, Any]) -> str:
+    return f"`{json.dumps(spec['default'])}`" if "default" in spec else "-"
+
+
+def render_api_config(schema_path: Path = SCHEMA) -> str:
+    """The README's API_CONFIG tables: every option, then the options of auth and pagination by type."""
+    schema = json.loads(schema_path.read_text())
+    lines = ["| option | type | default | meaning |", "|---|---|---|---|"]
+    for name, spec in schema["properties"].items():
+        required = " (required)" if name in schema.get("required", []) else ""
+        cells = [f"`{name}`{required}", _schema_type(spec), _schema_default(spec), _meaning(spec)]
+        lines.append(f"| {' | '.join(cells)} |")
+    lines += ["", "| option | type | default | for `type` | meaning |", "|---|---|---|---|---|"]
+    for name, spec in schema["properties"].items():
+        if "properties" not in spec:
+            continue
+        for option, sub in spec["properties"].items():
+            types = [
+                c["if"]["properties"]["type"]["const"]
+                for c in spec.get("allOf", [])
+                if option in c["then"]["propertyNames"]["enum"]
+            ]
+            needed = [
+                c["if"]["properties"]["type"]["const"]
+                for c in spec.get("allOf", [])
+                if option in c["then"].get("required", [])
+            ]
+            where = (
+                "all"
+                if option == "type"
+                else ", ".join(f"`{t}`" + (" (required)" if t in needed else "") for t in types)
+            )
+            cells = [f"`{name}.{option}`", _schema_type(sub), _schema_default(sub), where, _meaning(sub)]
+            lines.append(f"| {' | '.join(cells)} |")
+    return "\n".join(lines)
+
+
+def regenerated(module: Path) -> str:
+    """The module's README as `make docs` writes it (the root's also with its API_CONFIG tables)."""
+    readme = readme_of(module)
+    text = updated(readme, render(module))
+    if module == ROOT:
+        pattern = re.compile(re.escape(SCHEMA_BEGIN) + ".*?" + re.escape(SCHEMA_END), re.S)
+        if not pattern.search(text):
+            raise SystemExit(
+                f"README.md: add the markers {SCHEMA_BEGIN} and {SCHEMA_END} where the table goes"
+            )
+        text = pattern.sub(lambda _: f"{SCHEMA_BEGIN}\n{render_api_config()}\n{SCHEMA_END}", text, count=1)
+    return text
+
+
 def readme_of(module: Path) -> Path:
     return MODULES.get(module) or module / "README.md"
 
@@ -103,7 +189,7 @@ def main() -> int:
     stale = []
     for module in MODULES:
         readme = readme_of(module)
-        text = updated(readme, render(module))
+        text = regenerated(module)
         if text != readme.read_text():
             stale.append(str(readme.relative_to(ROOT)))
             if not args.check:

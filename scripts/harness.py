@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -52,7 +53,9 @@ class Server:
     """A `python -m <module> --port-file F ...` server on 127.0.0.1, in its own process group."""
 
     def __init__(self, name: str, args: list[str], workdir: Path) -> None:
+        self.name = name
         url_file = workdir / f"{name}.url"
+        self.url_file = url_file
         url_file.unlink(missing_ok=True)
         self.log_path = workdir / f"{name}.log"
         with open(self.log_path, "wb") as log:
@@ -75,6 +78,84 @@ class Server:
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGTERM)
             self.process.wait(timeout=10)
+
+
+def record_servers(servers: list[Server], path: Path) -> None:
+    """Write down servers left running (`make demo KEEP=1`), so that another process can stop them."""
+    path.write_text(
+        json.dumps(
+            [
+                {"name": s.name, "pid": s.process.pid, "url": s.url, "port_file": str(s.url_file)}
+                for s in servers
+            ],
+            indent=2,
+        )
+    )
+
+
+def stop_recorded_servers(path: Path) -> list[str]:
+    """Stop the servers recorded in `path` (their whole process groups), remove it, and say what happened.
+
+    A recorded pid is signalled only while its command line still names the server's own port file:
+    after a reboot or a long time the pid may belong to another program, which is left alone.
+    """
+    if not path.exists():
+        return [f"nothing to stop: no servers recorded in {path} (make demo KEEP=1 records them)"]
+    lines = []
+    for server in json.loads(path.read_text()):
+        name, pid = server["name"], int(server["pid"])
+        if not _running(pid):
+            lines.append(f"{name} (pid {pid}) was not running any more")
+        elif server["port_file"] not in _command_line(pid):
+            lines.append(f"left pid {pid} alone: it is no longer {name} (the pid was reused)")
+        else:
+            _stop_group(pid)
+            lines.append(f"stopped {name} (pid {pid}, {server['url']})")
+    path.unlink()
+    return lines
+
+
+def _running(pid: int) -> bool:
+    """Whether a process with this pid exists and has not exited (a zombie has)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process: running, and not ours
+    stat = Path(f"/proc/{pid}/stat")
+    if stat.exists():
+        try:
+            return stat.read_text().rsplit(")", 1)[-1].split()[0] != "Z"
+        except OSError:  # it exited in between
+            return False
+    state = subprocess.run(["ps", "-o", "stat=", "-p", str(pid)], capture_output=True, text=True, check=False)
+    return not state.stdout.strip().startswith("Z")
+
+
+def _command_line(pid: int) -> str:
+    cmdline = Path(f"/proc/{pid}/cmdline")
+    if cmdline.exists():
+        try:
+            return cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:  # it exited in between
+            return ""
+    ps = subprocess.run(["ps", "-o", "command=", "-p", str(pid)], capture_output=True, text=True, check=False)
+    return ps.stdout
+
+
+def _stop_group(pid: int, wait_seconds: float = 10.0) -> None:
+    """SIGTERM to the server's process group (it was started as its leader); SIGKILL if it lingers."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(pid, sig)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + wait_seconds
+        while _running(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if not _running(pid):
+            return
 
 
 class Terraform:

@@ -300,6 +300,7 @@ run "rejects_bad_schedule" {
 }
 
 run "rejects_timeout_shorter_than_all_attempts" {
+  # reported on api_config, which the caller wrote, with the numbers
   command = plan
   variables {
     timeout_seconds = 60
@@ -309,7 +310,7 @@ run "rejects_timeout_shorter_than_all_attempts" {
       max_retries     = 3
     }
   }
-  expect_failures = [var.timeout_seconds]
+  expect_failures = [var.api_config]
 }
 
 run "rejects_plain_http_to_a_remote_host" {
@@ -317,7 +318,7 @@ run "rejects_plain_http_to_a_remote_host" {
   variables {
     api_config = { endpoint = "http://api.example.com/v1/orders" }
   }
-  expect_failures = [var.api_config]
+  expect_failures = [aws_lambda_function.this]
 }
 
 run "rejects_credentials_in_static_headers" {
@@ -325,7 +326,7 @@ run "rejects_credentials_in_static_headers" {
   variables {
     api_config = { endpoint = "https://api.example.com/v1/orders", headers = { Authorization = "Bearer abc" } }
   }
-  expect_failures = [var.api_config]
+  expect_failures = [aws_lambda_function.this]
 }
 
 run "rejects_credentials_in_the_endpoint_authority" {
@@ -333,7 +334,7 @@ run "rejects_credentials_in_the_endpoint_authority" {
   variables {
     api_config = { endpoint = "https://user:pass@api.example.com/v1/orders" }
   }
-  expect_failures = [var.api_config]
+  expect_failures = [aws_lambda_function.this]
 }
 
 run "rejects_a_credential_in_the_endpoint_query" {
@@ -341,7 +342,7 @@ run "rejects_a_credential_in_the_endpoint_query" {
   variables {
     api_config = { endpoint = "https://api.example.com/v1/orders?limit=5&api_key=abc" }
   }
-  expect_failures = [var.api_config]
+  expect_failures = [aws_lambda_function.this]
 }
 
 run "rejects_a_credential_looking_header" {
@@ -349,7 +350,7 @@ run "rejects_a_credential_looking_header" {
   variables {
     api_config = { endpoint = "https://api.example.com/v1/orders", headers = { "X-Api-Key" = "abc" } }
   }
-  expect_failures = [var.api_config]
+  expect_failures = [aws_lambda_function.this]
 }
 
 run "rejects_a_credential_looking_query_param" {
@@ -357,7 +358,7 @@ run "rejects_a_credential_looking_query_param" {
   variables {
     api_config = { endpoint = "https://api.example.com/v1/orders", query_params = { token = "abc" } }
   }
-  expect_failures = [var.api_config]
+  expect_failures = [aws_lambda_function.this]
 }
 
 run "accepts_ordinary_names_and_keeps_http_loopback_off" {
@@ -380,7 +381,7 @@ run "rejects_plain_http_to_loopback_without_the_opt_in" {
   variables {
     api_config = { endpoint = "http://127.0.0.1:9001/2018-06-01/runtime/invocation/next" }
   }
-  expect_failures = [var.api_config]
+  expect_failures = [aws_lambda_function.this]
 }
 
 run "plain_http_to_loopback_with_the_opt_in" {
@@ -552,12 +553,85 @@ run "renders_pagination_into_api_config_without_unset_options" {
   }
 }
 
+run "the_plan_shows_what_the_function_runs_with" {
+  command = plan
+  variables {
+    api_config = {
+      endpoint     = "https://api.example.com/v1/orders"
+      method       = "get"
+      records_path = "data.items"
+      auth         = { type = "bearer", secret_field = "token_field", header_name = null }
+      pagination   = { type = "cursor", cursor_path = "meta.next", max_pages = null }
+    }
+  }
+  assert {
+    condition = output.api_config == {
+      endpoint        = "https://api.example.com/v1/orders"
+      method          = "GET"
+      records_path    = "data.items"
+      auth            = { type = "bearer", secret_field = "token_field" }
+      pagination      = { type = "cursor", cursor_path = "meta.next" }
+      query_params    = {}
+      headers         = {}
+      timeout_seconds = 30
+      max_retries     = 3
+      max_parse_bytes = 8388608
+      content_types   = ["application/json", "application/*+json", "text/json", "application/x-ndjson", "application/ndjson"]
+    }
+    error_message = "The api_config output must be known at plan time: the schema's defaults, the caller's options without null (unset) ones, the method in capitals."
+  }
+  assert {
+    condition     = jsondecode(aws_lambda_function.this.environment[0].variables.API_CONFIG) == output.api_config
+    error_message = "The function gets exactly what the output shows."
+  }
+}
+
+run "rejects_a_misspelled_option" {
+  command = plan
+  variables {
+    api_config = { endpoint = "https://api.example.com/v1/orders", record_path = "data.items" }
+  }
+  expect_failures = [aws_lambda_function.this]
+}
+
+run "rejects_a_misspelled_nested_option" {
+  command = plan
+  variables {
+    api_config = { endpoint = "https://api.example.com/v1/orders", pagination = { type = "cursor", cursor_path = "next", paginaton = 5 } }
+  }
+  expect_failures = [aws_lambda_function.this]
+}
+
+run "rejects_a_misspelled_auth_option" {
+  command = plan
+  variables {
+    api_config = { endpoint = "https://api.example.com/v1/orders", auth = { type = "bearer", secret_feild = "key" } }
+  }
+  expect_failures = [aws_lambda_function.this]
+}
+
+run "rejects_a_path_with_an_index" {
+  command = plan
+  variables {
+    api_config = { endpoint = "https://api.example.com/v1/orders", records_path = "data.items[0]" }
+  }
+  expect_failures = [aws_lambda_function.this]
+}
+
+run "rejects_a_number_given_as_a_string" {
+  command = plan
+  variables {
+    api_config = { endpoint = "https://api.example.com/v1/orders", timeout_seconds = "30" }
+  }
+  expect_failures = [aws_lambda_function.this]
+}
+
 run "rejects_unknown_pagination_type" {
   command = plan
   variables {
     api_config = { endpoint = "https://api.example.com/v1/orders", pagination = { type = "token" } }
   }
-  expect_failures = [var.api_config]
+  expect_failures = [aws_lambda_function.this]
 }
 
 run "rejects_pagination_option_of_another_type" {
@@ -565,7 +639,7 @@ run "rejects_pagination_option_of_another_type" {
   variables {
     api_config = { endpoint = "https://api.example.com/v1/orders", pagination = { type = "page_number", cursor_path = "next" } }
   }
-  expect_failures = [var.api_config]
+  expect_failures = [aws_lambda_function.this]
 }
 
 run "rejects_cursor_pagination_without_cursor_path" {
@@ -573,7 +647,7 @@ run "rejects_cursor_pagination_without_cursor_path" {
   variables {
     api_config = { endpoint = "https://api.example.com/v1/orders", pagination = { type = "cursor" } }
   }
-  expect_failures = [var.api_config]
+  expect_failures = [aws_lambda_function.this]
 }
 
 run "rejects_offset_pagination_without_limit" {
@@ -581,7 +655,7 @@ run "rejects_offset_pagination_without_limit" {
   variables {
     api_config = { endpoint = "https://api.example.com/v1/orders", pagination = { type = "offset" } }
   }
-  expect_failures = [var.api_config]
+  expect_failures = [aws_lambda_function.this]
 }
 
 run "rejects_fractional_max_pages" {
@@ -589,7 +663,7 @@ run "rejects_fractional_max_pages" {
   variables {
     api_config = { endpoint = "https://api.example.com/v1/orders", pagination = { type = "link_header", max_pages = 2.5 } }
   }
-  expect_failures = [var.api_config]
+  expect_failures = [aws_lambda_function.this]
 }
 
 run "rejects_bad_content_type" {
@@ -597,7 +671,7 @@ run "rejects_bad_content_type" {
   variables {
     api_config = { endpoint = "https://api.example.com/v1/orders", content_types = ["json"] }
   }
-  expect_failures = [var.api_config]
+  expect_failures = [aws_lambda_function.this]
 }
 
 run "shared_lake_creates_no_bucket_key_or_topic" {
@@ -912,4 +986,158 @@ run "rejects_empty_package_build_dir" {
     package_build_dir = ""
   }
   expect_failures = [var.package_build_dir]
+}
+
+# Schedules as EventBridge Scheduler checks them: one case per rule.
+run "accepts_valid_schedules" {
+  command = plan
+  variables {
+    schedule_expression = "cron(15 6,18 ? JAN-MAR,DEC MON-FRI 2026-2030)"
+  }
+  assert {
+    condition     = aws_scheduler_schedule.this[0].schedule_expression == "cron(15 6,18 ? JAN-MAR,DEC MON-FRI 2026-2030)"
+    error_message = "A valid cron expression with ranges, lists and names plans."
+  }
+}
+
+run "accepts_last_weekday_forms" {
+  command = plan
+  variables {
+    schedule_expression = "cron(0/30 * LW * ? *)"
+  }
+  assert {
+    condition     = length(aws_scheduler_schedule.this) == 1
+    error_message = "Steps and day-of-month L/W forms are valid."
+  }
+}
+
+run "rejects_an_unknown_schedule_form" {
+  command = plan
+  variables {
+    schedule_expression = "every hour"
+  }
+  expect_failures = [var.schedule_expression]
+}
+
+run "rejects_rate_with_a_plural_unit_for_1" {
+  command = plan
+  variables {
+    schedule_expression = "rate(1 hours)"
+  }
+  expect_failures = [var.schedule_expression]
+}
+
+run "rejects_rate_with_a_singular_unit_for_more_than_1" {
+  command = plan
+  variables {
+    schedule_expression = "rate(5 minute)"
+  }
+  expect_failures = [var.schedule_expression]
+}
+
+run "rejects_rate_zero" {
+  command = plan
+  variables {
+    schedule_expression = "rate(0 minutes)"
+  }
+  expect_failures = [var.schedule_expression]
+}
+
+run "rejects_cron_with_five_fields" {
+  command = plan
+  variables {
+    schedule_expression = "cron(0 6 * * ?)"
+  }
+  expect_failures = [var.schedule_expression]
+}
+
+run "rejects_cron_without_a_question_mark" {
+  command = plan
+  variables {
+    schedule_expression = "cron(0 6 * * MON-FRI *)"
+  }
+  expect_failures = [var.schedule_expression]
+}
+
+run "rejects_cron_with_two_question_marks" {
+  command = plan
+  variables {
+    schedule_expression = "cron(0 6 ? * ? *)"
+  }
+  expect_failures = [var.schedule_expression]
+}
+
+run "rejects_cron_minute_out_of_range" {
+  command = plan
+  variables {
+    schedule_expression = "cron(60 6 ? * MON *)"
+  }
+  expect_failures = [var.schedule_expression]
+}
+
+run "rejects_cron_hour_out_of_range" {
+  command = plan
+  variables {
+    schedule_expression = "cron(0 24 * * ? *)"
+  }
+  expect_failures = [var.schedule_expression]
+}
+
+run "rejects_cron_day_of_month_out_of_range" {
+  command = plan
+  variables {
+    schedule_expression = "cron(0 6 32 * ? *)"
+  }
+  expect_failures = [var.schedule_expression]
+}
+
+run "rejects_cron_month_name" {
+  command = plan
+  variables {
+    schedule_expression = "cron(0 6 1 JANUARY ? *)"
+  }
+  expect_failures = [var.schedule_expression]
+}
+
+run "rejects_cron_day_of_week_name" {
+  command = plan
+  variables {
+    schedule_expression = "cron(0 6 ? * MON-FRY *)"
+  }
+  expect_failures = [var.schedule_expression]
+}
+
+run "rejects_cron_year_out_of_range" {
+  command = plan
+  variables {
+    schedule_expression = "cron(0 6 1 * ? 1960)"
+  }
+  expect_failures = [var.schedule_expression]
+}
+
+run "rejects_at_with_an_impossible_date" {
+  command = plan
+  variables {
+    schedule_expression = "at(2026-02-30T06:00:00)"
+  }
+  expect_failures = [var.schedule_expression]
+}
+
+run "rejects_at_without_seconds" {
+  command = plan
+  variables {
+    schedule_expression = "at(2026-02-01T06:00)"
+  }
+  expect_failures = [var.schedule_expression]
+}
+
+run "accepts_a_real_at_timestamp" {
+  command = plan
+  variables {
+    schedule_expression = "at(2028-02-29T06:00:00)"
+  }
+  assert {
+    condition     = aws_scheduler_schedule.this[0].schedule_expression == "at(2028-02-29T06:00:00)"
+    error_message = "A leap day in a leap year is a real date."
+  }
 }

@@ -142,10 +142,10 @@ def test_secret_arn_is_required_only_with_auth():
         ),
         (
             {"endpoint": "https://a.example", "pagination": {"type": "page_number", "page_size": 50}},
-            "API_CONFIG.pagination.page_size",
+            "API_CONFIG.pagination.page_size_param",
         ),
         ({"endpoint": "https://a.example", "content_types": []}, "API_CONFIG.content_types"),
-        ({"endpoint": "https://a.example", "content_types": ["json"]}, "API_CONFIG.content_types"),
+        ({"endpoint": "https://a.example", "content_types": ["json"]}, "API_CONFIG.content_types[0]"),
     ],
 )
 def test_bad_api_config(api, field):
@@ -302,3 +302,22 @@ def test_pagination_and_content_types():
     default = parse_api_config(json.dumps({"endpoint": "https://a.example"}))
     assert default.pagination.type == "none"
     assert default.accepts("application/json") and not default.accepts("text/html")
+
+
+SOURCE_ID_RULE = (
+    "source_id must be 1-32 characters of lowercase letters, digits and hyphens, "
+    'starting and ending with a letter or digit (e.g. "stripe-charges")'
+)
+
+
+@pytest.mark.parametrize("source_id", ["a", "a" * 32, "a" + "-" * 30 + "9"])
+def test_source_id_of_up_to_32_characters_is_accepted(source_id):
+    assert load_config({**BASE_ENV, "SOURCE_ID": source_id}).source_id == source_id
+
+
+@pytest.mark.parametrize("source_id", ["a" * 33, "-orders", "orders-", "Orders"])
+def test_source_id_has_the_modules_limits_and_message(source_id):
+    """The module (variables.tf) allows 1-32 characters; the handler says the same, in the same words."""
+    with pytest.raises(ConfigError) as error:
+        load_config({**BASE_ENV, "SOURCE_ID": source_id})
+    assert str(error.value) == f"invalid configuration: SOURCE_ID: {SOURCE_ID_RULE}"

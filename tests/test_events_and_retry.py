@@ -107,3 +107,50 @@ def test_bad_partition_date_and_resume(event, field):
     with pytest.raises(EventError) as error:
         parse_event(event, "req", NOW)
     assert error.value.field == field
+
+
+def test_an_unknown_event_key_is_named_with_the_closest_option():
+    with pytest.raises(EventError) as error:
+        parse_event({"runid": "r-1"}, "req", NOW)
+    assert error.value.field == "runid"
+    message = str(error.value)
+    assert message.startswith("invalid event: runid: is not an event option (did you mean run_id?); ")
+    for option in ("run_id", "scheduled_time", "partition_date", "query_params", "resume", "detail-type"):
+        assert option in message
+
+
+def test_an_unknown_event_key_without_a_close_option_gets_no_guess():
+    with pytest.raises(EventError) as error:
+        parse_event({"run_id": "r-1", "zzz": 1, "yyy": 2}, "req", NOW)
+    assert error.value.field == "yyy"  # the first, in order; the other is named too
+    assert "did you mean" not in str(error.value)
+    assert "(also: zzz)" in str(error.value)
+
+
+def test_every_key_of_an_eventbridge_scheduled_event_is_accepted():
+    """What an EventBridge rule (schedule) sends, key for key, as the EventBridge docs show it."""
+    event = {
+        "version": "0",
+        "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa",
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "123456789012",
+        "time": "2026-02-03T04:00:00Z",
+        "region": "us-east-1",
+        "resources": ["arn:aws:events:us-east-1:123456789012:rule/my-scheduled-rule"],
+        "detail": {},
+    }
+    run = parse_event(event, "req", NOW)
+    assert run.run_id == "sched-20260203T040000Z"
+    assert parse_event({**event, "replay-name": "replay-1"}, "req", NOW).run_id == run.run_id
+
+
+def test_every_documented_event_key_is_accepted():
+    event = {
+        "run_id": "r-1",
+        "scheduled_time": "2026-03-01T00:30:00Z",
+        "partition_date": "2026-02-28",
+        "query_params": {"since": "x"},
+        "resume": {"page": 2, "cursor": "abc"},
+    }
+    assert parse_event(event, "req", NOW).as_event() == event

@@ -444,3 +444,67 @@ def test_a_single_value_over_the_parse_limit_is_stored_uncounted(make_source, up
     assert result["records_ingested"] is None
     assert "max_parse_bytes" in result["records_note"]
     assert gzip.decompress(read_object(source, result["objects"][0])[1]) == body
+
+
+def test_401_twice_says_the_secret_was_re_read_and_names_it(make_source, upstream):
+    source = make_source(api(upstream))
+    upstream.script(Reply(401, b'{"error":"bad token"}'), Reply(401, b'{"error":"still bad"}'))
+    with pytest.raises(UpstreamHTTPError) as error:
+        invoke({"run_id": "denied-twice"})
+    assert str(error.value) == (
+        f'upstream returned HTTP 401: {{"error":"still bad"}} for GET {upstream.url}/v1/orders again after '
+        "re-reading the secret (it may have rotated) and retrying once; "
+        f"check the credentials in {source.secret_arn}"
+    )
+    assert "not retried" not in str(error.value)
+    assert error.value.status == 401 and len(upstream.requests) == 2
+
+
+def test_401_then_200_succeeds_after_the_re_read(make_source, upstream):
+    make_source(api(upstream))
+    upstream.script(Reply(401, b'{"error":"expired"}'), Reply(200, ORDERS_BYTES))
+    result = invoke({"run_id": "denied-once"})
+    assert result["status"] == "SUCCESS" and result["records_ingested"] == 3
+    assert len(upstream.requests) == 2
+
+
+def test_401_without_auth_is_not_retried_and_says_so(make_source, upstream):
+    make_source(api(upstream, auth={"type": "none"}))
+    upstream.default = Reply(401, b'{"error":"who are you"}')
+    with pytest.raises(UpstreamHTTPError, match=r"HTTP 401.*\(not retried\)$"):
+        invoke({"run_id": "no-auth"})
+    assert len(upstream.requests) == 1
+
+
+@pytest.mark.parametrize(
+    ("secret", "problem"),
+    [
+        ({"token": "abcdefgh", "user": "u"}, "field api_key is missing (the secret has: token, user)"),
+        ({}, "field api_key is missing (the secret has no fields)"),
+        ({"api_key": ""}, "field api_key is empty"),
+        ({"api_key": 98765432}, "field api_key is a number; it must be a string"),
+        ({"api_key": 1234.5678}, "field api_key is a number; it must be a string"),
+        ({"api_key": True}, "field api_key is true or false; it must be a string"),
+        ({"api_key": None}, "field api_key is null; it must be a string"),
+        ({"api_key": ["abcdefgh"]}, "field api_key is a list; it must be a string"),
+        ({"api_key": {"v": "abcdefgh"}}, "field api_key is an object; it must be a string"),
+    ],
+)
+def test_a_bad_secret_field_is_reported_by_what_is_wrong(make_source, upstream, secret, problem):
+    source = make_source(api(upstream), secret_value=secret)
+    with pytest.raises(SecretError) as error:
+        invoke({"run_id": "bad-secret"})
+    assert str(error.value) == f"secret {source.secret_arn}: {problem}; auth type 'bearer' reads api_key"
+    assert "98765432" not in str(error.value) and "abcdefgh" not in str(error.value)
+    assert upstream.requests == [] and source.keys() == []
+
+
+def test_every_bad_field_of_a_basic_auth_secret_is_reported(make_source, upstream):
+    auth = {"type": "basic"}
+    source = make_source(api(upstream, auth=auth), secret_value={"username": 42, "password": ""})
+    with pytest.raises(SecretError) as error:
+        invoke({"run_id": "bad-basic"})
+    assert str(error.value) == (
+        f"secret {source.secret_arn}: field username is a number; it must be a string; "
+        "field password is empty; auth type 'basic' reads username, password"
+    )

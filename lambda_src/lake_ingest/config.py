@@ -10,39 +10,22 @@ import ipaddress
 import json
 import os
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import SplitResult, parse_qsl, urlsplit
 
-SOURCE_ID_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,46}[a-z0-9])?$")
-PREFIX_PATTERN = re.compile(r"^[A-Za-z0-9!_.*'()-]+(?:/[A-Za-z0-9!_.*'()-]+)*$")
-API_CONFIG_KEYS = frozenset(
-    {
-        "endpoint",
-        "method",
-        "query_params",
-        "headers",
-        "body",
-        "auth",
-        "timeout_seconds",
-        "max_retries",
-        "records_path",
-        "max_parse_bytes",
-        "pagination",
-        "content_types",
-    }
+from . import schema
+from .schema import Problem
+
+# The module's limit and message (variables.tf, modules/lake), so that the handler and the local
+# runner accept exactly the source ids the module can deploy.
+SOURCE_ID_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$")
+SOURCE_ID_RULE = (
+    "source_id must be 1-32 characters of lowercase letters, digits and hyphens, "
+    'starting and ending with a letter or digit (e.g. "stripe-charges")'
 )
-PAGINATION_KEYS = {
-    "none": frozenset({"type"}),
-    "link_header": frozenset({"type", "max_pages"}),
-    "next_url": frozenset({"type", "max_pages", "next_url_path"}),
-    "cursor": frozenset({"type", "max_pages", "cursor_path", "cursor_param"}),
-    "page_number": frozenset(
-        {"type", "max_pages", "page_param", "start_page", "page_size_param", "page_size", "total_pages_path"}
-    ),
-    "offset": frozenset({"type", "max_pages", "offset_param", "limit_param", "limit", "total_records_path"}),
-}
+PREFIX_PATTERN = re.compile(r"^[A-Za-z0-9!_.*'()-]+(?:/[A-Za-z0-9!_.*'()-]+)*$")
 # What a data page may be; anything else (an HTML error page with status 200) is quarantined.
 DEFAULT_CONTENT_TYPES = (
     "application/json",
@@ -52,22 +35,12 @@ DEFAULT_CONTENT_TYPES = (
     "application/ndjson",
 )
 DEFAULT_MAX_PAGES = 100
-AUTH_KEYS = {
-    "none": frozenset({"type"}),
-    "bearer": frozenset({"type", "secret_field"}),
-    "header": frozenset({"type", "secret_field", "header_name"}),
-    "query": frozenset({"type", "secret_field", "param_name"}),
-    "basic": frozenset({"type", "username_field", "password_field"}),
-}
 DEFAULT_MAX_PARSE_BYTES = 8 * 1024 * 1024
 # A header or query parameter name that looks like it carries a credential: such values belong in
 # the secret (auth), never in the plain-text configuration, which Terraform state, plans, the
 # function's environment and the manifests all show. Matched against the name lowercased, with
-# '-', '_' and '.' removed. The Terraform module and the JSON Schema reuse this exact text.
-CREDENTIAL_NAME_PATTERN = (
-    r"secret|passw|pwd|apikey|accesskey|privatekey|token|credential|signature|authori[sz]ation"
-    r"|cookie|sessionid|bearer|^x?(auth|key|sig)$"
-)
+# '-', '_' and '.' removed. The one text lives in the schema; the Terraform module reads it there.
+CREDENTIAL_NAME_PATTERN: str = schema.load()["x-credential-name-pattern"]
 _CREDENTIAL_NAME = re.compile(CREDENTIAL_NAME_PATTERN)
 USE_AUTH = "use auth and keep the value in the secret"
 ACCOUNT_ID_PATTERN = re.compile(r"^\d{12}$")
@@ -211,37 +184,6 @@ def looks_like_credential(name: str) -> bool:
     return _CREDENTIAL_NAME.search(re.sub(r"[-_.]", "", name.lower())) is not None
 
 
-def _refuse_credential_names(names: Iterable[str], field_name: str) -> None:
-    """A ConfigError naming `<field_name>.<name>` for the first name that looks like a credential."""
-    for name in names:
-        if looks_like_credential(name):
-            raise ConfigError(f"{field_name}.{name}", f"looks like a credential; {USE_AUTH}")
-
-
-def _parse_endpoint(value: Any, env: Mapping[str, str]) -> str:
-    field_name = "API_CONFIG.endpoint"
-    if not isinstance(value, str) or not value:
-        raise ConfigError(field_name, "is required and must be a URL string")
-    parts = urlsplit(value)
-    if parts.scheme not in ("https", "http") or not parts.hostname:
-        raise ConfigError(field_name, "must be an absolute https:// URL")
-    if parts.username or parts.password:
-        raise ConfigError(field_name, f"embeds credentials in the URL; {USE_AUTH}")
-    for name, _ in parse_qsl(parts.query, keep_blank_values=True):
-        if looks_like_credential(name):
-            raise ConfigError(field_name, f"query parameter {name!r} looks like a credential; {USE_AUTH}")
-    _refuse_runtime_api(parts, env.get("AWS_LAMBDA_RUNTIME_API", ""))
-    if parts.scheme == "http" and not (
-        _is_loopback(parts.hostname) and env.get(ALLOW_HTTP_LOOPBACK) == "true"
-    ):
-        raise ConfigError(
-            field_name,
-            "must use https; plain http is accepted only for a loopback host (127.0.0.1, localhost, ::1) "
-            f"with {ALLOW_HTTP_LOOPBACK}=true in the function's environment, for local testing only",
-        )
-    return value
-
-
 def _refuse_runtime_api(endpoint: SplitResult, runtime_api: str) -> None:
     """The Lambda Runtime API (host:port in AWS_LAMBDA_RUNTIME_API) is never a data source.
 
@@ -262,106 +204,62 @@ def _refuse_runtime_api(endpoint: SplitResult, runtime_api: str) -> None:
         )
 
 
-def _typed_options(value: dict[str, Any], field_name: str, keys_by_type: Mapping[str, frozenset[str]]) -> str:
-    """Check an object whose 'type' decides which other keys it may have; return the type."""
-    if not isinstance(value, dict):
-        raise ConfigError(field_name, "must be an object with a 'type'")
-    kind = value.get("type", "none")
-    if kind not in keys_by_type:
-        raise ConfigError(f"{field_name}.type", f"must be one of {', '.join(keys_by_type)}")
-    unknown = set(value) - keys_by_type[kind]
-    if unknown:
-        what = field_name.rsplit(".", 1)[-1]
-        raise ConfigError(f"{field_name}.{sorted(unknown)[0]}", f"is not an option of {what} type '{kind}'")
-    return str(kind)
+def _rule_problems(data: Mapping[str, Any], env: Mapping[str, str]) -> list[Problem]:
+    """What the schema cannot say: rules across fields, or about the function's environment.
+
+    The Terraform module applies the same rules at plan time (modules/api_config), except the
+    Runtime API one, which only the function's own environment can tell.
+    """
+    found: list[Problem] = []
+    for name in ("headers", "query_params"):
+        found += [
+            Problem(f"API_CONFIG.{name}.{key}", f"looks like a credential; {USE_AUTH}")
+            for key in sorted(data.get(name) or {})
+            if looks_like_credential(key)
+        ]
+    parts = urlsplit(data["endpoint"])
+    found += [
+        Problem("API_CONFIG.endpoint", f"query parameter {name!r} looks like a credential; {USE_AUTH}")
+        for name, _ in parse_qsl(parts.query, keep_blank_values=True)
+        if looks_like_credential(name)
+    ]
+    if parts.scheme == "http" and not (
+        _is_loopback(parts.hostname or "") and env.get(ALLOW_HTTP_LOOPBACK) == "true"
+    ):
+        found.append(
+            Problem(
+                "API_CONFIG.endpoint",
+                "must use https; plain http is accepted only for a loopback host (127.0.0.1, localhost, ::1) "
+                f"with {ALLOW_HTTP_LOOPBACK}=true in the function's environment, for local testing only",
+            )
+        )
+    if "body" in data and str(data.get("method", "GET")).upper() != "POST":
+        found.append(Problem("API_CONFIG.body", "is allowed only with method POST"))
+    return found
 
 
-def _parse_auth(value: Any) -> AuthConfig:
-    if value is None:
-        return AuthConfig()
-    _typed_options(value, "API_CONFIG.auth", AUTH_KEYS)
-    for key, item in value.items():
-        if not isinstance(item, str) or not item.strip():
-            raise ConfigError(f"API_CONFIG.auth.{key}", "must be a non-empty string")
-    return AuthConfig(**value)
+def problems(data: Any, env: Mapping[str, str] | None = None) -> list[Problem]:
+    """Everything wrong with an API_CONFIG document: its schema first, then the rules across fields
+    (the Terraform module reports the same problems at plan time, modules/api_config)."""
+    found = schema.problems(data)
+    if found or not isinstance(data, dict):
+        return found
+    present = {k: v for k, v in data.items() if v is not None}
+    return _rule_problems(present, env or {})
 
 
-def _number(value: Any, field_name: str, *, minimum: float, maximum: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConfigError(field_name, "must be a number")
-    if not minimum <= value <= maximum:
-        raise ConfigError(field_name, f"must be between {minimum:g} and {maximum:g}")
-    return value
-
-
-def _whole(value: Any, field_name: str, *, minimum: int, maximum: int) -> int:
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ConfigError(field_name, "must be a whole number")
-    return int(_number(value, field_name, minimum=minimum, maximum=maximum))
-
-
-def _dot_path(value: Any, field_name: str, required: bool = False) -> str:
-    if value is None:
-        value = ""
-    if not isinstance(value, str) or value != value.strip(".") or ".." in value or value != value.strip():
-        raise ConfigError(field_name, "must be a dot path such as 'data.items'")
-    if required and not value:
-        raise ConfigError(field_name, "is required for this pagination type")
-    return value
-
-
-def _parse_pagination(value: Any) -> PaginationConfig:
-    if value is None:
-        return PaginationConfig()
-    kind = _typed_options(value, "API_CONFIG.pagination", PAGINATION_KEYS)
-    name = "API_CONFIG.pagination."
-    options: dict[str, Any] = {"type": kind}
-    for key in ("cursor_param", "page_param", "page_size_param", "offset_param", "limit_param"):
-        if key in value:
-            if not isinstance(value[key], str) or not value[key].strip():
-                raise ConfigError(name + key, "must be a non-empty query parameter name")
-            options[key] = value[key]
-    for key in ("next_url_path", "cursor_path", "total_pages_path", "total_records_path"):
-        if key in PAGINATION_KEYS[kind]:
-            required = key in ("next_url_path", "cursor_path")
-            options[key] = _dot_path(value.get(key), name + key, required=required)
-    if "max_pages" in value:
-        options["max_pages"] = _whole(value["max_pages"], name + "max_pages", minimum=1, maximum=100_000)
-    if "start_page" in value:
-        options["start_page"] = _whole(value["start_page"], name + "start_page", minimum=0, maximum=1_000_000)
-    if "page_size" in value:
-        options["page_size"] = _whole(value["page_size"], name + "page_size", minimum=1, maximum=1_000_000)
-    if bool(options.get("page_size_param")) != bool(options.get("page_size")):
-        if kind == "page_number":
-            raise ConfigError(name + "page_size", "page_size and page_size_param go together")
-    if kind == "offset":
-        if "limit" not in value:
-            raise ConfigError(name + "limit", "is required for offset pagination (the page size)")
-        options["limit"] = _whole(value["limit"], name + "limit", minimum=1, maximum=1_000_000)
-    return PaginationConfig(**options)
-
-
-def _parse_content_types(value: Any) -> tuple[str, ...]:
-    if value is None:
-        return DEFAULT_CONTENT_TYPES
-    if not isinstance(value, list) or not value:
-        raise ConfigError("API_CONFIG.content_types", "must be a non-empty list of media types")
-    for item in value:
-        if not isinstance(item, str) or not re.fullmatch(
-            r"[a-z0-9.+*-]+/[a-z0-9.+*-]+", item.strip().lower()
-        ):
-            raise ConfigError("API_CONFIG.content_types", f"{item!r} is not a media type such as text/csv")
-    return tuple(item.strip().lower() for item in value)
+def _check(found: list[Problem]) -> None:
+    if found:
+        raise ConfigError(found[0].path, found[0].message)
 
 
 def parse_api_config(raw: str, env: Mapping[str, str] | None = None) -> ApiConfig:
     """Parse and validate the API_CONFIG JSON document.
 
-    `env` is the function's environment, which decides what the endpoint may be (plain http to
-    loopback only with ALLOW_HTTP_LOOPBACK=true; never the Lambda Runtime API). None: an empty
-    environment, so nothing is allowed by default.
+    Its structure (options, types, ranges, forms) is checked against api_config.schema.json, then
+    the rules across fields. `env` is the function's environment, which decides what the endpoint
+    may be (plain http to loopback only with ALLOW_HTTP_LOOPBACK=true; never the Lambda Runtime
+    API). None: an empty environment, so nothing is allowed by default.
     """
     try:
         data = json.loads(raw)
@@ -369,47 +267,30 @@ def parse_api_config(raw: str, env: Mapping[str, str] | None = None) -> ApiConfi
         raise ConfigError("API_CONFIG", f"is not valid JSON ({exc.msg} at position {exc.pos})") from None
     if not isinstance(data, dict):
         raise ConfigError("API_CONFIG", "must be a JSON object")
-    unknown = set(data) - API_CONFIG_KEYS
-    if unknown:
-        raise ConfigError(f"API_CONFIG.{sorted(unknown)[0]}", "is not a known option")
-
-    method = data.get("method", "GET")
-    if not isinstance(method, str) or method.upper() not in ("GET", "POST"):
-        raise ConfigError("API_CONFIG.method", "must be GET or POST")
-    method = method.upper()
-    body = data.get("body")
-    if body is not None and method != "POST":
-        raise ConfigError("API_CONFIG.body", "is allowed only with method POST")
-
-    headers = string_map(data.get("headers"), "API_CONFIG.headers")
-    _refuse_credential_names(headers, "API_CONFIG.headers")
-    query_params = string_map(data.get("query_params"), "API_CONFIG.query_params")
-    _refuse_credential_names(query_params, "API_CONFIG.query_params")
-
-    records_path = _dot_path(data.get("records_path", ""), "API_CONFIG.records_path")
-
+    env = env or {}
+    _check(problems(data, env))
+    data = {k: v for k, v in data.items() if v is not None}
+    _refuse_runtime_api(urlsplit(data["endpoint"]), env.get("AWS_LAMBDA_RUNTIME_API", ""))
+    auth = {k: v for k, v in (data.get("auth") or {}).items() if v is not None}
+    # Whole numbers may arrive as 100.0 (JSON written by other tools): the dataclass wants ints.
+    pagination: dict[str, Any] = {
+        k: int(v) if isinstance(v, float) else v
+        for k, v in (data.get("pagination") or {}).items()
+        if v is not None
+    }
     return ApiConfig(
-        endpoint=_parse_endpoint(data.get("endpoint"), env or {}),
-        method=method,
-        query_params=query_params,
-        headers=headers,
-        body=body,
-        auth=_parse_auth(data.get("auth")),
-        timeout_seconds=float(
-            _number(data.get("timeout_seconds", 30), "API_CONFIG.timeout_seconds", minimum=0.1, maximum=900)
-        ),
-        max_retries=int(_number(data.get("max_retries", 3), "API_CONFIG.max_retries", minimum=0, maximum=10)),
-        records_path=records_path,
-        max_parse_bytes=int(
-            _number(
-                data.get("max_parse_bytes", DEFAULT_MAX_PARSE_BYTES),
-                "API_CONFIG.max_parse_bytes",
-                minimum=0,
-                maximum=256 * 1024 * 1024,
-            )
-        ),
-        pagination=_parse_pagination(data.get("pagination")),
-        content_types=_parse_content_types(data.get("content_types")),
+        endpoint=data["endpoint"],
+        method=str(data.get("method", "GET")).upper(),
+        query_params=string_map(data.get("query_params"), "API_CONFIG.query_params"),
+        headers=string_map(data.get("headers"), "API_CONFIG.headers"),
+        body=data.get("body"),
+        auth=AuthConfig(**auth),
+        timeout_seconds=float(data.get("timeout_seconds", 30)),
+        max_retries=int(data.get("max_retries", 3)),
+        records_path=data.get("records_path", ""),
+        max_parse_bytes=int(data.get("max_parse_bytes", DEFAULT_MAX_PARSE_BYTES)),
+        pagination=PaginationConfig(**pagination),
+        content_types=tuple(t.strip().lower() for t in data.get("content_types", DEFAULT_CONTENT_TYPES)),
     )
 
 
@@ -418,7 +299,7 @@ def load_config(env: Mapping[str, str] | None = None) -> SourceConfig:
     env = os.environ if env is None else env
     source_id = _require(env, "SOURCE_ID")
     if not SOURCE_ID_PATTERN.match(source_id):
-        raise ConfigError("SOURCE_ID", "must be 1-48 characters of lowercase letters, digits and hyphens")
+        raise ConfigError("SOURCE_ID", SOURCE_ID_RULE)
     raw_prefix = env.get("RAW_PREFIX", "").strip().strip("/") or source_id
     if not PREFIX_PATTERN.match(raw_prefix):
         raise ConfigError("RAW_PREFIX", "must be a relative S3 key prefix of safe characters")

@@ -11,10 +11,15 @@ Event fields (all optional):
 Without a run id, one is derived that stays the same across Lambda's own retries of the event:
 from the scheduled time, else from an EventBridge event's id, else from the request id (Lambda
 keeps the request id when it retries an asynchronous invocation).
+
+Any other key is refused, naming it (and the closest option): a misspelled `runid` or
+`partition-date` would otherwise be ignored, and the run would land under another run id or date.
+The fields of an EventBridge event (a rule's schedule sends them) are accepted as they are.
 """
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -24,6 +29,23 @@ from typing import Any
 from .config import string_map
 
 RESUME_FIELDS = frozenset({"page", "url", "cursor", "page_number", "offset"})
+# What the handler reads (documented above and in the README).
+EVENT_OPTIONS = ("run_id", "scheduled_time", "partition_date", "query_params", "resume")
+# The top-level fields of an EventBridge event, as a rule (e.g. a schedule) delivers it, and the
+# `replay-name` EventBridge adds to a replayed archived event. Only `id`, `detail-type` and `time`
+# are read; the rest is accepted so that such events can be the function's input unchanged.
+EVENTBRIDGE_FIELDS = (
+    "version",
+    "id",
+    "detail-type",
+    "source",
+    "account",
+    "time",
+    "region",
+    "resources",
+    "detail",
+    "replay-name",
+)
 RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 
@@ -81,6 +103,7 @@ def parse_event(event: Any, request_id: str, now: datetime | None = None) -> Run
         event = {}
     if not isinstance(event, dict):
         raise EventError("event", f"must be a JSON object, got {type(event).__name__}")
+    _refuse_unknown_keys(event)
 
     scheduled: datetime | None = None
     if event.get("scheduled_time") is not None:
@@ -144,3 +167,20 @@ def _parse_resume(value: Any) -> dict[str, Any] | None:
     elif not isinstance(item, (str, int)) or isinstance(item, bool) or item == "":
         raise EventError(f"resume.{name}", "must be a non-empty string")
     return dict(value)
+
+
+def _refuse_unknown_keys(event: Mapping[str, Any]) -> None:
+    """An EventError naming the first key that is neither an event option nor an EventBridge field."""
+    known = (*EVENT_OPTIONS, *EVENTBRIDGE_FIELDS)
+    unknown = sorted(str(key) for key in event if key not in known)
+    if not unknown:
+        return
+    first, others = unknown[0], unknown[1:]
+    close = difflib.get_close_matches(first.lower(), known, n=1)
+    guess = f" (did you mean {close[0]}?)" if close else ""
+    also = f" (also: {', '.join(others)})" if others else ""
+    raise EventError(
+        first,
+        f"is not an event option{guess}; the options are: {', '.join(EVENT_OPTIONS)}, "
+        f"and the fields of an EventBridge event ({', '.join(EVENTBRIDGE_FIELDS)}){also}",
+    )

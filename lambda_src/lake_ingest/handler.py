@@ -132,7 +132,18 @@ def _page_fetcher(
                 extra={"http_status": error.status},
             )
             metrics.add_metric(name="CredentialRefreshes", unit=MetricUnit.Count, value=1)
+        try:
             return attempt(page, force_fetch=True)
+        except UpstreamHTTPError as again:
+            if again.status not in (401, 403) or not again.detail:
+                raise
+            # fetch() says "(not retried)", which is no longer true: this was the retry.
+            raise UpstreamHTTPError(
+                f"upstream returned {again.detail} again after re-reading the secret (it may have "
+                f"rotated) and retrying once; check the credentials in {config.secret_arn}",
+                again.status,
+                again.detail,
+            ) from None
 
     return fetch_page
 

@@ -35,11 +35,16 @@ class UpstreamError(RuntimeError):
 
 
 class UpstreamHTTPError(UpstreamError):
-    """The upstream API answered with an error status after all retries."""
+    """The upstream API answered with an error status after all retries.
 
-    def __init__(self, message: str, status: int) -> None:
+    `detail` is what was answered to what ("HTTP 401: <excerpt> for GET <url>", credentials masked),
+    so that a caller that retried on its own (after re-reading the secret) can say so.
+    """
+
+    def __init__(self, message: str, status: int, detail: str = "") -> None:
         super().__init__(message)
         self.status = status
+        self.detail = detail
 
 
 class DeadlineExceeded(UpstreamError):
@@ -279,9 +284,8 @@ def fetch(
             excerpt = _error_excerpt(raw)
             problem = f"HTTP {status}" + (f": {excerpt}" if excerpt else "")
             if status not in RETRYABLE_STATUS:
-                raise UpstreamHTTPError(
-                    f"upstream returned {problem} for {request.method} {url} (not retried)", status
-                )
+                detail = f"{problem} for {request.method} {url}"
+                raise UpstreamHTTPError(f"upstream returned {detail} (not retried)", status, detail)
 
         if attempt == max_attempts:
             message = f"upstream {problem} for {request.method} {url} after {attempt} attempt(s)"

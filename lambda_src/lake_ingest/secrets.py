@@ -50,11 +50,41 @@ def get_credentials(
         raise SecretError(f"secret {secret_arn}: cannot be read: {exc}") from None
     if not isinstance(value, dict):
         raise SecretError(f"secret {secret_arn}: value must be a JSON object of credential fields")
-    REDACTOR.add(str(v) for v in value.values() if isinstance(v, (str, int)))
-    missing = [name for name in auth.secret_fields if not isinstance(value.get(name), str) or not value[name]]
-    if missing:
+    # A number is still a credential someone meant to use: mask it too, although it is refused below.
+    REDACTOR.add(
+        str(v) for v in value.values() if isinstance(v, (str, int, float)) and not isinstance(v, bool)
+    )
+    problems = [p for p in (_field_problem(value, name) for name in auth.secret_fields) if p]
+    if problems:
         raise SecretError(
-            f"secret {secret_arn}: field(s) {', '.join(missing)} required by auth type "
-            f"'{auth.type}' are missing or empty"
+            f"secret {secret_arn}: {'; '.join(problems)}; "
+            f"auth type '{auth.type}' reads {', '.join(auth.secret_fields)}"
         )
     return {name: value[name] for name in auth.secret_fields}
+
+
+def _field_problem(secret: Mapping[str, Any], name: str) -> str | None:
+    """What is wrong with one field of the secret, without its value: missing, empty, or not a string.
+
+    Each is fixed differently (a misspelled field name, a value never filled in, a number written
+    without quotes), so each gets its own message.
+    """
+    if name not in secret:
+        held = ", ".join(sorted(secret))
+        return (
+            f"field {name} is missing ({f'the secret has: {held}' if held else 'the secret has no fields'})"
+        )
+    item = secret[name]
+    if isinstance(item, str):
+        return None if item else f"field {name} is empty"
+    return f"field {name} is {_json_kind(item)}; it must be a string"
+
+
+def _json_kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, (int, float)):
+        return "a number"
+    return "a list" if isinstance(value, list) else "an object"

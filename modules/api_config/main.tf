@@ -1,0 +1,196 @@
+# API_CONFIG checked against its JSON Schema at plan time, with Terraform built-ins only.
+#
+# The schema (lambda_src/lake_ingest/api_config.schema.json) is the one source of what API_CONFIG
+# may hold; the handler checks the same schema at run time (lake_ingest/schema.py) with the same
+# messages. Terraform has no recursion, so this walks the shapes the schema has: top-level options
+# (scalars, lists, maps) and objects of options (auth, pagination) whose `type` decides which
+# options they take (allOf of if/then clauses). Values are typed through jsonencode, which tells a
+# string "30" from the number 30. Null means unset: a map(object(...)) input fills absent
+# attributes with null. Checks run in stages, as in the handler: missing required options first,
+# then unknown options, then values.
+
+locals {
+  schema = jsondecode(file("${path.module}/../../lambda_src/lake_ingest/api_config.schema.json"))
+  props  = local.schema.properties
+  root   = var.name
+
+  type_names = {
+    string  = "a string", number = "a number", integer = "a whole number",
+    boolean = "true or false", object = "an object", array = "a list", null = "null"
+  }
+
+  given_is_object = can(regex("^\\{", jsonencode(var.api_config)))
+  given           = try({ for k, v in var.api_config : k => v if v != null }, {})
+
+  # The options that hold objects of options (auth, pagination), and those given as objects.
+  nested_names = [for k, spec in local.props : k if try(spec.type, "") == "object" && can(spec.properties)]
+  nested = {
+    for k in local.nested_names : k => { for k2, v2 in local.given[k] : k2 => v2 if v2 != null }
+    if contains(keys(local.given), k) && can(regex("^\\{", jsonencode(local.given[k])))
+  }
+
+  # -- stage 1 and 2 at the top: required, then unknown --------------------------------------------
+  top_missing = [for k in local.schema.required : "${local.root}.${k}: is required" if !contains(keys(local.given), k)]
+  top_unknown = [
+    for k in sort(keys(local.given)) :
+    "${local.root}.${k}: is not an option; the options are: ${join(", ", sort(keys(local.props)))}"
+    if !contains(keys(local.props), k)
+  ]
+
+  # -- values: every (path, value, spec) to check, as JSON text so that types may differ -----------
+  level1 = [
+    for k in sort(keys(local.given)) : {
+      path = "${local.root}.${k}", json = jsonencode(local.given[k]), spec = jsonencode(local.props[k])
+    } if contains(keys(local.props), k) && !contains(local.nested_names, k)
+  ]
+  nested_leaves = flatten([
+    for k, obj in local.nested : [
+      for k2 in sort(keys(obj)) : {
+        path = "${local.root}.${k}.${k2}", json = jsonencode(obj[k2]), spec = jsonencode(local.props[k].properties[k2])
+      } if contains(keys(local.props[k].properties), k2)
+    ] if length(local.nested_problems[k]) == 0
+  ])
+  leaves = concat(local.level1, local.nested_leaves)
+
+  leaf = [for l in local.leaves : {
+    path = l.path
+    json = l.json
+    spec = jsondecode(l.spec)
+    kind = (
+      can(regex("^\"", l.json)) ? "string" :
+      can(regex("^-?[0-9]+$", l.json)) ? "integer" :
+      can(regex("^-?[0-9]", l.json)) ? "number" :
+      contains(["true", "false"], l.json) ? "boolean" :
+      can(regex("^\\{", l.json)) ? "object" :
+      can(regex("^\\[", l.json)) ? "array" : "null"
+    )
+  }]
+  # A user:password@ in a URL is masked in messages (a message must not repeat a credential).
+  shown = { for l in local.leaf : l.path => replace(l.json, "/\\/\\/[^/@\\s]*@/", "//***@") }
+
+  # The type first; nothing else is checked on a value of the wrong type.
+  leaf_problems = flatten([for l in local.leaf : (
+    !(length(flatten([try(l.spec.type, [])])) == 0 || contains(flatten([try(l.spec.type, [])]), l.kind) || (l.kind == "integer" && contains(flatten([try(l.spec.type, [])]), "number"))) ?
+    ["${l.path}: is ${local.shown[l.path]}; it must be ${join(" or ", [for t in flatten([l.spec.type]) : local.type_names[t]])}"] :
+    concat(
+      try(l.spec.enum, null) != null && !try(contains(l.spec.enum, jsondecode(l.json)), false) ?
+      ["${l.path}: is ${local.shown[l.path]}; it must be one of ${join(", ", l.spec.enum)}"] : [],
+      contains(["integer", "number"], l.kind) && can(l.spec.minimum) && !(try(jsondecode(l.json) >= l.spec.minimum && jsondecode(l.json) <= l.spec.maximum, false)) ?
+      ["${l.path}: is ${local.shown[l.path]}; it must be from ${l.spec.minimum} to ${l.spec.maximum}"] : [],
+      l.kind == "string" && try(length(jsondecode(l.json)) < l.spec.minLength, false) ?
+      ["${l.path}: must not be empty"] : [],
+      l.kind == "string" && can(l.spec.pattern) && !try(length(jsondecode(l.json)) < l.spec.minLength, false) && !can(regex(try(l.spec.pattern, ""), jsondecode(l.json))) ?
+      ["${l.path}: is ${local.shown[l.path]}; it must be ${try(l.spec["x-hint"], "text matching ${try(l.spec.pattern, "")}")}"] : [],
+      l.kind == "array" && try(length(jsondecode(l.json)) < l.spec.minItems, false) ?
+      ["${l.path}: must not be empty"] : [],
+    )
+  )])
+
+  # Lists and maps: their items, and their values (additionalProperties), once they have the right type.
+  level2 = flatten([
+    for l in local.leaf : concat(
+      l.kind == "array" && can(l.spec.items) ? [
+        for i, item in jsondecode(l.json) : { path = "${l.path}[${i}]", json = jsonencode(item), spec = jsonencode(l.spec.items) }
+      ] : [],
+      l.kind == "object" && can(l.spec.additionalProperties.type) ? [
+        for k in sort(keys(jsondecode(l.json))) : { path = "${l.path}.${k}", json = jsonencode(jsondecode(l.json)[k]), spec = jsonencode(l.spec.additionalProperties) }
+      ] : [],
+    ) if !contains([for p in local.leaf_problems : split(": ", p)[0]], l.path)
+  ])
+  level2_leaf = [for l in local.level2 : {
+    path = l.path
+    json = l.json
+    spec = jsondecode(l.spec)
+    kind = (
+      can(regex("^\"", l.json)) ? "string" :
+      can(regex("^-?[0-9]+$", l.json)) ? "integer" :
+      can(regex("^-?[0-9]", l.json)) ? "number" :
+      contains(["true", "false"], l.json) ? "boolean" :
+      can(regex("^\\{", l.json)) ? "object" :
+      can(regex("^\\[", l.json)) ? "array" : "null"
+    )
+  }]
+  level2_problems = flatten([for l in local.level2_leaf : (
+    !(length(flatten([try(l.spec.type, [])])) == 0 || contains(flatten([try(l.spec.type, [])]), l.kind) || (l.kind == "integer" && contains(flatten([try(l.spec.type, [])]), "number"))) ?
+    ["${l.path}: is ${l.json}; it must be ${join(" or ", [for t in flatten([l.spec.type]) : local.type_names[t]])}"] :
+    l.kind == "string" && can(l.spec.pattern) && !can(regex(try(l.spec.pattern, ""), jsondecode(l.json))) ?
+    ["${l.path}: is ${l.json}; it must be ${try(l.spec["x-hint"], "text matching ${try(l.spec.pattern, "")}")}"] : []
+  )])
+
+  # -- objects of options (auth, pagination): required, then unknown for their type, then values ---
+  nested_type_problems = {
+    for k in local.nested_names : k => ["${local.root}.${k}: is ${jsonencode(local.given[k])}; it must be an object"]
+    if contains(keys(local.given), k) && !contains(keys(local.nested), k)
+  }
+  clause = {
+    for k, obj in local.nested : k => one(concat([
+      for c in try(local.props[k].allOf, []) : {
+        allowed  = c.then.propertyNames.enum
+        required = try(c.then.required, [])
+        name     = "${k} type \"${c.if.properties.type.const}\""
+      } if try(obj.type, null) == c.if.properties.type.const
+    ], []))
+  }
+  nested_problems = {
+    for k, obj in local.nested : k => (
+      length([for r in local.props[k].required : r if !contains(keys(obj), r)]) > 0 ?
+      [for r in local.props[k].required : "${local.root}.${k}.${r}: is required" if !contains(keys(obj), r)] :
+      concat(
+        [
+          for k2 in sort(keys(obj)) : (
+            local.clause[k] != null ?
+            "${local.root}.${k}.${k2}: is not an option of ${local.clause[k].name}; its options are: ${join(", ", local.clause[k].allowed)}" :
+            "${local.root}.${k}.${k2}: is not an option; the options are: ${join(", ", sort(keys(local.props[k].properties)))}"
+          ) if local.clause[k] != null ? !contains(local.clause[k].allowed, k2) : !contains(keys(local.props[k].properties), k2)
+        ],
+        [for r in try(local.clause[k].required, []) : "${local.root}.${k}.${r}: is required for ${local.clause[k].name}" if !contains(keys(obj), r)],
+        flatten([
+          for key in sort(keys(try(local.props[k].dependentRequired, {}))) : [
+            for need in local.props[k].dependentRequired[key] : "${local.root}.${k}.${need}: is required with ${key}" if !contains(keys(obj), need)
+          ] if contains(keys(obj), key)
+        ]),
+      )
+    )
+  }
+
+  schema_problems = (
+    !local.given_is_object ? ["${local.root}: is ${jsonencode(var.api_config)}; it must be an object"] :
+    length(local.top_missing) > 0 ? local.top_missing :
+    length(local.top_unknown) > 0 ? local.top_unknown :
+    concat(flatten(values(local.nested_type_problems)), flatten(values(local.nested_problems)), local.leaf_problems, local.level2_problems)
+  )
+
+  # -- rules across fields (the handler applies the same ones, lake_ingest/config.py) ---------------
+  credential_pattern = local.schema["x-credential-name-pattern"]
+  endpoint           = try(tostring(local.given.endpoint), "")
+  endpoint_query     = try(split("?", split("#", local.endpoint)[0])[1], "")
+  rule_problems = concat(
+    flatten([
+      for name in ["headers", "query_params"] : [
+        for key in sort(try(keys(local.given[name]), [])) : "${local.root}.${name}.${key}: looks like a credential; use auth and keep the value in the secret"
+        if can(regex(local.credential_pattern, replace(lower(key), "/[-_.]/", "")))
+      ]
+    ]),
+    [
+      for pair in split("&", local.endpoint_query) : "${local.root}.endpoint: query parameter '${split("=", pair)[0]}' looks like a credential; use auth and keep the value in the secret"
+      if pair != "" && can(regex(local.credential_pattern, replace(lower(split("=", pair)[0]), "/[-_.]/", "")))
+    ],
+    startswith(local.endpoint, "http://") && !(var.allow_http_loopback && can(regex("^http://(127\\.[0-9.]+|localhost|\\[::1\\])(:[0-9]+)?([/?#]|$)", local.endpoint))) ?
+    ["${local.root}.endpoint: must use https; plain http is accepted only for a loopback host (127.0.0.1, localhost, ::1) with allow_http_loopback = true, for local testing only"] : [],
+    contains(keys(local.given), "body") && upper(try(tostring(local.given.method), "GET")) != "POST" ?
+    ["${local.root}.body: is allowed only with method POST"] : [],
+  )
+
+  problems = length(local.schema_problems) > 0 ? local.schema_problems : local.rule_problems
+
+  # What the function runs with: the schema's top-level defaults, then the caller's options (objects
+  # of options without their unset attributes; options inside them default as the schema says), the
+  # method in capitals. Null while there are problems.
+  defaults = { for k, spec in local.props : k => spec.default if can(spec.default) }
+  rendered = length(local.problems) > 0 ? null : merge(
+    local.defaults,
+    local.given,
+    local.nested,
+    { method = upper(try(tostring(local.given.method), local.defaults.method)) },
+  )
+}
