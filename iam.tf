@@ -51,10 +51,12 @@ data "aws_iam_policy_document" "role" {
   }
 
   statement {
-    # Resuming a partial run reads back that run's manifest; no other object is readable.
-    sid       = "ReadOwnManifestsOnly"
+    # Resuming a partial run, or answering a retried one, reads back that run's manifest; an incremental
+    # source reads its cursor state (a conditional write with If-Match also needs s3:GetObject:
+    # https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html). Nothing else is readable.
+    sid       = "ReadOwnManifestsAndStateOnly"
     actions   = ["s3:GetObject"]
-    resources = ["${local.bucket_arn}/${local.raw_prefix}/ingest_date=*/run_id=*/_manifest.json"]
+    resources = ["${local.bucket_arn}/${local.raw_prefix}/ingest_date=*/run_id=*/_manifest.json", "${local.bucket_arn}/${local.raw_prefix}/_state/cursor.json"]
     condition {
       test     = "StringEquals"
       variable = "aws:ResourceAccount"

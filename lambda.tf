@@ -36,7 +36,7 @@ resource "aws_lambda_function" "this" {
   #checkov:skip=CKV_AWS_272:Code signing needs an AWS Signer profile the platform team owns; opt-in through var.code_signing_config_arn.
   #checkov:skip=CKV_AWS_116:Failed async events go to the on-failure destination (aws_lambda_function_event_invoke_config -> SQS), which records the error with the event; a DLQ as well would deliver every failure twice.
   function_name = local.function_name
-  description   = "lake-ingest ${var.source_id}: ${try(module.api_config.rendered.method, "GET")} ${try(module.api_config.rendered.endpoint, "")} -> s3://${local.bucket_name}/${local.raw_prefix}/"
+  description   = "lake-ingest ${var.source_id}: ${try(local.api_config.method, "GET")} ${try(local.api_config.endpoint, "")} -> s3://${local.bucket_name}/${local.raw_prefix}/"
   role          = aws_iam_role.this.arn
   handler       = "lake_ingest.handler.lambda_handler"
   runtime       = var.runtime
@@ -93,6 +93,10 @@ resource "aws_lambda_function" "this" {
 
   lifecycle {
     # API_CONFIG against its schema, at plan time: every problem names the option and what to change.
+    precondition {
+      condition     = !local.window_missing
+      error_message = "api_config.incremental.window is required: schedule_expression (${coalesce(var.schedule_expression, "none")}) is not rate(...), so the window length is not known; set e.g. window = \"1h\" (each run then covers the hour before its scheduled time)."
+    }
     precondition {
       condition     = length(module.api_config.problems) == 0
       error_message = "api_config is not valid:\n  - ${join("\n  - ", module.api_config.problems)}\n(See the README's API_CONFIG table, or lambda_src/lake_ingest/api_config.schema.json.)"

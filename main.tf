@@ -31,8 +31,23 @@ locals {
   # (https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html#conditions-kms-via-service).
   via_service = { for s in ["s3", "secretsmanager", "sqs", "lambda"] : s => "${s}.${local.region}.amazonaws.com" }
 
-  # API_CONFIG as the function gets it, checked against the schema (modules/api_config).
-  api_config_json = module.api_config.json
+  # API_CONFIG as the function gets it, checked against the schema (modules/api_config); an incremental
+  # source takes its timezone from the schedule, and a window source its window from rate(...).
+  rate_window = try(format("%s%s", regex("^rate\\(([0-9]+) ", var.schedule_expression)[0], substr(regex("(minute|hour|day)", var.schedule_expression)[0], 0, 1)), null)
+  incremental = try(module.api_config.rendered.incremental, null)
+  api_config = module.api_config.rendered == null ? null : merge(
+    module.api_config.rendered,
+    local.incremental == null ? {} : {
+      incremental = merge(
+        { timezone = var.schedule_timezone },
+        local.incremental.type == "window" && local.rate_window != null ? { window = local.rate_window } : {},
+        local.incremental,
+      )
+    },
+  )
+  api_config_json = local.api_config == null ? null : jsonencode(local.api_config)
+  # A window source needs its window length: given, or the schedule's rate.
+  window_missing = try(local.api_config.incremental.type == "window" && !can(local.api_config.incremental.window), false)
 
   # The one place the version lives is the handler package; the module reports the same.
   module_version = regex("__version__ = \"([^\"]+)\"", file("${path.module}/lambda_src/lake_ingest/__init__.py"))[0]

@@ -127,6 +127,6 @@ output "module_version" {
 }
 
 output "api_config" {
-  description = "The API_CONFIG the function runs with (known at plan time; no secret is ever in it): the schema's top-level defaults filled in, the options you set, the method in capitals. Review it in the plan."
-  value       = module.api_config.rendered
+  description = "The API_CONFIG the function runs with (known at plan time; no secret is ever in it): the schema's top-level defaults filled in, the options you set, the method in capitals, an incremental source's timezone (schedule_timezone) and window (the schedule's rate) when unset. Review it in the plan."
+  value       = local.api_config
 }

@@ -20,7 +20,8 @@ import os
 import secrets
 import sys
 import time
-from datetime import UTC, datetime
+import urllib.request
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from scripts.harness import ROOT, HarnessError, Server, Terraform, record_servers, stop_recorded_servers
@@ -154,6 +155,40 @@ def main(argv: list[str] | None = None) -> int:
             + json.dumps(
                 {k: manifest["pages"][0][k] for k in ("http_status", "content_type", "sha256", "records")}
             )
+        )
+
+        step("an incremental second run: the sample API gets 20 new orders, the next slot fetches only them")
+        added = urllib.request.Request(
+            f"{api_endpoint}/admin/orders?count=20",
+            method="POST",
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        with urllib.request.urlopen(added, timeout=10) as response:  # loopback sample API
+            print(f"    the sample API now holds {json.loads(response.read())['orders']} orders")
+        second = invoke(
+            outputs["function_name"],
+            aws_endpoint,
+            {"scheduled_time": (scheduled + timedelta(hours=1)).isoformat()},
+        )
+        if second.error:
+            raise HarnessError(f"the second run failed: {second.error}")
+        again = second.result or {}
+        cursor = again.get("cursor") or {}
+        print(
+            f"    sent updated_since={again['incremental']['sent']} (the stored cursor); "
+            f"records ingested: {again['records_ingested']} in {again['pages']} page(s)"
+        )
+        print(f"    cursor moved from {cursor.get('from')} to {cursor.get('to')}")
+        if again["records_ingested"] != 20:
+            raise HarnessError(
+                f"the second run fetched {again['records_ingested']} records, not the 20 new ones"
+            )
+        stored = json.loads(
+            s3.get_object(Bucket=bucket, Key=f"{outputs['raw_prefix']}/_state/cursor.json")["Body"].read()
+        )
+        print(
+            f"    state: cursor {stored['cursor']}, history: "
+            + "; ".join(f"{h['run_id']} {h['from']} -> {h['to']}" for h in stored["history"])
         )
 
         step("checking the state holds no secret value")

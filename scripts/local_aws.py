@@ -19,6 +19,15 @@ moto 5.2.5 gaps (measured in ../shared/notes/local-aws.md) and what each shim do
    the deployed zip into a local bucket and returns a URL on this server, like AWS's presigned URL.
 4. No Docker here, so moto cannot run a function. `scripts/run_deployed.py` runs the deployed code
    in its own process instead (deployed zip, handler, environment and timeout).
+5. s3_conditional_writes_atomic: PutObject checks If-Match / If-None-Match and then writes, with no
+   lock between the two (moto/s3/responses.py S3Response.put_object), while the server answers each
+   request on its own thread. Two racing conditional writes can both see the condition hold and both
+   succeed (10 threads on one key: 2 winners, or a 500 for a key replaced mid-response, in about 1
+   race in 15 with a short thread switch interval; every one of 10 with a 50 ms pause in the gap),
+   where S3 lets exactly one win and answers the others 412. The shim holds one lock across the
+   check and the write of conditional PutObjects, so the cursor state's lease (lake_ingest/state.py)
+   is tested under the guarantee it relies on. Unconditional PutObjects are not serialized against
+   them (nothing in lake-ingest writes the state key unconditionally).
 
 Run: python -m scripts.local_aws --port-file FILE [--port N]; prints nothing else until stopped.
 """
@@ -26,9 +35,11 @@ Run: python -m scripts.local_aws --port-file FILE [--port N]; prints nothing els
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import socket
+import threading
 from typing import Any
 
 CODE_BUCKET = "local-aws-lambda-code"
@@ -141,10 +152,31 @@ def shim_lambda_code_location(endpoint: str) -> None:
     LambdaFunction.get_code = get_code_with_local_location
 
 
+def shim_s3_conditional_writes_atomic() -> None:
+    """Make a conditional PutObject's check and write one step, as S3 does (gap 5). Idempotent."""
+    from moto.s3.responses import S3Response
+
+    if hasattr(S3Response.put_object, "conditional_lock"):
+        return
+    put_object = S3Response.put_object
+    lock = threading.Lock()
+
+    @functools.wraps(put_object)
+    def put_object_atomically(self: Any) -> Any:
+        if self.headers.get("If-Match") or self.headers.get("If-None-Match"):
+            with lock:
+                return put_object(self)
+        return put_object(self)
+
+    put_object_atomically.conditional_lock = lock  # type: ignore[attr-defined]
+    S3Response.put_object = put_object_atomically
+
+
 def apply_shims(endpoint: str) -> None:
     shim_lambda_config_roundtrip()
     shim_bucket_policy_conditions()
     shim_lambda_code_location(endpoint)
+    shim_s3_conditional_writes_atomic()
 
 
 def free_port() -> int:

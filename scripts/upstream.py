@@ -15,6 +15,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
@@ -132,19 +133,60 @@ class ScriptedUpstream:
         return Handler
 
 
+class SampleOrders:
+    """The sample API's data: orders with an `updated_at`, and new ones added on request.
+
+    `updated_since` (ISO 8601) returns only orders updated after that instant, so an incremental
+    source's second run fetches only what is new.
+    """
+
+    BASE = datetime(2026, 1, 1, tzinfo=UTC)
+
+    def __init__(self, count: int) -> None:
+        self._lock = threading.Lock()
+        self.items = [self._order(i, self.BASE + timedelta(minutes=i)) for i in range(count)]
+
+    @staticmethod
+    def _order(i: int, updated: datetime) -> dict[str, object]:
+        stamp = updated.isoformat().replace("+00:00", "Z")
+        return {"id": i, "amount_cents": (i * 37) % 10_000, "currency": "EUR", "updated_at": stamp}
+
+    def add(self, count: int) -> int:
+        with self._lock:
+            latest = max(
+                (datetime.fromisoformat(str(o["updated_at"])) for o in self.items), default=self.BASE
+            )
+            start = len(self.items)
+            self.items += [self._order(start + i, latest + timedelta(seconds=i + 1)) for i in range(count)]
+            return len(self.items)
+
+    def since(self, updated_since: str | None) -> list[dict[str, object]]:
+        with self._lock:
+            if not updated_since:
+                return list(self.items)
+            floor = datetime.fromisoformat(updated_since.replace("Z", "+00:00"))
+            return [o for o in self.items if datetime.fromisoformat(str(o["updated_at"])) > floor]
+
+
 def sample_api(token: str, pages: int = 3, per_page: int = 50) -> Callable[[SeenRequest], Reply]:
-    """A tiny paged 'orders' API that requires `Authorization: Bearer <token>`."""
+    """A tiny paged 'orders' API that requires `Authorization: Bearer <token>`.
+
+    GET /v1/orders?page=N[&updated_since=ISO]: 50 orders a page (`pages` pages at first);
+    POST /admin/orders?count=N adds N orders updated now (for the incremental demo).
+    """
+    orders = SampleOrders(pages * per_page)
 
     def respond(seen: SeenRequest) -> Reply:
         if seen.headers.get("authorization") != f"Bearer {token}":
             return Reply(401, b'{"error": "unauthorized"}')
+        if seen.method == "POST" and seen.path == "/admin/orders":
+            total = orders.add(int((seen.query.get("count") or ["10"])[0]))
+            return Reply(200, json.dumps({"orders": total}).encode())
         page = int((seen.query.get("page") or ["1"])[0])
-        start = (page - 1) * per_page
-        items = [
-            {"id": i, "amount_cents": (i * 37) % 10_000, "currency": "EUR"}
-            for i in range(start, start + per_page)
-        ]
-        body = {"data": {"items": items if page <= pages else []}, "page": page, "pages": pages}
+        matching = orders.since((seen.query.get("updated_since") or [None])[0])
+        total_pages = max(1, -(-len(matching) // per_page))
+        items = matching[(page - 1) * per_page : page * per_page]
+        body = {"data": {"items": items}, "page": page, "pages": total_pages}
         return Reply(200, json.dumps(body).encode())
 
     return respond

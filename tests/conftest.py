@@ -17,7 +17,7 @@ from typing import Any
 import boto3
 import pytest
 from scripts.harness import Server, Terraform, copy_example
-from scripts.local_aws import free_port
+from scripts.local_aws import free_port, shim_s3_conditional_writes_atomic
 from scripts.upstream import ScriptedUpstream
 
 from lake_ingest import handler
@@ -31,6 +31,7 @@ def aws_endpoint() -> Iterator[str]:
     """A moto server (S3, Secrets Manager, KMS, ...) for the whole session."""
     from moto.server import ThreadedMotoServer
 
+    shim_s3_conditional_writes_atomic()  # scripts/local_aws.py gap 5: S3 lets one conditional write win
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()

@@ -82,9 +82,10 @@ run "role_is_least_privilege" {
   }
   assert {
     condition = one([for s in data.aws_iam_policy_document.role.statement : s.resources if contains(s.actions, "s3:GetObject")]) == toset([
-      "arn:aws:s3:::lake-ingest-orders-raw-x/orders/ingest_date=*/run_id=*/_manifest.json"
+      "arn:aws:s3:::lake-ingest-orders-raw-x/orders/ingest_date=*/run_id=*/_manifest.json",
+      "arn:aws:s3:::lake-ingest-orders-raw-x/orders/_state/cursor.json",
     ]) && one([for s in data.aws_iam_policy_document.role.statement : s.actions if contains(s.actions, "s3:GetObject")]) == toset(["s3:GetObject"])
-    error_message = "s3:GetObject must be scoped to the source's own run manifests (read back to resume a partial run)."
+    error_message = "s3:GetObject must be scoped to the source's own run manifests (resume, retries) and cursor state."
   }
   assert {
     condition = one([for s in data.aws_iam_policy_document.role.statement : s.resources if contains(s.actions, "secretsmanager:GetSecretValue")]) == toset([
@@ -211,7 +212,7 @@ run "arns_follow_the_partition" {
   assert {
     condition = alltrue([
       # the ARNs the module builds itself (the mock provider makes up the others in the aws partition)
-      for arn in flatten([for s in data.aws_iam_policy_document.role.statement : setunion(coalesce(s.resources, toset([])), coalesce(s.not_resources, toset([]))) if contains(["WriteOwnPrefixOnly", "ReadOwnManifestsOnly", "DenyS3OutsideOwnPrefix"], s.sid)]) :
+      for arn in flatten([for s in data.aws_iam_policy_document.role.statement : setunion(coalesce(s.resources, toset([])), coalesce(s.not_resources, toset([]))) if contains(["WriteOwnPrefixOnly", "ReadOwnManifestsAndStateOnly", "DenyS3OutsideOwnPrefix"], s.sid)]) :
       startswith(arn, "arn:aws-cn:s3:::lake-ingest-orders-raw-x/orders/")
     ])
     error_message = "ARNs the module builds must use the partition, region and account."
@@ -237,7 +238,7 @@ run "arns_follow_the_us_gov_partition" {
   assert {
     condition = alltrue([
       # the ARNs the module builds itself (the mock provider makes up the others in the aws partition)
-      for arn in flatten([for s in data.aws_iam_policy_document.role.statement : setunion(coalesce(s.resources, toset([])), coalesce(s.not_resources, toset([]))) if contains(["WriteOwnPrefixOnly", "ReadOwnManifestsOnly", "DenyS3OutsideOwnPrefix"], s.sid)]) :
+      for arn in flatten([for s in data.aws_iam_policy_document.role.statement : setunion(coalesce(s.resources, toset([])), coalesce(s.not_resources, toset([]))) if contains(["WriteOwnPrefixOnly", "ReadOwnManifestsAndStateOnly", "DenyS3OutsideOwnPrefix"], s.sid)]) :
       startswith(arn, "arn:aws-us-gov:s3:::lake-ingest-orders-raw-x/orders/")
     ])
     error_message = "ARNs the module builds must use the aws-us-gov partition, region and account."
@@ -1140,4 +1141,59 @@ run "accepts_a_real_at_timestamp" {
     condition     = aws_scheduler_schedule.this[0].schedule_expression == "at(2028-02-29T06:00:00)"
     error_message = "A leap day in a leap year is a real date."
   }
+}
+
+# Incremental sources: the module fills in what the schedule knows.
+run "a_window_source_takes_its_window_and_timezone_from_the_schedule" {
+  command = plan
+  variables {
+    schedule_expression = "rate(6 hours)"
+    schedule_timezone   = "Europe/Berlin"
+    api_config = {
+      endpoint     = "https://api.example.com/v1/orders"
+      query_params = { from = "{window_start}", to = "{window_end}" }
+      incremental  = { type = "window", lag = "5m" }
+    }
+  }
+  assert {
+    condition     = output.api_config.incremental == { type = "window", window = "6h", lag = "5m", timezone = "Europe/Berlin" }
+    error_message = "rate(6 hours) gives a 6h window; schedule_timezone is the zone; the caller's lag stays."
+  }
+}
+
+run "a_window_source_keeps_its_own_window" {
+  command = plan
+  variables {
+    schedule_expression = "rate(1 day)"
+    api_config = {
+      endpoint     = "https://api.example.com/v1/orders"
+      query_params = { from = "{window_start}" }
+      incremental  = { type = "window", window = "1h", timezone = "UTC" }
+    }
+  }
+  assert {
+    condition     = output.api_config.incremental.window == "1h" && output.api_config.incremental.timezone == "UTC"
+    error_message = "A window the caller sets wins over the schedule's rate."
+  }
+}
+
+run "rejects_a_window_source_with_a_cron_schedule_and_no_window" {
+  command = plan
+  variables {
+    schedule_expression = "cron(0 6 ? * MON-FRI *)"
+    api_config = {
+      endpoint     = "https://api.example.com/v1/orders"
+      query_params = { from = "{window_start}" }
+      incremental  = { type = "window" }
+    }
+  }
+  expect_failures = [aws_lambda_function.this]
+}
+
+run "rejects_a_cursor_placeholder_without_incremental" {
+  command = plan
+  variables {
+    api_config = { endpoint = "https://api.example.com/v1/orders", query_params = { since = "{cursor}" } }
+  }
+  expect_failures = [aws_lambda_function.this]
 }

@@ -181,7 +181,7 @@ run "function_role_as_rendered" {
   assert {
     condition = alltrue([
       for s in jsondecode(output.policies.identity.function_role).Statement : s.Condition.StringEquals["aws:ResourceAccount"] == "111122223333"
-      if contains(["WriteOwnPrefixOnly", "ReadOwnManifestsOnly"], s.Sid)
+      if contains(["WriteOwnPrefixOnly", "ReadOwnManifestsAndStateOnly"], s.Sid)
     ])
     error_message = "S3 grants must be bound to this account's bucket (aws:ResourceAccount)."
   }

@@ -226,15 +226,30 @@ def test_bad_config_raises_naming_the_field(make_source, upstream, monkeypatch):
         invoke({})
 
 
-def test_rerun_of_a_run_id_rewrites_the_same_keys(make_source, upstream):
+def test_a_forced_rerun_of_a_run_id_rewrites_the_same_keys(make_source, upstream):
     source = make_source(api(upstream))
     event = {"run_id": "daily-2026-03-04", "scheduled_time": "2026-03-04T00:00:00Z"}
     upstream.script(Reply(200, ORDERS_BYTES), Reply(200, ORDERS_BYTES))
     first = invoke(event)
     keys_after_first = source.keys()
-    second = invoke(event)
+    second = invoke({**event, "force": True})
+    assert len(upstream.requests) == 2 and "already_complete" not in second
     assert second["objects"] == first["objects"] and second["manifest"] == first["manifest"]
     assert source.keys() == keys_after_first
+
+
+def test_a_completed_run_invoked_again_is_answered_from_its_manifest(make_source, upstream):
+    """Lambda retries an invocation whose result was lost: the API is not called a second time."""
+    source = make_source(api(upstream))
+    event = {"run_id": "daily-2026-03-05", "scheduled_time": "2026-03-05T00:00:00Z"}
+    upstream.script(Reply(200, ORDERS_BYTES))
+    first = invoke(event)
+    versions = source.s3.list_object_versions(Bucket=source.bucket)["Versions"]
+    again = invoke(event)
+    assert len(upstream.requests) == 1
+    assert again["already_complete"] is True
+    assert {k: v for k, v in again.items() if k != "already_complete"} == first
+    assert source.s3.list_object_versions(Bucket=source.bucket)["Versions"] == versions  # nothing written
 
 
 def test_scheduled_event_without_run_id_derives_a_stable_one(make_source, upstream):

@@ -6,11 +6,15 @@ import base64
 import hashlib
 import io
 import json
+import threading
+import time
 import urllib.request
 import uuid
 import zipfile
 
+import boto3
 import pytest
+from botocore.config import Config
 from botocore.exceptions import ClientError
 from scripts.harness import Server, local_client
 from scripts.run_deployed import invoke
@@ -139,3 +143,104 @@ def test_run_deployed_runs_the_deployed_handler_with_its_environment_and_timeout
     assert run.result["source"] == "shim-test"
     assert 0 < run.result["remaining_ms"] <= 7000
     assert run.module_file.endswith("tiny.py") and "lake-ingest-run-" in run.module_file
+
+
+# -- s3_conditional_writes_atomic (gap 5), on the aws_endpoint fixture's in-process server ----------
+
+RACERS = 10
+
+
+def widen_conditional_gap(monkeypatch: pytest.MonkeyPatch, seconds: float = 0.05) -> None:
+    """Pause moto between its If-Match/If-None-Match check and its write, conditional puts only.
+
+    Without the pause the gap is a few microseconds and a race in it is rare (about 1 in 15 with a
+    1 us thread switch interval), so a test would pass with or without the shim; with it, every
+    racer that is not kept out by the shim's lock lands in the gap.
+    """
+    from moto.s3.responses import S3Response
+
+    checksum = S3Response._get_checksum
+
+    def pause_then_checksum(self, response_headers):
+        if self.headers.get("If-Match") or self.headers.get("If-None-Match"):
+            time.sleep(seconds)
+        return checksum(self, response_headers)
+
+    monkeypatch.setattr(S3Response, "_get_checksum", pause_then_checksum)
+
+
+def race_conditional_puts(bucket: str, key: str, **condition: str) -> dict[int, int]:
+    """RACERS clients put `writer <i>` to one key at once; each one's HTTP status."""
+    no_retries = Config(retries={"max_attempts": 1, "mode": "standard"})
+    clients = [boto3.client("s3", config=no_retries) for _ in range(RACERS)]
+    barrier = threading.Barrier(RACERS)
+    statuses: dict[int, int] = {}
+
+    def put(index: int) -> None:
+        barrier.wait()
+        try:
+            clients[index].put_object(Bucket=bucket, Key=key, Body=f"writer {index}".encode(), **condition)
+            statuses[index] = 200
+        except ClientError as error:
+            statuses[index] = error.response["ResponseMetadata"]["HTTPStatusCode"]
+
+    threads = [threading.Thread(target=put, args=(i,)) for i in range(RACERS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return statuses
+
+
+@pytest.fixture
+def race_bucket(aws_endpoint):
+    s3 = boto3.client("s3")
+    bucket = f"race-{uuid.uuid4().hex[:10]}"
+    s3.create_bucket(Bucket=bucket)
+    return s3, bucket
+
+
+@pytest.mark.parametrize("condition", ["If-None-Match", "If-Match"])
+def test_s3_conditional_writes_let_exactly_one_writer_win(race_bucket, monkeypatch, condition):
+    s3, bucket = race_bucket
+    if condition == "If-None-Match":
+        arguments = {"IfNoneMatch": "*"}  # create only if absent
+    else:
+        arguments = {"IfMatch": s3.put_object(Bucket=bucket, Key="state", Body=b"v0")["ETag"]}
+    widen_conditional_gap(monkeypatch)
+    statuses = race_conditional_puts(bucket, "state", **arguments)
+    assert sorted(statuses.values()) == [200] + [412] * (RACERS - 1)
+    (winner,) = [i for i, status in statuses.items() if status == 200]
+    assert s3.get_object(Bucket=bucket, Key="state")["Body"].read() == f"writer {winner}".encode()
+
+
+def test_without_the_shim_moto_lets_several_conditional_writes_win(race_bucket, monkeypatch):
+    """The gap the shim closes (if moto fixes it, this fails: then drop the shim)."""
+    from moto.s3.responses import S3Response
+
+    _, bucket = race_bucket
+    monkeypatch.setattr(S3Response, "put_object", S3Response.put_object.__wrapped__)
+    widen_conditional_gap(monkeypatch)
+    statuses = race_conditional_puts(bucket, "state", IfNoneMatch="*")
+    assert list(statuses.values()).count(200) > 1, statuses
+
+
+def test_the_conditional_write_shim_is_applied_once_and_by_apply_shims(monkeypatch):
+    from moto.s3.responses import S3Response
+    from scripts import local_aws
+
+    shimmed = S3Response.put_object
+    assert hasattr(shimmed, "conditional_lock")  # the aws_endpoint fixture applied it
+    local_aws.shim_s3_conditional_writes_atomic()
+    assert S3Response.put_object is shimmed  # not wrapped twice (its lock would deadlock)
+
+    called = []
+    for name in (
+        "shim_lambda_config_roundtrip",
+        "shim_bucket_policy_conditions",
+        "shim_lambda_code_location",
+    ):
+        monkeypatch.setattr(local_aws, name, lambda *_: None)
+    monkeypatch.setattr(local_aws, "shim_s3_conditional_writes_atomic", lambda: called.append(True))
+    local_aws.apply_shims("http://127.0.0.1:1")
+    assert called == [True]

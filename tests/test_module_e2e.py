@@ -54,17 +54,18 @@ def test_role_policy_read_back_is_least_privilege(deployed):
     assert not [a for a in actions if "*" in a], "no wildcard actions"
     assert "logs:CreateLogGroup" not in actions
     assert [s["Sid"] for s in statements if "*" in as_list(s["Resource"])] == ["XRayTraces"]
-    for sid in ("WriteOwnPrefixOnly", "ReadOwnManifestsOnly"):
+    for sid in ("WriteOwnPrefixOnly", "ReadOwnManifestsAndStateOnly"):
         assert by_sid[sid]["Condition"] == {"StringEquals": {"aws:ResourceAccount": "123456789012"}}
     assert sorted(as_list(by_sid["WriteOwnPrefixOnly"]["Action"])) == [
         "s3:AbortMultipartUpload",
         "s3:PutObject",
     ]
     assert as_list(by_sid["WriteOwnPrefixOnly"]["Resource"]) == [f"{out['bucket_arn']}/{out['raw_prefix']}/*"]
-    assert by_sid["ReadOwnManifestsOnly"]["Action"] == "s3:GetObject"
-    assert by_sid["ReadOwnManifestsOnly"]["Resource"] == (
-        f"{out['bucket_arn']}/{out['raw_prefix']}/ingest_date=*/run_id=*/_manifest.json"
-    )
+    assert by_sid["ReadOwnManifestsAndStateOnly"]["Action"] == "s3:GetObject"
+    assert sorted(as_list(by_sid["ReadOwnManifestsAndStateOnly"]["Resource"])) == [
+        f"{out['bucket_arn']}/{out['raw_prefix']}/_state/cursor.json",
+        f"{out['bucket_arn']}/{out['raw_prefix']}/ingest_date=*/run_id=*/_manifest.json",
+    ]
     assert by_sid["ReadOwnSecretOnly"]["Resource"] == out["secret_arn"]
     assert by_sid["DeadLetterOwnQueueOnly"]["Resource"] == out["dlq_arn"]
     kms = [s for s in statements if any(a.startswith("kms:") for a in as_list(s["Action"]))]

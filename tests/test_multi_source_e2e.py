@@ -63,7 +63,8 @@ def test_each_role_is_confined_to_its_own_prefix_and_secret(lake):
         prefix = source["raw_prefix"]
         assert resources_of(policy, "s3:PutObject") == {f"{bucket_arn}/{prefix}/*"}
         assert resources_of(policy, "s3:GetObject") == {
-            f"{bucket_arn}/{prefix}/ingest_date=*/run_id=*/_manifest.json"
+            f"{bucket_arn}/{prefix}/ingest_date=*/run_id=*/_manifest.json",
+            f"{bucket_arn}/{prefix}/_state/cursor.json",
         }
         assert resources_of(policy, "secretsmanager:GetSecretValue") == {secrets_by_source[source_id]}
         others = [p for sid, p in out["sources"].items() if sid != source_id]

@@ -35,6 +35,9 @@ module "source" {
     auth         = { type = "bearer", secret_field = "api_key" }
     records_path = "data.items"
     pagination   = { type = "page_number", total_pages_path = "pages" }
+    # Incremental: each run asks only for orders updated after the stored cursor (kept in the lake).
+    query_params = { updated_since = "{cursor}" }
+    incremental  = { type = "cursor", cursor_path = "updated_at", initial_value = "1970-01-01T00:00:00Z" }
   }
   schedule_expression  = "rate(1 hour)"
   bucket_force_destroy = true

@@ -4,6 +4,8 @@
                                              a dev dependency), its own bucket, key and secret
     run --config source.json [--event JSON]  the usual AWS chain (--profile, --region,
                                              --endpoint-url) and the bucket and secret it names
+    state show|set|reset --config source.json [--value V] [--force]
+                                             an incremental cursor source's stored cursor
 
 source.json holds what the module would put in the function's environment, checked against
 source.schema.json (its api_config against API_CONFIG's schema and rules) before anything runs:
@@ -75,6 +77,20 @@ def try_command(args: argparse.Namespace) -> int:
     return try_source(source, event, args.credentials, args.timeout)
 
 
+def state_command(args: argparse.Namespace) -> int:
+    """`state`: show, set or reset a cursor source's state in its lake."""
+    from .state_cli import state_command as run_state
+
+    aws = {"profile": args.profile, "region": args.region, "endpoint_url": args.endpoint_url}
+    try:
+        return run_state(args, aws)
+    except InputError:
+        raise
+    except Exception as error:  # noqa: BLE001 - reported like a failed run (StateLocked, access denied...)
+        emit(error_document(error))
+        return EXIT_FAILED
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse, except that a usage error exits 1: its usual 2 would read as PARTIAL_SUCCESS."""
 
@@ -109,12 +125,28 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--profile", help="AWS profile")
     run.add_argument("--region", help="AWS region")
     run.add_argument("--endpoint-url", help="AWS endpoint, e.g. a local AWS on 127.0.0.1")
+    state = commands.add_parser("state", help="show, set or reset an incremental cursor source's state")
+    state.add_argument("action", choices=("show", "set", "reset"))
+    state.add_argument("--config", required=True, type=Path, help="source JSON file (source.schema.json)")
+    state.add_argument("--value", help="set: the cursor to store (e.g. 2026-01-01T00:00:00Z)")
+    state.add_argument("--force", action="store_true", help="even while a run holds the state's lease")
+    for flag, text in (
+        ("--profile", "AWS profile"),
+        ("--region", "AWS region"),
+        ("--endpoint-url", "AWS endpoint"),
+    ):
+        state.add_argument(flag, help=text)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    command: Callable[[argparse.Namespace], int] = try_command if args.command == "try" else run_command
+    commands: dict[str, Callable[[argparse.Namespace], int]] = {
+        "try": try_command,
+        "run": run_command,
+        "state": state_command,
+    }
+    command = commands[args.command]
     try:
         return command(args)
     except InputError as error:

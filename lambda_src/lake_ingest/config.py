@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import SplitResult, parse_qsl, urlsplit
 
 from . import schema
+from .incremental import IncrementalConfig
 from .schema import Problem
 
 # The module's limit and message (variables.tf, modules/lake), so that the handler and the local
@@ -126,6 +127,7 @@ class ApiConfig:
     max_parse_bytes: int = DEFAULT_MAX_PARSE_BYTES
     pagination: PaginationConfig = field(default_factory=PaginationConfig)
     content_types: tuple[str, ...] = DEFAULT_CONTENT_TYPES
+    incremental: IncrementalConfig | None = None  # fetch only what is new (incremental.py)
 
     def accepts(self, content_type: str) -> bool:
         """Whether a page with this Content-Type is data (a missing header is judged by the body)."""
@@ -235,6 +237,101 @@ def _rule_problems(data: Mapping[str, Any], env: Mapping[str, str]) -> list[Prob
         )
     if "body" in data and str(data.get("method", "GET")).upper() != "POST":
         found.append(Problem("API_CONFIG.body", "is allowed only with method POST"))
+    return found + _incremental_problems(data)
+
+
+DURATION = re.compile(r"^[0-9]+(s|m|h|d)$")
+ISO_INSTANT = re.compile(
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?)?(Z|[+-][0-9]{2}:?[0-9]{2})?$"
+)
+NUMBER_TEXT = re.compile(r"^-?[0-9]+(\.[0-9]+)?$")
+
+
+def _incremental_problems(data: Mapping[str, Any]) -> list[Problem]:
+    """Placeholders and `incremental` belong together; lookback and initial_value follow cursor_type."""
+    where = "API_CONFIG.incremental"
+    incremental = {k: v for k, v in (data.get("incremental") or {}).items() if v is not None}
+    kind = incremental.get("type")
+    sent = json.dumps([data.get("endpoint"), data.get("query_params"), data.get("body")])
+    uses_window = "{window_start}" in sent or "{window_end}" in sent
+    found = []
+    if uses_window and kind != "window":
+        found.append(
+            Problem(where, "{window_start} or {window_end} is used, so incremental must be of type window")
+        )
+    if "{cursor}" in sent and kind != "cursor":
+        found.append(Problem(where, "{cursor} is used, so incremental must be of type cursor"))
+    if kind == "window" and not uses_window:
+        found.append(
+            Problem(
+                where, f"type window sends nothing: put {{window_start}} and/or {{window_end}} in {_WHERE}"
+            )
+        )
+    if kind == "cursor" and "{cursor}" not in sent:
+        found.append(Problem(where, f"type cursor sends nothing: put {{cursor}} in {_WHERE}"))
+    if kind == "cursor":
+        found += _cursor_value_problems(incremental, where)
+    return found
+
+
+_WHERE = "query_params, body or the endpoint path"
+
+
+def _cursor_value_problems(incremental: Mapping[str, Any], where: str) -> list[Problem]:
+    cursor_type = incremental.get("cursor_type", "timestamp")
+    lookback, initial = incremental.get("lookback"), incremental.get("initial_value")
+    is_number = isinstance(initial, (int, float)) and not isinstance(initial, bool)
+    found = []
+    if cursor_type == "timestamp":
+        if lookback is not None and not (isinstance(lookback, str) and DURATION.match(lookback)):
+            found.append(
+                Problem(
+                    f"{where}.lookback",
+                    f"is {schema.value_text(lookback)}; a timestamp cursor's lookback is a duration "
+                    "such as 10m",
+                )
+            )
+        if not (is_number or (isinstance(initial, str) and ISO_INSTANT.match(initial))):
+            found.append(
+                Problem(
+                    f"{where}.initial_value",
+                    f"is {schema.value_text(initial)}; a timestamp cursor starts at an ISO 8601 time such as "
+                    "2026-01-01T00:00:00Z (or epoch seconds)",
+                )
+            )
+    elif cursor_type == "number":
+        if lookback is not None and not (
+            isinstance(lookback, (int, float)) and not isinstance(lookback, bool)
+        ):
+            found.append(
+                Problem(
+                    f"{where}.lookback",
+                    f"is {schema.value_text(lookback)}; a number cursor's lookback is a number",
+                )
+            )
+        if not (is_number or (isinstance(initial, str) and NUMBER_TEXT.match(initial))):
+            found.append(
+                Problem(
+                    f"{where}.initial_value",
+                    f"is {schema.value_text(initial)}; a number cursor starts at a number",
+                )
+            )
+    else:
+        if lookback is not None:
+            found.append(Problem(f"{where}.lookback", "a string cursor has no lookback"))
+        if not isinstance(initial, str):
+            found.append(
+                Problem(
+                    f"{where}.initial_value",
+                    f"is {schema.value_text(initial)}; a string cursor starts at a string",
+                )
+            )
+    if cursor_type != "timestamp" and "format" in incremental:
+        found.append(
+            Problem(
+                f"{where}.format", f"a {cursor_type} cursor is sent as it is; format applies to timestamps"
+            )
+        )
     return found
 
 
@@ -291,6 +388,7 @@ def parse_api_config(raw: str, env: Mapping[str, str] | None = None) -> ApiConfi
         max_parse_bytes=int(data.get("max_parse_bytes", DEFAULT_MAX_PARSE_BYTES)),
         pagination=PaginationConfig(**pagination),
         content_types=tuple(t.strip().lower() for t in data.get("content_types", DEFAULT_CONTENT_TYPES)),
+        incremental=IncrementalConfig.from_dict(data["incremental"]) if data.get("incremental") else None,
     )
 
 

@@ -7,6 +7,9 @@ Event fields (all optional):
   query_params    merged over API_CONFIG.query_params for this run
   resume          {"page": N, "<state>": ...} from a partial run's result or manifest: continue
                   that run (same run_id and partition_date) at page N
+  window          {"start": ISO 8601, "end": ISO 8601}: the window an incremental window source
+                  covers (a backfill, a re-run); run id and partition date follow it
+  force           true: fetch again even if this run id already has a complete manifest
 
 Without a run id, one is derived that stays the same across Lambda's own retries of the event:
 from the scheduled time, else from an EventBridge event's id, else from the request id (Lambda
@@ -30,7 +33,7 @@ from .config import string_map
 
 RESUME_FIELDS = frozenset({"page", "url", "cursor", "page_number", "offset"})
 # What the handler reads (documented above and in the README).
-EVENT_OPTIONS = ("run_id", "scheduled_time", "partition_date", "query_params", "resume")
+EVENT_OPTIONS = ("run_id", "scheduled_time", "partition_date", "query_params", "resume", "window", "force")
 # The top-level fields of an EventBridge event, as a rule (e.g. a schedule) delivers it, and the
 # `replay-name` EventBridge adds to a replayed archived event. Only `id`, `detail-type` and `time`
 # are read; the rest is accepted so that such events can be the function's input unchanged.
@@ -66,17 +69,26 @@ class RunRequest:
     scheduled_time: datetime | None
     query_params: Mapping[str, str] = field(default_factory=dict)
     resume: Mapping[str, Any] | None = None
+    window: tuple[datetime, datetime] | None = None  # an explicit window (UTC)
+    force: bool = False
 
     def as_event(self) -> dict[str, Any]:
         """The event that asks for this run again (with `resume` set, continues it)."""
         event: dict[str, Any] = {"run_id": self.run_id, "partition_date": self.partition_date}
         if self.scheduled_time is not None:
-            event["scheduled_time"] = self.scheduled_time.isoformat().replace("+00:00", "Z")
+            event["scheduled_time"] = iso(self.scheduled_time)
+        if self.window is not None:
+            event["window"] = {"start": iso(self.window[0]), "end": iso(self.window[1])}
         if self.query_params:
             event["query_params"] = dict(self.query_params)
         if self.resume:
             event["resume"] = dict(self.resume)
         return event
+
+
+def iso(instant: datetime) -> str:
+    """An instant as ISO 8601 in UTC with a Z."""
+    return instant.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def parse_timestamp(value: Any, field_name: str) -> datetime:
@@ -111,6 +123,11 @@ def parse_event(event: Any, request_id: str, now: datetime | None = None) -> Run
     elif event.get("detail-type") == "Scheduled Event" and event.get("time"):
         scheduled = parse_timestamp(event["time"], "time")
 
+    window = _parse_window(event.get("window"))
+    force = event.get("force", False)
+    if not isinstance(force, bool):
+        raise EventError("force", "must be true or false")
+
     run_id = event.get("run_id")
     if run_id is not None:
         if not isinstance(run_id, str) or not RUN_ID_PATTERN.match(run_id):
@@ -118,6 +135,8 @@ def parse_event(event: Any, request_id: str, now: datetime | None = None) -> Run
                 "run_id",
                 "must be 1-128 characters of letters, digits, '.', '_' or '-', starting alphanumeric",
             )
+    elif window is not None:
+        run_id = f"win-{window[0].strftime('%Y%m%dT%H%M%SZ')}-{window[1].strftime('%Y%m%dT%H%M%SZ')}"
     elif scheduled is not None:
         run_id = "sched-" + scheduled.strftime("%Y%m%dT%H%M%SZ")
     elif isinstance(event.get("id"), str) and RUN_ID_PATTERN.match(event["id"]):
@@ -125,7 +144,9 @@ def parse_event(event: Any, request_id: str, now: datetime | None = None) -> Run
     else:
         run_id = "req-" + re.sub(r"[^A-Za-z0-9._-]", "-", request_id)[:120]
 
-    partition_date = (scheduled or now or datetime.now(UTC)).strftime("%Y-%m-%d")
+    partition_date = ((window[0] if window else None) or scheduled or now or datetime.now(UTC)).strftime(
+        "%Y-%m-%d"
+    )
     if event.get("partition_date") is not None:
         partition_date = _parse_date(event["partition_date"])
     resume = _parse_resume(event.get("resume"))
@@ -137,7 +158,20 @@ def parse_event(event: Any, request_id: str, now: datetime | None = None) -> Run
         scheduled_time=scheduled,
         query_params=string_map(event.get("query_params"), "query_params", EventError),
         resume=resume,
+        window=window,
+        force=force,
     )
+
+
+def _parse_window(value: Any) -> tuple[datetime, datetime] | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict) or set(value) != {"start", "end"}:
+        raise EventError("window", 'must be {"start": ISO 8601, "end": ISO 8601}')
+    start, end = parse_timestamp(value["start"], "window.start"), parse_timestamp(value["end"], "window.end")
+    if start >= end:
+        raise EventError("window", f"start ({iso(start)}) must be before end ({iso(end)})")
+    return start, end
 
 
 def _parse_date(value: Any) -> str:

@@ -60,8 +60,16 @@ class JsonScanner:
     """Feed body chunks with `feed`, then call `close` for the result."""
 
     def __init__(
-        self, records_path: str, capture: Iterable[str] = (), max_value_bytes: int = 8 << 20
+        self,
+        records_path: str,
+        capture: Iterable[str] = (),
+        max_value_bytes: int = 8 << 20,
+        on_record: Callable[[Any], None] | None = None,
     ) -> None:
+        # on_record sees each element of the records array, decoded, one at a time (an incremental
+        # source's cursor tracker): the elements are decoded to be counted anyway.
+        self._on_record = on_record
+        self._counting_records = False
         self._records = split_path(records_path)
         self._records_where = (
             f"records_path '{records_path}'" if records_path else "the top level (records_path is empty)"
@@ -224,7 +232,9 @@ class JsonScanner:
         if char in "[{" and path in self._capture:  # say what is there, without holding it
             self.result.values[self._capture[path]] = [] if char == "[" else {}
         if char == "[" and not self._leads_to_target(path):
+            self._counting_records = on_records
             count = yield from self._count_elements()
+            self._counting_records = False
             if on_records:
                 self.result.records = count
             return
@@ -262,6 +272,10 @@ class JsonScanner:
             index += 1
             more = yield from self._separator("]")
 
+    def _record(self, element: Any) -> None:
+        if self._on_record is not None and self._counting_records:
+            self._on_record(element)
+
     def _count_elements(self) -> _NeedMore:
         """Step over an array one element at a time (the hot loop); return its length."""
         self._pos += 1
@@ -276,7 +290,7 @@ class JsonScanner:
             try:
                 while True:
                     pos = skip_space(buf, pos).end()
-                    _, end = _DECODER.raw_decode(buf, pos)
+                    element, end = _DECODER.raw_decode(buf, pos)
                     pos = skip_space(buf, end).end()
                     if end >= len(buf) - 1 or pos >= len(buf):
                         break  # the element or its separator may continue in the next chunk
@@ -284,8 +298,10 @@ class JsonScanner:
                     if char == ",":
                         count += 1
                         self._pos = pos + 1
+                        self._record(element)
                     elif char == "]":
                         self._pos = pos + 1
+                        self._record(element)
                         return count + 1
                     else:
                         break  # a number cut by the chunk end, or an error: the slow path decides
@@ -294,7 +310,7 @@ class JsonScanner:
                 pass
             # Slow path: one element that may span chunks.
             yield from self._peek()
-            yield from self._decode()
+            self._record((yield from self._decode()))
             count += 1
             if not (yield from self._separator("]")):
                 return count

@@ -62,8 +62,13 @@ def land_page(
     target: PageTarget,
     deadline: Deadline,
     request_url: Callable[[Response], str],
+    on_record: Callable[[Any], None] | None = None,
 ) -> LandedObject:
-    """Fetch `request` and store its body; raise on any failure (nothing is left half-written)."""
+    """Fetch `request` and store its body; raise on any failure (nothing is left half-written).
+
+    `on_record` sees each record of the page as it streams (an incremental source's cursor tracker;
+    the caller keeps what it saw only if the page lands as data).
+    """
     api = config.api
     response = fetch_page(request)
     try:
@@ -74,7 +79,7 @@ def land_page(
             stored = _store(sink, target, request.index, response, response.iter_body(deadline), reason)
             return _landed(request, response, stored, ScanResult(), reason, request_url)
 
-        scanner = scanner_for(content_type, api)
+        scanner = scanner_for(content_type, api, on_record)
         body = response.iter_body(deadline)
         head, size = [], 0
         for chunk in body:

@@ -7,7 +7,9 @@ its type promises, or has no records where records were expected, is quarantined
 
 from __future__ import annotations
 
-from typing import Protocol
+import json
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from .config import ApiConfig
 from .jsonscan import JsonScanner, ScanResult
@@ -23,21 +25,64 @@ class BodyScanner(Protocol):
 
 
 class LineCounter:
-    """Counts the lines (records) of an NDJSON body; a last line without a newline counts too."""
+    """Counts the lines (records) of an NDJSON body; a last line without a newline counts too.
+
+    With `on_record` (an incremental source's cursor tracker), each line is decoded and handed over;
+    a line longer than `max_line_bytes` is handed over as None (not held whole).
+    """
 
     invalid = None
 
-    def __init__(self, wanted: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        wanted: tuple[str, ...] = (),
+        on_record: Callable[[Any], None] | None = None,
+        max_line_bytes: int = 8 << 20,
+    ) -> None:
         self._lines = 0
         self._last = b"\n"
         self._gave_up = _values_not_read(wanted, "application/x-ndjson")
+        self._on_record = on_record
+        self._max_line = max_line_bytes
+        self._partial = bytearray()
+        self._too_long = False
 
     def feed(self, chunk: bytes) -> None:
         if chunk:
             self._lines += chunk.count(b"\n")
             self._last = chunk[-1:]
+            if self._on_record is not None:
+                self._hand_over(chunk)
+
+    def _hand_over(self, chunk: bytes) -> None:
+        *whole, rest = chunk.split(b"\n")
+        for piece in whole:
+            self._line(piece)
+        self._append(rest)
+
+    def _append(self, piece: bytes) -> None:
+        if self._too_long or len(self._partial) + len(piece) > self._max_line:
+            self._too_long, self._partial = True, bytearray()
+        else:
+            self._partial += piece
+
+    def _line(self, piece: bytes) -> None:
+        self._append(piece)
+        line, too_long = bytes(self._partial), self._too_long
+        self._partial, self._too_long = bytearray(), False
+        if too_long or line.strip():
+            record = None
+            if not too_long:
+                try:
+                    record = json.loads(line)
+                except ValueError:
+                    record = None
+            assert self._on_record is not None
+            self._on_record(record)
 
     def close(self) -> ScanResult:
+        if self._on_record is not None and (self._partial.strip() or self._too_long):
+            self._line(b"")
         return ScanResult(records=self._lines + (self._last != b"\n"), gave_up=self._gave_up)
 
 
@@ -76,13 +121,17 @@ def is_json(content_type: str) -> bool:
     return kind in ("", "application/json", "text/json") or kind.endswith("+json")
 
 
-def scanner_for(content_type: str, api: ApiConfig) -> BodyScanner:
-    """The scanner for a page of this content type (a missing type is read as JSON)."""
+def scanner_for(
+    content_type: str, api: ApiConfig, on_record: Callable[[Any], None] | None = None
+) -> BodyScanner:
+    """The scanner for a page of this content type (a missing type is read as JSON); `on_record` sees
+    every record, decoded (JSON array elements at records_path, NDJSON lines)."""
     kind = media_type(content_type)
+    limit = max(api.max_parse_bytes, 1 << 20)
     if is_json(content_type):
-        return JsonScanner(api.records_path, api.pagination.body_paths, max(api.max_parse_bytes, 1 << 20))
+        return JsonScanner(api.records_path, api.pagination.body_paths, limit, on_record)
     if kind in ("application/x-ndjson", "application/ndjson", "application/jsonl", "application/jsonlines"):
-        return LineCounter(api.pagination.body_paths)
+        return LineCounter(api.pagination.body_paths, on_record, limit)
     return Uncounted(kind, api.pagination.body_paths)
 
 

@@ -16,6 +16,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 GZIP_LEVEL = 1  # fast: level 1 runs ~3x faster than 6 and the raw zone is not the archive tier
 PART_SIZE = 8 * 1024 * 1024  # S3's minimum part is 5 MiB
 MANIFEST_NAME = "_manifest.json"
@@ -145,12 +147,21 @@ class S3Sink:
             key, len(body), len(body), hashlib.sha256(body).hexdigest(), response.get("VersionId")
         )
 
-    def get_json(self, key: str) -> Any | None:
-        """Read a small JSON document back (the manifest of a run being resumed); None if absent."""
+    def get_json(self, key: str, denied_is_absent: bool = False) -> Any | None:
+        """Read a small JSON document back (a run's manifest); None if absent.
+
+        Without s3:ListBucket (the role has none), S3 answers a missing key with 403, not 404
+        (https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html): `denied_is_absent`
+        reads that as absent, where guessing wrong only means doing the work again.
+        """
         try:
             response = self._client.get_object(**self._target, Key=key)
         except self._client.exceptions.NoSuchKey:
             return None
+        except ClientError as exc:
+            if denied_is_absent and exc.response.get("Error", {}).get("Code") in ("AccessDenied", "403"):
+                return None
+            raise
         return json.loads(response["Body"].read())
 
 

@@ -181,7 +181,39 @@ locals {
     ["${local.root}.body: is allowed only with method POST"] : [],
   )
 
-  problems = length(local.schema_problems) > 0 ? local.schema_problems : local.rule_problems
+  # incremental: placeholders and the type belong together; lookback and initial_value follow cursor_type.
+  incremental   = try(local.nested.incremental, {})
+  inc_type      = try(local.incremental.type, "")
+  inc_where     = "${local.root}.incremental"
+  sent          = jsonencode([try(local.given.endpoint, null), try(local.given.query_params, null), try(local.given.body, null)])
+  uses_window   = strcontains(local.sent, "{window_start}") || strcontains(local.sent, "{window_end}")
+  uses_cursor   = strcontains(local.sent, "{cursor}")
+  cursor_type   = try(local.incremental.cursor_type, "timestamp")
+  lookback_json = jsonencode(try(local.incremental.lookback, null))
+  initial_json  = jsonencode(try(local.incremental.initial_value, null))
+  initial_text  = try(tostring(local.incremental.initial_value), "")
+  placeholders  = "query_params, body or the endpoint path"
+  incremental_problems = concat(
+    local.uses_window && local.inc_type != "window" ? ["${local.inc_where}: {window_start} or {window_end} is used, so incremental must be of type window"] : [],
+    local.uses_cursor && local.inc_type != "cursor" ? ["${local.inc_where}: {cursor} is used, so incremental must be of type cursor"] : [],
+    local.inc_type == "window" && !local.uses_window ? ["${local.inc_where}: type window sends nothing: put {window_start} and/or {window_end} in ${local.placeholders}"] : [],
+    local.inc_type == "cursor" && !local.uses_cursor ? ["${local.inc_where}: type cursor sends nothing: put {cursor} in ${local.placeholders}"] : [],
+    local.inc_type != "cursor" ? [] : concat(
+      local.cursor_type == "timestamp" && local.lookback_json != "null" && !can(regex("^\"[0-9]+(s|m|h|d)\"$", local.lookback_json)) ?
+      ["${local.inc_where}.lookback: is ${local.lookback_json}; a timestamp cursor's lookback is a duration such as 10m"] : [],
+      local.cursor_type == "timestamp" && !(can(regex("^-?[0-9]", local.initial_json)) || (can(regex("^\"", local.initial_json)) && can(regex("^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]+)?)?)?(Z|[+-][0-9]{2}:?[0-9]{2})?$", local.initial_text)))) ?
+      ["${local.inc_where}.initial_value: is ${local.initial_json}; a timestamp cursor starts at an ISO 8601 time such as 2026-01-01T00:00:00Z (or epoch seconds)"] : [],
+      local.cursor_type == "number" && local.lookback_json != "null" && !can(regex("^-?[0-9]", local.lookback_json)) ?
+      ["${local.inc_where}.lookback: is ${local.lookback_json}; a number cursor's lookback is a number"] : [],
+      local.cursor_type == "number" && !(can(regex("^-?[0-9]", local.initial_json)) || (can(regex("^\"", local.initial_json)) && can(regex("^-?[0-9]+(\\.[0-9]+)?$", local.initial_text)))) ?
+      ["${local.inc_where}.initial_value: is ${local.initial_json}; a number cursor starts at a number"] : [],
+      local.cursor_type == "string" && local.lookback_json != "null" ? ["${local.inc_where}.lookback: a string cursor has no lookback"] : [],
+      local.cursor_type == "string" && !can(regex("^\"", local.initial_json)) ? ["${local.inc_where}.initial_value: is ${local.initial_json}; a string cursor starts at a string"] : [],
+      local.cursor_type != "timestamp" && contains(keys(local.incremental), "format") ? ["${local.inc_where}.format: a ${local.cursor_type} cursor is sent as it is; format applies to timestamps"] : [],
+    ),
+  )
+
+  problems = length(local.schema_problems) > 0 ? local.schema_problems : concat(local.rule_problems, local.incremental_problems)
 
   # What the function runs with: the schema's top-level defaults, then the caller's options (objects
   # of options without their unset attributes; options inside them default as the schema says), the

@@ -1,0 +1,138 @@
+"""The incremental part of one run: what it covers, the values it sends, the state it moves.
+
+A window source needs no state: the event (its scheduled time, or an explicit window) decides the
+window, so every retry of a slot asks for the same data and writes the same keys. A cursor source
+takes a lease on its state in the lake before it fetches anything (a concurrent run of the source
+fails at once and fetches nothing), sends the stored cursor less the lookback, watches the records
+it lands for the largest cursor value, and moves the stored cursor only after its manifest says the
+run is complete, never backward. A partial run keeps what it sent and saw in its manifest, so its
+resumption sends the same cursor; a crashed run's lease expires after the function's timeout.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from .config import ApiConfig, SourceConfig
+from .events import RunRequest
+from .incremental import (
+    CursorTracker,
+    IncrementalConfig,
+    apply_lookback,
+    format_cursor,
+    substitute,
+    substitute_url,
+    window_for,
+)
+from .observability import logger
+from .state import Lease, StateStore, kms_encryption, state_key
+
+
+@dataclass
+class IncrementalRun:
+    """One run's incremental facts, from its start to its end."""
+
+    config: IncrementalConfig
+    values: dict[str, str]  # placeholder name -> text sent
+    facts: dict[str, Any]  # what the manifest and the result say about it
+    tracker: CursorTracker | None = None
+    store: StateStore | None = None
+    lease: Lease | None = None
+
+    def manifest_section(self) -> dict[str, Any]:
+        """For the manifest: the window covered, or the cursor sent and the largest value seen."""
+        if self.tracker is None:
+            return dict(self.facts)
+        return {**self.facts, **self.tracker.as_dict()}
+
+    def finish(self, complete: bool) -> dict[str, Any] | None:
+        """After the manifest: advance the stored cursor if the run is complete, else release it.
+
+        Returns how the stored cursor moved ({"from", "to"}), or None for a window source.
+        """
+        if self.store is None or self.lease is None or self.tracker is None:
+            return None
+        if not complete:
+            self.store.release(self.lease)
+            return {"from": self.lease.state.cursor, "to": self.lease.state.cursor, "moved": False}
+        covered = {"sent": self.values["cursor"], "max_seen": self.tracker.maximum}
+        doc = self.store.advance(self.lease, self.tracker.maximum, self.config.cursor_type, covered)
+        return {
+            "from": self.lease.state.cursor,
+            "to": doc.cursor,
+            "moved": doc.cursor != self.lease.state.cursor,
+        }
+
+    def abandon(self) -> None:
+        """The run failed: give the state back (best effort; an expiring lease is the backstop)."""
+        if self.store is not None and self.lease is not None:
+            try:
+                self.store.release(self.lease)
+            except Exception as exc:  # noqa: BLE001 - the run's own error is what the caller reports
+                logger.warning("could not release the cursor state's lease", extra={"error": str(exc)})
+
+
+def begin(
+    config: SourceConfig,
+    run: RunRequest,
+    s3_client: Any,
+    lease_seconds: float,
+    now: datetime,
+    resumed: Mapping[str, Any] | None = None,
+) -> IncrementalRun | None:
+    """Start the incremental part of a run (None for a source that is not incremental).
+
+    `resumed` is the `incremental` section of the partial manifest a resume continues.
+    """
+    inc = config.api.incremental
+    if inc is None:
+        return None
+    if inc.type == "window":
+        window = window_for(inc, run.scheduled_time, run.window, now)
+        facts: dict[str, Any] = {"type": "window", **window.as_dict(), "timezone": inc.timezone}
+        return IncrementalRun(inc, window.placeholders(inc.format, inc.timezone), facts)
+    store = StateStore(
+        s3_client,
+        config.raw_bucket,
+        state_key(config.raw_prefix),
+        config.source_id,
+        expected_owner=config.raw_bucket_owner,
+        sse=kms_encryption(config.kms_key_arn),
+    )
+    lease = store.acquire(run.run_id, lease_seconds, inc.cursor_type)
+    tracker = CursorTracker(inc.cursor_path, inc.cursor_type)
+    if resumed:  # the partial run's cursor, so that its remaining pages ask for the same records
+        stored, sent = resumed.get("stored"), str(resumed["sent"])
+        tracker.merge(resumed.get("max_seen"))
+    else:
+        stored = lease.state.cursor
+        start = inc.initial_value if stored is None else stored
+        sent = format_cursor(
+            apply_lookback(start, inc.cursor_type, inc.lookback, inc.timezone),
+            inc.cursor_type,
+            inc.format,
+            inc.timezone,
+        )
+    facts = {
+        "type": "cursor",
+        "cursor_path": inc.cursor_path,
+        "cursor_type": inc.cursor_type,
+        "stored": stored,
+        "sent": sent,
+    }
+    return IncrementalRun(inc, {"cursor": sent}, facts, tracker, store, lease)
+
+
+def with_values(api: ApiConfig, values: Mapping[str, str]) -> ApiConfig:
+    """The API call with the run's placeholder values in the endpoint path, query values and body."""
+    if not values:
+        return api
+    return replace(
+        api,
+        endpoint=substitute_url(api.endpoint, values),
+        query_params={k: str(substitute(v, values)) for k, v in api.query_params.items()},
+        body=substitute(api.body, values),
+    )

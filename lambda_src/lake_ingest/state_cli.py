@@ -1,0 +1,63 @@
+"""`python -m lake_ingest state show|set|reset --config source.json`: an operator's view of a cursor.
+
+The cursor state of an incremental cursor source lives in its lake (`<raw_prefix>/_state/cursor.json`).
+`show` prints it (cursor, lease, history); `set --value V` moves it (forward, or back for a re-fetch),
+`reset` clears it (the next run starts from initial_value). Both are conditional writes that refuse
+while a run holds the state's lease, unless `--force`, and both are recorded in the history.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from .local import InputError, emit, read_source
+
+
+def _number_or_text(value: str, cursor_type: str) -> Any:
+    if cursor_type != "number":
+        return value
+    number = float(value)
+    return int(number) if number.is_integer() and "." not in value else number
+
+
+def state_command(args: argparse.Namespace, aws: dict[str, str | None]) -> int:
+    """Show, set or reset the state; prints the state document (or null) as JSON."""
+    import boto3
+
+    from .incremental import CursorValueError
+    from .state import StateDoc, StateStore, kms_encryption, state_key
+
+    source = read_source(args.config, "state")
+    incremental = source["api_config"].get("incremental") or {}
+    if incremental.get("type") != "cursor":
+        raise InputError(str(args.config), ["api_config.incremental: only a cursor source keeps a state"])
+    for key in ("source_id", "raw_bucket"):
+        if key not in source:
+            raise InputError(str(args.config), [f"{key}: is required for state: the state lives in the lake"])
+    session = boto3.session.Session(profile_name=aws["profile"], region_name=aws["region"])
+    client = session.client("s3", endpoint_url=aws["endpoint_url"])
+    store = StateStore(
+        client,
+        source["raw_bucket"],
+        state_key(source.get("raw_prefix") or source["source_id"]),
+        source["source_id"],
+        expected_owner=source.get("raw_bucket_owner"),
+        sse=kms_encryption(source.get("kms_key_arn")),
+    )
+    cursor_type = incremental.get("cursor_type", "timestamp")
+    doc: StateDoc | None
+    if args.action == "set":
+        if args.value is None:
+            raise InputError("--value", ["is required for set: the cursor to store"])
+        try:
+            doc = store.set(_number_or_text(args.value, cursor_type), cursor_type, force=args.force)
+        except (CursorValueError, ValueError) as error:
+            raise InputError("--value", [f"is not a {cursor_type} cursor ({error})"]) from None
+    elif args.action == "reset":
+        doc = store.reset(force=args.force)
+    else:
+        doc = store.show()
+    emit({"state": json.loads(json.dumps(doc.to_json(), default=str)) if doc else None, "where": store.where})
+    return 0
