@@ -59,10 +59,14 @@ venv: $(VENV)/.installed ## create .venv with the handler's and the tests' depen
 demo: venv $(TF_CLI_CONFIG_FILE) ## deploy one source to a local AWS and ingest from a local sample API (KEEP=1 keeps it up)
 	$(PY) -m scripts.demo
 
-.PHONY: try stop
+.PHONY: try backfill stop
 try: venv ## try a source against a local AWS, no account: make try SOURCE=source.json [CREDENTIALS=file]
 	@test -n "$(SOURCE)" || { echo "usage: make try SOURCE=path/to/source.json [CREDENTIALS=credentials.json] (template: examples/try/source.json)" >&2; exit 1; }
 	@PYTHONPATH=lambda_src $(PY) -m lake_ingest try "$(SOURCE)" $(if $(CREDENTIALS),--credentials "$(CREDENTIALS)")
+
+backfill: venv ## start a backfill on AWS: make backfill SOURCE=source.json FROM=2021-01-01 TO=2026-01-01 [STEP=1d] [ID=id] [CONCURRENCY=n]
+	@test -n "$(SOURCE)" -a -n "$(FROM)" -a -n "$(TO)" || { echo "usage: make backfill SOURCE=source.json FROM=2021-01-01 TO=2026-01-01 [STEP=1d] [ID=id] [CONCURRENCY=n] (source.json: terraform output -raw source_json; the usual AWS_PROFILE/AWS_REGION apply)" >&2; exit 1; }
+	@PYTHONPATH=lambda_src $(PY) -m lake_ingest backfill start --config "$(SOURCE)" --from "$(FROM)" --to "$(TO)" $(if $(STEP),--step "$(STEP)") $(if $(ID),--id "$(ID)") $(if $(CONCURRENCY),--max-concurrency "$(CONCURRENCY)")
 
 stop: ## stop the servers `make demo KEEP=1` left running
 	@$(if $(wildcard $(PY)),$(PY),$(PYTHON)) -m scripts.demo --stop
@@ -75,10 +79,11 @@ docs: venv ## regenerate the Inputs/Outputs tables in the READMEs from variables
 policy-matrix: venv $(IAMSIM_DIR)/.installed $(TF_CLI_CONFIG_FILE) ## apply examples/multi-source locally, evaluate every policy offline, rewrite the README's matrix table
 	$(PY) -m scripts.policy_matrix --update-readme
 
-bench: venv package $(TF_CLI_CONFIG_FILE) ## naive vs lake-ingest at 10 MiB-1 GiB (time, RSS, bytes), cold start, zip size, plan at 5/50 sources
+bench: venv package $(TF_CLI_CONFIG_FILE) ## naive vs lake-ingest at 10 MiB-1 GiB (time, RSS, bytes), cold start, zip size, plan at 5/50 sources, backfill at max_concurrency 1 vs 5
 	$(PY) -m bench.ingest_bench
 	$(PY) -m bench.cold_start
 	$(PY) -m bench.plan_scale
+	$(PY) -m bench.backfill_bench
 
 lint: venv $(TF_CLI_CONFIG_FILE) ## ruff, mypy (strict) on lambda_src, terraform fmt -check
 	$(VENV)/bin/ruff check .

@@ -151,3 +151,59 @@ resource "aws_cloudwatch_metric_alarm" "freshness" {
   ok_actions          = [local.alarm_topic_arn]
   tags                = local.tags
 }
+
+# With orchestration: executions that failed or timed out (AWS/States, per state machine). A backfill's
+# windows run as child executions under <machine>/<label>, which Step Functions counts separately.
+locals {
+  machine_alarms = {
+    run_failed = {
+      machine     = local.run_machine_arn
+      metric      = "ExecutionsFailed"
+      enabled     = local.orchestrated
+      description = "A ${var.source_id} run state machine execution failed: the function raised (its error is the execution's), a page was quarantined, or the run hit orchestration.max_resumes."
+    }
+    run_timed_out = {
+      machine     = local.run_machine_arn
+      metric      = "ExecutionsTimedOut"
+      enabled     = local.orchestrated
+      description = "A ${var.source_id} run state machine execution timed out (${local.run_timeout_seconds} s): the run did not converge; its manifest holds the resume_event."
+    }
+    backfill_failed = {
+      machine     = local.backfill_machine_arn
+      metric      = "ExecutionsFailed"
+      enabled     = local.backfill_enabled
+      description = "A ${var.source_id} backfill failed (more windows failed than orchestration.backfill_tolerated_failure_percent allows): `backfill status` lists them, `backfill retry` runs them again."
+    }
+    backfill_timed_out = {
+      machine     = local.backfill_machine_arn
+      metric      = "ExecutionsTimedOut"
+      enabled     = local.backfill_enabled
+      description = "A ${var.source_id} backfill timed out (orchestration.backfill_timeout_hours): `backfill status` shows what is done; `backfill retry` runs the rest."
+    }
+    backfill_windows_failed = {
+      machine     = local.backfill_child_arn
+      metric      = "ExecutionsFailed"
+      enabled     = local.backfill_enabled
+      description = "Windows of a ${var.source_id} backfill failed (child executions): `backfill status` lists them with the reason, `backfill retry` runs them again."
+    }
+  }
+}
+
+resource "aws_cloudwatch_metric_alarm" "machines" {
+  for_each = { for name, alarm in local.machine_alarms : name => alarm if alarm.enabled && !contains(var.alarms.disabled, name) }
+
+  alarm_name          = "${local.name}-${replace(each.key, "_", "-")}"
+  alarm_description   = each.value.description
+  namespace           = "AWS/States"
+  metric_name         = each.value.metric
+  dimensions          = { StateMachineArn = each.value.machine }
+  statistic           = "Sum"
+  period              = local.alarm_period
+  evaluation_periods  = 1
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = 0
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [local.alarm_topic_arn]
+  ok_actions          = [local.alarm_topic_arn]
+  tags                = local.tags
+}

@@ -25,7 +25,7 @@ locals {
   schedule_dlq_arn  = "arn:${local.partition}:sqs:${local.region}:${local.account_id}:${local.schedule_dlq_name}"
 
   # Service principals are global names in every partition (the lake's key policy names CloudWatch's).
-  service_principal = { for s in ["lambda", "scheduler"] : s => "${s}.amazonaws.com" }
+  service_principal = { for s in ["lambda", "scheduler", "states"] : s => "${s}.amazonaws.com" }
   # kms:ViaService values: "<service>.<region>.amazonaws.com" in every partition, aws-cn included: the KMS
   # guide says to use the .amazonaws.com suffix in all partitions, so not the partition's DNS suffix
   # (https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html#conditions-kms-via-service).

@@ -69,11 +69,12 @@ output "dlq_url" {
 }
 
 output "alarm_arns" {
-  description = "ARNs of the enabled alarms by name (error_rate, throttles, duration, concurrency, dead_letters, schedule_dead_letters, async_events_dropped, quarantined_pages, freshness)."
+  description = "ARNs of the enabled alarms by name (error_rate, throttles, duration, concurrency, dead_letters, schedule_dead_letters, async_events_dropped, quarantined_pages, freshness; with orchestration run_failed, run_timed_out, backfill_failed, backfill_timed_out, backfill_windows_failed)."
   value = merge(
     { for k, a in aws_cloudwatch_metric_alarm.simple : k => a.arn },
     { for a in aws_cloudwatch_metric_alarm.error_rate : "error_rate" => a.arn },
     { for a in aws_cloudwatch_metric_alarm.freshness : "freshness" => a.arn },
+    { for k, a in aws_cloudwatch_metric_alarm.machines : k => a.arn },
   )
 }
 
@@ -103,15 +104,18 @@ output "package_hash" {
 }
 
 output "policies" {
-  description = "Every policy the module renders (JSON), for security review and policy linters. identity: the function role's and the scheduler role's permissions; trust: their trust policies; resource: the queues' and the secret's policies and, with an own lake, the bucket, key and topic policies."
+  description = "Every policy the module renders (JSON), for security review and policy linters. identity: the function role's, the scheduler role's and (with orchestration) the state machine roles' permissions; trust: their trust policies; resource: the queues' and the secret's policies and, with an own lake, the bucket, key and topic policies."
   value = {
     identity = merge(
       { function_role = data.aws_iam_policy_document.role.json },
       local.scheduled ? { scheduler_role = data.aws_iam_policy_document.scheduler.json } : {},
+      local.orchestrated ? { run_machine_role = data.aws_iam_policy_document.machine_common["run"].json } : {},
+      local.backfill_enabled ? { backfill_machine_role = data.aws_iam_policy_document.backfill_machine[0].json } : {},
     )
     trust = merge(
       { function_role = data.aws_iam_policy_document.assume.json },
       local.scheduled ? { scheduler_role = data.aws_iam_policy_document.scheduler_assume.json } : {},
+      { for k, doc in data.aws_iam_policy_document.machine_assume : "${k}_machine_role" => doc.json },
     )
     resource = merge(
       { for k, doc in data.aws_iam_policy_document.queue : k => doc.json },
@@ -129,4 +133,50 @@ output "module_version" {
 output "api_config" {
   description = "The API_CONFIG the function runs with (known at plan time; no secret is ever in it): the schema's top-level defaults filled in, the options you set, the method in capitals, an incremental source's timezone (schedule_timezone) and window (the schedule's rate) when unset. Review it in the plan."
   value       = local.api_config
+}
+
+output "run_state_machine_arn" {
+  description = "ARN of the run state machine (orchestration on): start it with an event to carry one run to completion through its resumes; the schedule starts it. Null without orchestration."
+  value       = try(aws_sfn_state_machine.run[0].arn, null)
+}
+
+output "backfill_state_machine_arn" {
+  description = "ARN of the backfill state machine (orchestration on, window source): `python -m lake_ingest backfill start` runs it. Null otherwise."
+  value       = try(aws_sfn_state_machine.backfill[0].arn, null)
+}
+
+output "state_machine_role_arns" {
+  description = "ARNs of the state machines' roles by machine (run, backfill); empty without orchestration."
+  value = merge(
+    { for r in aws_iam_role.run_machine : "run" => r.arn },
+    { for r in aws_iam_role.backfill_machine : "backfill" => r.arn },
+  )
+}
+
+output "state_machine_log_group_name" {
+  description = "CloudWatch log group of the state machines' executions (orchestration on), or null."
+  value       = try(aws_cloudwatch_log_group.machines[0].name, null)
+}
+
+output "source_json" {
+  description = "The source file for the local runner (python -m lake_ingest run | state | backfill --config source.json), as JSON: `terraform output -raw source_json > source.json`. Holds no secret."
+  value = jsonencode(merge(
+    {
+      source_id        = var.source_id
+      raw_bucket       = local.bucket_name
+      raw_prefix       = local.raw_prefix
+      secret_arn       = aws_secretsmanager_secret.api.arn
+      kms_key_arn      = local.kms_key_arn
+      raw_bucket_owner = local.account_id
+      api_config       = local.api_config
+    },
+    var.allow_http_loopback ? { allow_http_loopback = true } : {},
+    local.orchestrated ? {
+      orchestration = {
+        run_state_machine_arn      = aws_sfn_state_machine.run[0].arn
+        backfill_state_machine_arn = try(aws_sfn_state_machine.backfill[0].arn, null)
+        backfill_max_concurrency   = local.orchestration.backfill_max_concurrency
+      }
+    } : {},
+  ))
 }

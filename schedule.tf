@@ -41,8 +41,10 @@ resource "aws_scheduler_schedule" "this" {
     maximum_window_in_minutes = var.schedule_flexible_window_minutes
   }
 
+  # With orchestration the schedule starts the run state machine (the slot's run then completes through
+  # its resumes); its input becomes the execution's input, which the machine passes to the function.
   target {
-    arn      = aws_lambda_function.this.arn
+    arn      = local.orchestrated ? aws_sfn_state_machine.run[0].arn : aws_lambda_function.this.arn
     role_arn = aws_iam_role.scheduler[0].arn
     input    = jsonencode({ scheduled_time = "<aws.scheduler.scheduled-time>" })
 
@@ -63,7 +65,7 @@ resource "aws_iam_role" "scheduler" {
   count = local.scheduled ? 1 : 0
 
   name               = "${local.name}-scheduler"
-  description        = "lake-ingest ${var.source_id}: EventBridge Scheduler invokes the function"
+  description        = "lake-ingest ${var.source_id}: EventBridge Scheduler ${local.orchestrated ? "starts the run state machine" : "invokes the function"}"
   assume_role_policy = data.aws_iam_policy_document.scheduler_assume.json
   tags               = local.tags
 }
@@ -101,10 +103,24 @@ resource "aws_iam_role_policy" "scheduler" {
 }
 
 data "aws_iam_policy_document" "scheduler" {
-  statement {
-    sid       = "InvokeThisFunctionOnly"
-    actions   = ["lambda:InvokeFunction"]
-    resources = [aws_lambda_function.this.arn]
+  dynamic "statement" {
+    for_each = local.orchestrated ? [] : [1]
+    content {
+      sid       = "InvokeThisFunctionOnly"
+      actions   = ["lambda:InvokeFunction"]
+      resources = [aws_lambda_function.this.arn]
+    }
+  }
+
+  dynamic "statement" {
+    # StartExecution needs no key permission even on an encrypted machine (Step Functions calls KMS
+    # for the caller: https://docs.aws.amazon.com/step-functions/latest/dg/encryption-at-rest.html).
+    for_each = local.orchestrated ? [1] : []
+    content {
+      sid       = "StartThisRunStateMachineOnly"
+      actions   = ["states:StartExecution"]
+      resources = [local.run_machine_arn]
+    }
   }
 
   statement {

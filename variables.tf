@@ -266,7 +266,7 @@ variable "async_max_event_age_seconds" {
 }
 
 variable "alarms" {
-  description = "Alarm thresholds (all alarms publish to the lake's topic). error_rate_percent: Errors / Invocations in a period (metric math); throttles, dead_letters, async_events_dropped, quarantined_pages: alarm above this count in a period; duration_percent_of_timeout; concurrency_percent_of_reserved (needs reserved_concurrency); freshness_hours: no successful run (IngestionSucceeded) for this long, missing data breaching (scheduled sources only). disabled: names of alarms to leave out (error_rate, throttles, duration, concurrency, dead_letters, schedule_dead_letters, async_events_dropped, freshness, quarantined_pages)."
+  description = "Alarm thresholds (all alarms publish to the lake's topic). error_rate_percent: Errors / Invocations in a period (metric math); throttles, dead_letters, async_events_dropped, quarantined_pages: alarm above this count in a period; duration_percent_of_timeout; concurrency_percent_of_reserved (needs reserved_concurrency); freshness_hours: no successful run (IngestionSucceeded) for this long, missing data breaching (scheduled sources only). disabled: names of alarms to leave out (error_rate, throttles, duration, concurrency, dead_letters, schedule_dead_letters, async_events_dropped, freshness, quarantined_pages; with orchestration: run_failed, run_timed_out, and for a window source backfill_failed, backfill_timed_out, backfill_windows_failed: executions that failed or timed out)."
   type = object({
     period_seconds                  = optional(number, 300)
     error_rate_percent              = optional(number, 10)
@@ -282,8 +282,8 @@ variable "alarms" {
   default = {}
 
   validation {
-    condition     = alltrue([for name in var.alarms.disabled : contains(["error_rate", "throttles", "duration", "concurrency", "dead_letters", "schedule_dead_letters", "async_events_dropped", "freshness", "quarantined_pages"], name)])
-    error_message = "alarms.disabled may name only: error_rate, throttles, duration, concurrency, dead_letters, schedule_dead_letters, async_events_dropped, freshness, quarantined_pages."
+    condition     = alltrue([for name in var.alarms.disabled : contains(["error_rate", "throttles", "duration", "concurrency", "dead_letters", "schedule_dead_letters", "async_events_dropped", "freshness", "quarantined_pages", "run_failed", "run_timed_out", "backfill_failed", "backfill_timed_out", "backfill_windows_failed"], name)])
+    error_message = "alarms.disabled may name only: error_rate, throttles, duration, concurrency, dead_letters, schedule_dead_letters, async_events_dropped, freshness, quarantined_pages, run_failed, run_timed_out, backfill_failed, backfill_timed_out, backfill_windows_failed."
   }
   validation {
     condition     = contains([60, 300, 900, 3600], var.alarms.period_seconds)
@@ -304,6 +304,50 @@ variable "alarms" {
   validation {
     condition     = var.alarms.freshness_hours >= 1 && var.alarms.freshness_hours <= 168 && floor(var.alarms.freshness_hours) == var.alarms.freshness_hours
     error_message = "alarms.freshness_hours must be a whole number of hours from 1 to 168 (CloudWatch evaluates at most 7 days); set it above the schedule's interval."
+  }
+}
+
+variable "orchestration" {
+  description = "Runs that finish by themselves and backfills, on AWS Step Functions (null: off). On: a run state machine invokes the function, and while it returns PARTIAL_SUCCESS waits resume_wait_seconds and invokes it again with its resume_event (at most max_resumes times); the schedule starts it instead of invoking the function. A window source also gets a backfill state machine: a Distributed Map over windows listed in the lake (`python -m lake_ingest backfill start`), at most backfill_max_concurrency at a time (mind the API's rate limit), failing when more than backfill_tolerated_failure_percent of the windows fail. log_level: ALL, ERROR, FATAL or OFF for the executions' log group; include_execution_data logs inputs and outputs too (results hold no credentials, but do hold URLs and keys). execution_timeout_hours: a run's limit (default: enough for every resume at the function's timeout); backfill_timeout_hours: a backfill's."
+  type = object({
+    max_resumes                        = optional(number, 50)
+    resume_wait_seconds                = optional(number, 5)
+    execution_timeout_hours            = optional(number)
+    backfill_max_concurrency           = optional(number, 2)
+    backfill_tolerated_failure_percent = optional(number, 0)
+    backfill_timeout_hours             = optional(number, 168)
+    log_level                          = optional(string, "ERROR")
+    include_execution_data             = optional(bool, false)
+  })
+  default = null
+
+  validation {
+    condition     = var.orchestration == null || try(var.orchestration.max_resumes >= 1 && var.orchestration.max_resumes <= 10000 && floor(var.orchestration.max_resumes) == var.orchestration.max_resumes, false)
+    error_message = "orchestration.max_resumes must be a whole number from 1 to 10000: how often one run may be resumed before its execution fails (a run that still has pages after that is not converging: raise max_pages or the function's timeout)."
+  }
+  validation {
+    condition     = var.orchestration == null || try(var.orchestration.resume_wait_seconds >= 1 && var.orchestration.resume_wait_seconds <= 3600 && floor(var.orchestration.resume_wait_seconds) == var.orchestration.resume_wait_seconds, false)
+    error_message = "orchestration.resume_wait_seconds must be a whole number of seconds from 1 to 3600 (the pause between a partial run and its resumption)."
+  }
+  validation {
+    condition     = var.orchestration == null ? true : var.orchestration.execution_timeout_hours == null ? true : (var.orchestration.execution_timeout_hours > 0 && var.orchestration.execution_timeout_hours <= 8760)
+    error_message = "orchestration.execution_timeout_hours must be above 0 and at most 8760 (a Standard workflow runs for at most a year), or null for the default."
+  }
+  validation {
+    condition     = var.orchestration == null || try(var.orchestration.backfill_max_concurrency >= 1 && var.orchestration.backfill_max_concurrency <= 10000 && floor(var.orchestration.backfill_max_concurrency) == var.orchestration.backfill_max_concurrency, false)
+    error_message = "orchestration.backfill_max_concurrency must be a whole number from 1 to 10000 (a Distributed Map runs at most 10,000 children at once); choose it for the API's rate limit, and within the function's reserved_concurrency."
+  }
+  validation {
+    condition     = var.orchestration == null || try(var.orchestration.backfill_tolerated_failure_percent >= 0 && var.orchestration.backfill_tolerated_failure_percent <= 100, false)
+    error_message = "orchestration.backfill_tolerated_failure_percent must be from 0 to 100: the share of windows that may fail before the backfill's execution fails (failed windows can be run again with `backfill retry`)."
+  }
+  validation {
+    condition     = var.orchestration == null || try(var.orchestration.backfill_timeout_hours > 0 && var.orchestration.backfill_timeout_hours <= 8760, false)
+    error_message = "orchestration.backfill_timeout_hours must be above 0 and at most 8760 (a Standard workflow runs for at most a year)."
+  }
+  validation {
+    condition     = var.orchestration == null || try(contains(["ALL", "ERROR", "FATAL", "OFF"], var.orchestration.log_level), false)
+    error_message = "orchestration.log_level must be ALL, ERROR, FATAL or OFF (Step Functions' log levels)."
   }
 }
 

@@ -3,7 +3,8 @@
 1. start the local AWS (moto + shims, scripts/local_aws.py) and the sample API on 127.0.0.1
 2. terraform init + apply examples/local (the real terraform binary and hashicorp/aws provider)
 3. set the secret's value out of band (it never passes through Terraform)
-4. download the deployed function code and run it once (scripts/run_deployed.py)
+4. invoke the deployed function through the Lambda Invoke API (the local AWS runs the deployed zip
+   in a subprocess: scripts/local_aws.py gap 4)
 5. print what landed in S3; check the state holds no secret; check a second plan shows no changes
 6. stop what it started (KEEP=1 leaves both servers running, records them in .demo/servers.json
    for `make stop`), then print what to do next
@@ -23,9 +24,17 @@ import time
 import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
-from scripts.harness import ROOT, HarnessError, Server, Terraform, record_servers, stop_recorded_servers
-from scripts.run_deployed import invoke
+from scripts.harness import (
+    ROOT,
+    HarnessError,
+    Server,
+    Terraform,
+    local_client,
+    record_servers,
+    stop_recorded_servers,
+)
 
 EXAMPLE = ROOT / "examples" / "local"
 WORK = ROOT / ".demo"
@@ -35,6 +44,18 @@ TRY_TEMPLATE = "examples/try/source.json"
 
 def step(message: str) -> None:
     print(f"\n==> {message}", flush=True)
+
+
+def invoke(endpoint: str, function_name: str, event: dict[str, Any]) -> dict[str, Any]:
+    """One synchronous Invoke through the Lambda API; the handler's result, or HarnessError."""
+    response = local_client("lambda", endpoint).invoke(
+        FunctionName=function_name, Payload=json.dumps(event).encode(), LogType="Tail"
+    )
+    payload = json.loads(response["Payload"].read())
+    if response.get("FunctionError"):
+        raise HarnessError(f"the function failed ({response['FunctionError']}): {payload}")
+    result: dict[str, Any] = payload
+    return result
 
 
 def next_steps(kept: dict[str, str] | None) -> str:
@@ -117,17 +138,18 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(f"    {outputs['secret_arn']}")
 
-        step(f"running the deployed function {outputs['function_name']} once")
+        step(f"invoking the deployed function {outputs['function_name']} through the Lambda Invoke API")
         scheduled = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
         t0 = time.monotonic()
-        run = invoke(outputs["function_name"], aws_endpoint, {"scheduled_time": scheduled.isoformat()})
+        result = invoke(aws_endpoint, outputs["function_name"], {"scheduled_time": scheduled.isoformat()})
         timings["run"] = time.monotonic() - t0
-        (WORK / "function.log").write_text(run.logs)
-        print(f"    handler {run.handler}, timeout {run.timeout}s, code sha256 {run.code_sha256}")
-        print(f"    code loaded from {run.module_file}")
-        if run.error:
-            raise HarnessError(f"the function failed: {run.error}; logs in {WORK / 'function.log'}")
-        result = run.result or {}
+        configuration = local_client("lambda", aws_endpoint).get_function_configuration(
+            FunctionName=outputs["function_name"]
+        )
+        print(
+            f"    handler {configuration['Handler']}, timeout {configuration['Timeout']}s, "
+            f"code sha256 {configuration['CodeSha256']}"
+        )
         print(f"    result: {json.dumps(result)}")
 
         step("what landed in S3")
@@ -165,14 +187,11 @@ def main(argv: list[str] | None = None) -> int:
         )
         with urllib.request.urlopen(added, timeout=10) as response:  # loopback sample API
             print(f"    the sample API now holds {json.loads(response.read())['orders']} orders")
-        second = invoke(
-            outputs["function_name"],
+        again = invoke(
             aws_endpoint,
+            outputs["function_name"],
             {"scheduled_time": (scheduled + timedelta(hours=1)).isoformat()},
         )
-        if second.error:
-            raise HarnessError(f"the second run failed: {second.error}")
-        again = second.result or {}
         cursor = again.get("cursor") or {}
         print(
             f"    sent updated_since={again['incremental']['sent']} (the stored cursor); "

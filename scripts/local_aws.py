@@ -17,8 +17,13 @@ moto 5.2.5 gaps (measured in ../shared/notes/local-aws.md) and what each shim do
    it is listed here and covered by the matrix.
 3. lambda_code_location: GetFunction's Code.Location names an amazonaws.com host. The shim copies
    the deployed zip into a local bucket and returns a URL on this server, like AWS's presigned URL.
-4. No Docker here, so moto cannot run a function. `scripts/run_deployed.py` runs the deployed code
-   in its own process instead (deployed zip, handler, environment and timeout).
+4. lambda_invoke_subprocess: moto runs a function in Docker, and there is no Docker here. The shim
+   replaces that one step (LambdaFunction._invoke_lambda) with what `scripts/run_deployed.py` does:
+   unpack the deployed zip and call its handler in a fresh Python process, with the function's
+   environment, handler and timeout. So the real Lambda Invoke API works (boto3 `invoke`, `make demo`),
+   and so do Step Functions' Lambda tasks. A handler's exception comes back as Lambda reports it
+   (X-Amz-Function-Error: Unhandled, a payload with errorType and errorMessage); its output goes
+   to the function's log group.
 5. s3_conditional_writes_atomic: PutObject checks If-Match / If-None-Match and then writes, with no
    lock between the two (moto/s3/responses.py S3Response.put_object), while the server answers each
    request on its own thread. Two racing conditional writes can both see the condition hold and both
@@ -28,6 +33,25 @@ moto 5.2.5 gaps (measured in ../shared/notes/local-aws.md) and what each shim do
    check and the write of conditional PutObjects, so the cursor state's lease (lake_ingest/state.py)
    is tested under the guarantee it relies on. Unconditional PutObjects are not serialized against
    them (nothing in lake-ingest writes the state key unconditionally).
+6. sfn_execute_state_machines: moto only stores state machines unless its `execute_state_machine`
+   setting is on before the first one is created (it keeps the two kinds in separate stores), and its
+   interpreter calls Lambda at localhost:$MOTO_PORT (default 5000). The shim turns the setting on and
+   points MOTO_PORT at this server, so executions run, and their Lambda tasks reach the
+   lambda_invoke_subprocess shim.
+7. sfn_validate_definition: the provider validates every definition at plan time with
+   ValidateStateMachineDefinition, which moto lacks (HTTP 500; the apply retries and hangs). The shim
+   answers it with moto's own ASL parser, plus the check moto's parser skips (every StartAt, Next and
+   Default names a state): OK, or FAIL with the diagnostics, as AWS does.
+8. sfn_list_versions: the provider reads ListStateMachineVersions after every create and refresh; moto
+   lacks it (HTTP 500). The shim lists the versions moto keeps for the machine, newest first.
+9. sfn_execution_names: moto's executing store names an execution started without a name "None"
+   (AWS makes up a UUID), so a second unnamed start of the same machine fails as a duplicate. The
+   shim gives it a UUID.
+Known moto gaps the project works around rather than shims (tests/test_orchestration_e2e.py says so
+where it matters): a Distributed Map ignores ToleratedFailurePercentage (a failed child leaves null in
+the output and the execution SUCCEEDS; AWS fails it with States.ExceedToleratedFailureThreshold), its
+child executions cannot be listed, and its ResultWriter writes only manifest.json. `backfill status`
+therefore reads which windows are done from the lake (their manifests), on AWS and locally alike.
 
 Run: python -m scripts.local_aws --port-file FILE [--port N]; prints nothing else until stopped.
 """
@@ -35,11 +59,13 @@ Run: python -m scripts.local_aws --port-file FILE [--port N]; prints nothing els
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import json
 import os
 import socket
 import threading
+import uuid
 from typing import Any
 
 CODE_BUCKET = "local-aws-lambda-code"
@@ -172,11 +198,134 @@ def shim_s3_conditional_writes_atomic() -> None:
     S3Response.put_object = put_object_atomically
 
 
+def shim_lambda_invoke_subprocess(endpoint: str) -> None:
+    """Run an invoked function's deployed zip in a subprocess instead of Docker (gap 4)."""
+    from moto.awslambda.models import LambdaFunction
+
+    from scripts.run_deployed import Runtime, run_zip
+
+    invoke = LambdaFunction.invoke
+
+    def _invoke_lambda(self: Any, event: Any = None) -> tuple[str, bool, str]:
+        runtime = Runtime(
+            handler=self.handler,
+            timeout=int(self.timeout),
+            function_name=self.function_name,
+            function_arn=self.function_arn,
+            memory_size=int(self.memory_size),
+            environment=dict(self.environment_vars or {}),
+            code_sha256=self.code_sha_256,
+        )
+        invocation = run_zip(self.code_bytes, runtime, event or {}, endpoint, self.region)
+        with contextlib.suppress(Exception):  # the function's logs, like Lambda's (best effort)
+            self.logs_backend.ensure_log_group(self.logs_group_name)
+            self.save_logs(invocation.logs)
+        if invocation.error is not None:
+            return json.dumps(invocation.error), True, invocation.logs
+        return json.dumps(invocation.result), False, invocation.logs
+
+    def invoke_reporting_unhandled(self: Any, body: str, request_headers: Any, response_headers: Any) -> Any:
+        payload = invoke(self, body, request_headers, response_headers)
+        if response_headers.get("x-amz-function-error"):
+            response_headers["x-amz-function-error"] = "Unhandled"  # an exception the handler raised
+        return payload
+
+    LambdaFunction._invoke_lambda = _invoke_lambda
+    LambdaFunction.invoke = invoke_reporting_unhandled
+
+
+def shim_sfn_execute_state_machines(endpoint: str) -> None:
+    """Executions run (gap 6); their Lambda tasks call this server."""
+    from moto.core.config import default_user_config
+
+    default_user_config["stepfunctions"]["execute_state_machine"] = True
+    os.environ["MOTO_PORT"] = endpoint.rsplit(":", 1)[1]
+
+
+def definition_problems(definition: dict[str, Any], where: str = "") -> list[str]:
+    """States that StartAt, Next, Default or Catch name but the machine (or its Map) does not have."""
+    states = definition.get("States") or {}
+    found = [] if definition.get("StartAt") in states else [f"{where}/StartAt: {definition.get('StartAt')!r}"]
+    for name, state in states.items():
+        targets = [state.get("Next"), state.get("Default")]
+        targets += [rule.get("Next") for rule in state.get("Choices", []) + state.get("Catch", [])]
+        found += [f"{where}/States/{name}: {t!r}" for t in targets if t is not None and t not in states]
+        if "ItemProcessor" in state:
+            found += definition_problems(state["ItemProcessor"], f"{where}/States/{name}/ItemProcessor")
+    return found
+
+
+def shim_sfn_validate_definition() -> None:
+    """Answer ValidateStateMachineDefinition (gap 7)."""
+    from moto.core.responses import ActionResult
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    def validate_state_machine_definition(self: Any) -> Any:
+        definition = self._get_param("definition")
+        try:
+            AmazonStateLanguageParser.parse(definition)
+            problems = [
+                ("MISSING_TRANSITION_TARGET", f"no such state at {p}")
+                for p in definition_problems(json.loads(definition))
+            ]
+        except Exception as error:  # noqa: BLE001 - the parser raises several kinds; all mean invalid
+            problems = [("SCHEMA_VALIDATION_FAILED", f"{type(error).__name__}: {error}"[:1000])]
+        diagnostics = [{"severity": "ERROR", "code": code, "message": text} for code, text in problems]
+        return ActionResult(
+            {"result": "FAIL" if problems else "OK", "diagnostics": diagnostics, "truncated": False}
+        )
+
+    StepFunctionResponse.validate_state_machine_definition = validate_state_machine_definition
+
+
+def shim_sfn_list_versions() -> None:
+    """Answer ListStateMachineVersions (gap 8)."""
+    from moto.core.responses import ActionResult
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    def list_state_machine_versions(self: Any) -> Any:
+        machine = self.stepfunction_backend.describe_state_machine(self._get_param("stateMachineArn"))
+        versions = sorted(getattr(machine, "versions", {}).values(), key=lambda v: v.version, reverse=True)
+        return ActionResult(
+            {
+                "stateMachineVersions": [
+                    {"stateMachineVersionArn": v.arn, "creationDate": v.creation_date} for v in versions
+                ]
+            }
+        )
+
+    StepFunctionResponse.list_state_machine_versions = list_state_machine_versions
+
+
+def shim_sfn_execution_names() -> None:
+    """An execution started without a name gets a UUID, as on AWS (gap 9). Idempotent."""
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+    start = StepFunctionsParserBackend.start_execution
+    if getattr(start, "names_executions", False):
+        return
+
+    @functools.wraps(start)
+    def start_execution(
+        self: Any, state_machine_arn: str, name: Any = None, *args: Any, **kwargs: Any
+    ) -> Any:
+        return start(self, state_machine_arn, name or str(uuid.uuid4()), *args, **kwargs)
+
+    start_execution.names_executions = True  # type: ignore[attr-defined]
+    StepFunctionsParserBackend.start_execution = start_execution
+
+
 def apply_shims(endpoint: str) -> None:
     shim_lambda_config_roundtrip()
     shim_bucket_policy_conditions()
     shim_lambda_code_location(endpoint)
     shim_s3_conditional_writes_atomic()
+    shim_lambda_invoke_subprocess(endpoint)
+    shim_sfn_execute_state_machines(endpoint)
+    shim_sfn_validate_definition()
+    shim_sfn_list_versions()
+    shim_sfn_execution_names()
 
 
 def free_port() -> int:

@@ -33,6 +33,7 @@ NODE_MODULES = ROOT / ".iamsim" / "node_modules"
 README = ROOT / "README.md"
 README_BEGIN = "<!-- BEGIN_POLICY_MATRIX -->"
 README_END = "<!-- END_POLICY_MATRIX -->"
+README_SUBJECT = "events"  # the source of examples/multi-source that has every kind of policy
 OTHER_ACCOUNT = "210987654321"
 SOURCE_ID_TAG = "lake-ingest:source-id"
 DECISIONS = ("Allowed", "Denied", "ExplicitlyDenied")
@@ -89,6 +90,19 @@ class Source:
     scheduler_policy: Policy | None = None
     scheduler_trust: Policy | None = None
     schedule_dlq_policy: Policy | None = None
+    # With orchestration: "run" and (a window source) "backfill" -> the machine role's policy and trust.
+    machine_policies: Mapping[str, Policy] = field(default_factory=dict)
+    machine_trusts: Mapping[str, Policy] = field(default_factory=dict)
+    machine_tags: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+
+    def has(self, need: str) -> bool:
+        """Whether this source can have the requests of a case that `needs` this."""
+        return {
+            "schedule": self.scheduler_policy is not None,
+            "orchestration": "run" in self.machine_policies,
+            "backfill": "backfill" in self.machine_policies,
+            "unorchestrated": "run" not in self.machine_policies,
+        }.get(need, True)
 
 
 @dataclass(frozen=True)
@@ -108,6 +122,7 @@ class Deployment:
         for s in self.sources.values():
             found += [s.role_policy, s.trust, s.secret_policy, s.dlq_policy]
             found += [p for p in (s.scheduler_policy, s.scheduler_trust, s.schedule_dlq_policy) if p]
+            found += [*s.machine_policies.values(), *s.machine_trusts.values()]
         return found
 
 
@@ -228,6 +243,7 @@ def read_deployment(
                     f"schedule-dlq:{source_id}", queue_policy(out["schedule_dlq_arn"])
                 ),
             }
+        machines = _machines(out, names, partition, region, account, role, source_id)
         secret_policy = _document(secrets.get_resource_policy(SecretId=out["secret_arn"])["ResourcePolicy"])
         read[source_id] = Source(
             source_id=source_id,
@@ -238,6 +254,7 @@ def read_deployment(
             secret_policy=Policy(f"secret:{source_id}", secret_policy),
             dlq_policy=Policy(f"dlq:{source_id}", queue_policy(out["dlq_arn"])),
             **scheduled,
+            **machines,
         )
     topic = lake["alarm_topic_arn"]
     return Deployment(
@@ -255,6 +272,33 @@ def read_deployment(
         ),
         sources=read,
     )
+
+
+def _machines(
+    out: Mapping[str, Any],
+    names: dict[str, str],
+    partition: str,
+    region: str,
+    account: str,
+    role: Any,
+    source_id: str,
+) -> dict[str, Any]:
+    """The state machines' names (added to `names`) and their roles' policies, with orchestration."""
+    roles = out.get("state_machine_role_arns") or {}
+    if not roles:
+        return {}
+    names["machines_log_group_arn"] = (
+        f"arn:{partition}:logs:{region}:{account}:log-group:{out['state_machine_log_group_name']}"
+    )
+    policies, trusts, tags = {}, {}, {}
+    for kind, role_arn in roles.items():
+        names[f"{kind}_machine_arn"] = out[f"{kind}_state_machine_arn"]
+        names[f"{kind}_machine_name"] = out[f"{kind}_state_machine_arn"].rsplit(":", 1)[1]
+        names[f"{kind}_machine_role_arn"] = role_arn
+        policy, trust, tags[kind] = role(role_arn)
+        policies[kind] = Policy(f"{kind}-machine-role:{source_id}", policy)
+        trusts[kind] = Policy(f"{kind}-machine-trust:{source_id}", trust)
+    return {"machine_policies": policies, "machine_trusts": trusts, "machine_tags": tags}
 
 
 # -- building requests -------------------------------------------------------------------------------
@@ -294,6 +338,9 @@ def _resource_policy(deployment: Deployment, action: str, resource: str) -> tupl
                 return s.trust, "trust"
             if resource == s.names.get("scheduler_role_arn"):
                 return s.scheduler_trust, "trust"
+            for kind, trust in s.machine_trusts.items():
+                if resource == s.names[f"{kind}_machine_role_arn"]:
+                    return trust, "trust"
     if resource == deployment.names["key_arn"]:
         return deployment.key_policy, "resource"
     if resource == deployment.names["topic_arn"]:
@@ -335,6 +382,14 @@ def _principal(deployment: Deployment, who: str, me: Source) -> tuple[str, list[
         if me.scheduler_policy is None:
             raise MatrixError(f"source {me.source_id} has no scheduler role")
         arn, policies, tags = me.names["scheduler_role_arn"], [me.scheduler_policy], {}
+    elif who.removesuffix("+admin") in ("run_machine", "backfill_machine"):
+        kind = who.removesuffix("+admin").removesuffix("_machine")
+        if kind not in me.machine_policies:
+            raise MatrixError(f"source {me.source_id} has no {kind} state machine")
+        arn, tags = me.names[f"{kind}_machine_role_arn"], dict(me.machine_tags[kind])
+        policies = [me.machine_policies[kind]]
+        if who.endswith("+admin"):
+            policies = [*policies, Policy("granted-elsewhere", BROAD_GRANT)]
     elif who == "untagged":
         arn, policies, tags = f"arn:{deployment.partition}:iam::{account}:role/operator", [], {}
     elif who == "stranger":
@@ -361,9 +416,7 @@ def simulations(
     values = _values(deployment, me, other)
     built, used, left_out = [], [], 0
     for case in cases:
-        if ("other" in case.needs and other is None) or (
-            "schedule" in case.needs and me.scheduler_policy is None
-        ):
+        if ("other" in case.needs and other is None) or not all(me.has(n) for n in case.needs):
             left_out += 1
             continue
         principal, identity, context = _principal(deployment, case.who, me)
@@ -474,23 +527,34 @@ def with_statement(deployment: Deployment, policy_name: str, sid: str, change: A
 
 
 def readme_table(report: Report, subject: str) -> str:
-    rows = [o for o in report.outcomes if o.subject == subject]
+    """Each case once: as evaluated for `subject`, or (a case `subject` cannot have) for the first
+    other source that has it."""
     sources = sorted({o.subject for o in report.outcomes})
+    order = [subject, *[s for s in sources if s != subject]]
+    rows: dict[int, Outcome] = {}
+    for name in order:
+        for o in report.outcomes:
+            if o.subject == name:
+                rows.setdefault(o.case.number, o)
     allowed = sum(1 for o in report.outcomes if o.decision == "Allowed")
+    denied, failed = len(report.outcomes) - allowed, len(report.failures)
     header = (
-        f"{len(report.outcomes)} requests evaluated ({len(rows)} per source, for each of {len(sources)} "
-        f"sources of `examples/multi-source`): {allowed} allowed, {len(report.outcomes) - allowed} denied, "
-        f"{len(report.failures)} not as expected; every statement of every policy matched by at least one "
-        f"request. The rows below are for `{subject}` (the other source: the next one).\n\n"
-        "| # | group | who | request | resource | expected | result |\n|---:|---|---|---|---|---|---|\n"
+        f"{len(report.outcomes)} requests evaluated (the {len(rows)} cases below, for each of the "
+        f"{len(sources)} sources of `examples/multi-source` that can have them; {report.left_out} left "
+        f"out): {allowed} allowed, {denied} denied, {failed} not as expected; every statement of every "
+        f"policy matched by at least one request. Each row is evaluated for `{subject}` (a window source "
+        "with orchestration), or for the first other source when it cannot have the case (the other "
+        "source: the next one).\n\n"
+        "| # | group | who | request | resource | expected | result | source |\n"
+        "|---:|---|---|---|---|---|---|---|\n"
     )
     lines = []
-    for o in rows:
-        mark = "ok" if o.ok else "**FAIL**"
-        decision = o.decision or "error"
+    for number in sorted(rows):
+        o = rows[number]
+        result = f"{o.decision or 'error'} ({'ok' if o.ok else '**FAIL**'})"
         lines.append(
             f"| {o.case.number} | {o.case.group} | {o.case.who} | {o.case.title} (`{o.case.action}`) | "
-            f"`{_short(o.case.resource)}` | {o.case.expect} | {decision} ({mark}) |"
+            f"`{_short(o.case.resource)}` | {o.case.expect} | {result} | {o.subject} |"
         )
     return header + "\n".join(lines) + "\n\n" + _per_policy(report)
 
@@ -543,7 +607,7 @@ def main() -> None:
         report = evaluate(deployment)
     print(describe(report) or f"{len(report.outcomes)} requests as expected; every statement exercised")
     if args.update_readme:
-        README.write_text(replace_readme_section(README.read_text(), readme_table(report, "orders")))
+        README.write_text(replace_readme_section(README.read_text(), readme_table(report, README_SUBJECT)))
     raise SystemExit(1 if report.failures or report.uncovered else 0)
 
 

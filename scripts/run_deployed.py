@@ -49,7 +49,40 @@ def deployed_code(function_name: str, endpoint: str, region: str) -> tuple[dict[
 
 
 def invoke(function_name: str, endpoint: str, event: dict[str, Any], region: str = "us-east-1") -> Invocation:
+    """Run the deployed function once, from its configuration and zip as the local AWS holds them."""
     configuration, code = deployed_code(function_name, endpoint, region)
+    return run_zip(
+        code,
+        Runtime(
+            handler=configuration["Handler"],
+            timeout=int(configuration["Timeout"]),
+            function_name=configuration["FunctionName"],
+            function_arn=configuration["FunctionArn"],
+            memory_size=int(configuration["MemorySize"]),
+            environment=configuration.get("Environment", {}).get("Variables", {}),
+            code_sha256=configuration["CodeSha256"],
+        ),
+        event,
+        endpoint,
+        region,
+    )
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """What the Lambda service knows about a function when it runs it."""
+
+    handler: str
+    timeout: int
+    function_name: str
+    function_arn: str
+    memory_size: int
+    environment: dict[str, str]
+    code_sha256: str = ""
+
+
+def run_zip(code: bytes, runtime: Runtime, event: Any, endpoint: str, region: str) -> Invocation:
+    """Unpack `code` and invoke its handler in a fresh process, with the function's environment."""
     with tempfile.TemporaryDirectory(prefix="lake-ingest-run-") as workdir:
         task_root = Path(workdir, "task")
         zipfile.ZipFile(io.BytesIO(code)).extractall(task_root)
@@ -64,19 +97,18 @@ def invoke(function_name: str, endpoint: str, event: dict[str, Any], region: str
             "AWS_SECRET_ACCESS_KEY": "test",
             "AWS_REGION": region,
             "AWS_DEFAULT_REGION": region,
-            "AWS_LAMBDA_FUNCTION_NAME": configuration["FunctionName"],
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(configuration["MemorySize"]),
-            "LAKE_INGEST_FUNCTION_ARN": configuration["FunctionArn"],
-            **configuration.get("Environment", {}).get("Variables", {}),
+            "AWS_LAMBDA_FUNCTION_NAME": runtime.function_name,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(runtime.memory_size),
+            "LAKE_INGEST_FUNCTION_ARN": runtime.function_arn,
+            **runtime.environment,
         }
-        timeout = int(configuration["Timeout"])
         process = subprocess.run(
-            [sys.executable, str(BOOTSTRAP), configuration["Handler"], str(timeout), str(result_file)],
+            [sys.executable, str(BOOTSTRAP), runtime.handler, str(runtime.timeout), str(result_file)],
             input=json.dumps(event),
             capture_output=True,
             text=True,
             env=env,
-            timeout=timeout + 5,
+            timeout=runtime.timeout + 5,
             cwd=task_root,
             check=False,
         )
@@ -90,9 +122,9 @@ def invoke(function_name: str, endpoint: str, event: dict[str, Any], region: str
         error=outcome.get("error"),
         module_file=outcome.get("module_file"),
         logs=process.stdout + process.stderr,
-        code_sha256=configuration["CodeSha256"],
-        handler=configuration["Handler"],
-        timeout=timeout,
+        code_sha256=runtime.code_sha256,
+        handler=runtime.handler,
+        timeout=runtime.timeout,
     )
 
 

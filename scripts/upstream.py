@@ -137,14 +137,15 @@ class SampleOrders:
     """The sample API's data: orders with an `updated_at`, and new ones added on request.
 
     `updated_since` (ISO 8601) returns only orders updated after that instant, so an incremental
-    source's second run fetches only what is new.
+    source's second run fetches only what is new; `updated_from` / `updated_to` return the orders of
+    a window [from, to), as a window source (and a backfill) asks for them.
     """
 
     BASE = datetime(2026, 1, 1, tzinfo=UTC)
 
-    def __init__(self, count: int) -> None:
+    def __init__(self, count: int, spacing: timedelta = timedelta(minutes=1)) -> None:
         self._lock = threading.Lock()
-        self.items = [self._order(i, self.BASE + timedelta(minutes=i)) for i in range(count)]
+        self.items = [self._order(i, self.BASE + i * spacing) for i in range(count)]
 
     @staticmethod
     def _order(i: int, updated: datetime) -> dict[str, object]:
@@ -153,43 +154,90 @@ class SampleOrders:
 
     def add(self, count: int) -> int:
         with self._lock:
-            latest = max(
-                (datetime.fromisoformat(str(o["updated_at"])) for o in self.items), default=self.BASE
-            )
+            latest = max((_instant(str(o["updated_at"])) for o in self.items), default=self.BASE)
             start = len(self.items)
             self.items += [self._order(start + i, latest + timedelta(seconds=i + 1)) for i in range(count)]
             return len(self.items)
 
-    def since(self, updated_since: str | None) -> list[dict[str, object]]:
+    def matching(
+        self, updated_since: str | None = None, updated_from: str | None = None, updated_to: str | None = None
+    ) -> list[dict[str, object]]:
+        """Orders updated after `updated_since`, and in [updated_from, updated_to) (each optional)."""
+        since, start, end = (_instant(v) if v else None for v in (updated_since, updated_from, updated_to))
         with self._lock:
-            if not updated_since:
-                return list(self.items)
-            floor = datetime.fromisoformat(updated_since.replace("Z", "+00:00"))
-            return [o for o in self.items if datetime.fromisoformat(str(o["updated_at"])) > floor]
+            return [
+                o
+                for o in self.items
+                if (since is None or _instant(str(o["updated_at"])) > since)
+                and (start is None or _instant(str(o["updated_at"])) >= start)
+                and (end is None or _instant(str(o["updated_at"])) < end)
+            ]
+
+    def since(self, updated_since: str | None) -> list[dict[str, object]]:
+        return self.matching(updated_since)
+
+
+def _instant(text: str) -> datetime:
+    """An ISO 8601 instant (Z or an offset; epoch seconds too), as an aware datetime."""
+    if text.lstrip("-").replace(".", "", 1).isdigit():
+        return datetime.fromtimestamp(float(text), UTC)
+    parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def sample_api(token: str, pages: int = 3, per_page: int = 50) -> Callable[[SeenRequest], Reply]:
-    """A tiny paged 'orders' API that requires `Authorization: Bearer <token>`.
+    """A tiny paged API with two collections that requires `Authorization: Bearer <token>`.
 
-    GET /v1/orders?page=N[&updated_since=ISO]: 50 orders a page (`pages` pages at first);
-    POST /admin/orders?count=N adds N orders updated now (for the incremental demo).
+    GET /v1/events?...: 720 events, one an hour from 2026-01-01T00:00Z for 30 days (for windows and
+    backfills); GET <any other path>?...: pages x per_page orders, one a minute from 2026-01-01T00:00Z.
+    Both take page=N, per_page=N (default `per_page`, at most 100), updated_since=ISO, updated_from=ISO
+    and updated_to=ISO; `total` counts the matches.
+    POST /admin/orders?count=N adds N orders updated now (the incremental demo); POST
+    /admin/fail?updated_from=ISO makes requests for that window answer 503 until POST /admin/heal;
+    POST /admin/latency?seconds=S delays every answer by S seconds (a slow API, for benchmarks).
     """
-    orders = SampleOrders(pages * per_page)
+    data = SampleOrders(pages * per_page)
+    events = SampleOrders(30 * 24, timedelta(hours=1))
+    failing: set[str] = set()
+    latency = [0.0]
 
     def respond(seen: SeenRequest) -> Reply:
         if seen.headers.get("authorization") != f"Bearer {token}":
             return Reply(401, b'{"error": "unauthorized"}')
-        if seen.method == "POST" and seen.path == "/admin/orders":
-            total = orders.add(int((seen.query.get("count") or ["10"])[0]))
-            return Reply(200, json.dumps({"orders": total}).encode())
-        page = int((seen.query.get("page") or ["1"])[0])
-        matching = orders.since((seen.query.get("updated_since") or [None])[0])
-        total_pages = max(1, -(-len(matching) // per_page))
-        items = matching[(page - 1) * per_page : page * per_page]
-        body = {"data": {"items": items}, "page": page, "pages": total_pages}
-        return Reply(200, json.dumps(body).encode())
+        arg = {k: v[0] for k, v in seen.query.items()}
+        if seen.method == "POST" and seen.path == "/admin/latency":
+            latency[0] = float(arg.get("seconds", "0"))
+            return Reply(200, json.dumps({"latency_seconds": latency[0]}).encode())
+        if seen.method == "POST" and seen.path.startswith("/admin/"):
+            return _admin(seen.path, arg, data, failing)
+        if arg.get("updated_from") in failing:
+            return Reply(503, b'{"error": "temporarily unavailable"}', {"Retry-After": "0"})
+        collection = events if seen.path == "/v1/events" else data
+        try:
+            page, size = int(arg.get("page", 1)), min(100, int(arg.get("per_page", per_page)))
+            found = collection.matching(
+                arg.get("updated_since"), arg.get("updated_from"), arg.get("updated_to")
+            )
+        except ValueError as error:
+            return Reply(400, json.dumps({"error": str(error)}).encode())
+        total_pages = max(1, -(-len(found) // size))
+        items = found[(page - 1) * size : page * size]
+        body = {"data": {"items": items}, "page": page, "pages": total_pages, "total": len(found)}
+        return Reply(200, json.dumps(body).encode(), delay=latency[0])
 
     return respond
+
+
+def _admin(path: str, arg: dict[str, str], orders: SampleOrders, failing: set[str]) -> Reply:
+    if path == "/admin/orders":
+        return Reply(200, json.dumps({"orders": orders.add(int(arg.get("count", "10")))}).encode())
+    if path == "/admin/fail":
+        failing.add(arg["updated_from"])
+    elif path == "/admin/heal":
+        failing.clear()
+    else:
+        return Reply(404, b'{"error": "no such admin action"}')
+    return Reply(200, json.dumps({"failing": sorted(failing)}).encode())
 
 
 def main() -> None:

@@ -179,8 +179,9 @@ def applied_example(
 ) -> Iterator[dict]:
     """examples/<example> applied with the real terraform to a fresh local AWS, with the sample API up.
 
-    `variables(aws_endpoint, api_url)` gives the -var arguments. Yields endpoint, outputs, token
-    (the sample API's bearer token), terraform, variables, state and workdir; stops both servers after.
+    `variables(aws_endpoint, api_url)` gives the -var arguments. Yields endpoint, outputs, api (the
+    sample API's URL), token (its bearer token), terraform, variables, state and workdir; stops both
+    servers after.
     """
     if shutil.which("terraform") is None:
         pytest.fail("terraform is not on PATH: the module tests need the real binary")
@@ -200,6 +201,7 @@ def applied_example(
         yield {
             "endpoint": endpoint,
             "outputs": outputs,
+            "api": servers[1].url,
             "token": token,
             "terraform": terraform,
             "variables": arguments,

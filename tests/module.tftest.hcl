@@ -42,6 +42,9 @@ mock_provider "aws" {
   mock_resource "aws_sns_topic" {
     defaults = { arn = "arn:aws:sns:eu-west-1:111122223333:lake-ingest-orders-alarms" }
   }
+  mock_resource "aws_sfn_state_machine" {
+    defaults = { arn = "arn:aws:states:eu-west-1:111122223333:stateMachine:lake-ingest-orders-run" }
+  }
 }
 
 variables {
@@ -1196,4 +1199,220 @@ run "rejects_a_cursor_placeholder_without_incremental" {
     api_config = { endpoint = "https://api.example.com/v1/orders", query_params = { since = "{cursor}" } }
   }
   expect_failures = [aws_lambda_function.this]
+}
+
+
+# -- orchestration (Step Functions) ---------------------------------------------------------------
+
+run "orchestration_is_off_by_default" {
+  command = plan
+  variables {
+    schedule_expression = "rate(1 hour)"
+  }
+  assert {
+    condition     = length(aws_sfn_state_machine.run) == 0 && length(aws_sfn_state_machine.backfill) == 0 && length(aws_iam_role.run_machine) == 0 && length(aws_cloudwatch_log_group.machines) == 0
+    error_message = "Without var.orchestration the module creates no state machine, role or log group for one."
+  }
+  assert {
+    condition     = aws_scheduler_schedule.this[0].target[0].arn == "arn:aws:lambda:eu-west-1:111122223333:function:lake-ingest-orders"
+    error_message = "Without orchestration the schedule invokes the function."
+  }
+  assert {
+    condition     = [for s in data.aws_iam_policy_document.scheduler.statement : s.sid if contains(s.actions, "lambda:InvokeFunction")] == ["InvokeThisFunctionOnly"]
+    error_message = "Without orchestration the scheduler role may invoke the function."
+  }
+}
+
+run "orchestration_for_a_window_source" {
+  command = plan
+  variables {
+    schedule_expression = "rate(1 hour)"
+    api_config = {
+      endpoint     = "https://api.example.com/v1/events"
+      auth         = { type = "bearer", secret_field = "api_key" }
+      records_path = "data"
+      query_params = { from = "{window_start}", to = "{window_end}" }
+      incremental  = { type = "window" }
+    }
+    orchestration = {}
+  }
+  assert {
+    condition     = length(aws_sfn_state_machine.run) == 1 && length(aws_sfn_state_machine.backfill) == 1
+    error_message = "A window source with orchestration gets a run and a backfill state machine."
+  }
+  assert {
+    condition = (
+      jsondecode(aws_sfn_state_machine.run[0].definition).TimeoutSeconds == 51 * (300 + 60 + 5) &&
+      jsondecode(aws_sfn_state_machine.run[0].definition).States.Pause.Seconds == 5 &&
+      jsondecode(aws_sfn_state_machine.run[0].definition).States.Outcome.Choices[1].And[2].NumericLessThan == 50 &&
+      jsondecode(aws_sfn_state_machine.run[0].definition).States.Invoke.Parameters.FunctionName == "arn:aws:lambda:eu-west-1:111122223333:function:lake-ingest-orders" &&
+      contains(jsondecode(aws_sfn_state_machine.run[0].definition).States.Invoke.Retry[0].ErrorEquals, "Lambda.TooManyRequestsException")
+    )
+    error_message = "The run loop: resumes at most max_resumes (50) times, 5 s apart, with a timeout that fits every resume at the function's timeout, and retries Lambda's service errors."
+  }
+  assert {
+    condition = (
+      jsondecode(aws_sfn_state_machine.backfill[0].definition).States.Windows.ItemReader.Parameters.Bucket == "lake-ingest-orders-raw-x" &&
+      jsondecode(aws_sfn_state_machine.backfill[0].definition).States.Windows.ItemProcessor.ProcessorConfig.Mode == "DISTRIBUTED" &&
+      jsondecode(aws_sfn_state_machine.backfill[0].definition).States.Windows.ItemProcessor.States.Invoke.Resource == "arn:aws:states:::lambda:invoke" &&
+      jsondecode(aws_sfn_state_machine.backfill[0].definition).States.WithinLimits.Choices[0].Or[0].NumericGreaterThan == 2 &&
+      jsondecode(aws_sfn_state_machine.backfill[0].definition).States.Limits.Parameters.tolerated_failure_percent == 0 &&
+      jsondecode(aws_sfn_state_machine.backfill[0].definition).TimeoutSeconds == 168 * 3600
+    )
+    error_message = "The backfill: a Distributed Map over the lake's item list running the same loop, capped at backfill_max_concurrency (2), no failure tolerated, a week at most."
+  }
+  assert {
+    condition = alltrue([for m in [aws_sfn_state_machine.run[0], aws_sfn_state_machine.backfill[0]] :
+      m.encryption_configuration[0].type == "CUSTOMER_MANAGED_KMS_KEY" && m.encryption_configuration[0].kms_key_id == "arn:aws:kms:eu-west-1:111122223333:key/1111" &&
+      m.tracing_configuration[0].enabled && m.logging_configuration[0].level == "ERROR" && !m.logging_configuration[0].include_execution_data
+    ])
+    error_message = "Both machines: state encrypted with the lake key, X-Ray tracing, ERROR logs without execution data."
+  }
+  assert {
+    condition     = aws_cloudwatch_log_group.machines[0].name == "/aws/vendedlogs/states/lake-ingest-orders" && aws_cloudwatch_log_group.machines[0].kms_key_id == "arn:aws:kms:eu-west-1:111122223333:key/1111"
+    error_message = "The machines log to /aws/vendedlogs/states/<name>, encrypted with the lake key."
+  }
+  assert {
+    condition     = aws_scheduler_schedule.this[0].target[0].arn == "arn:aws:states:eu-west-1:111122223333:stateMachine:lake-ingest-orders-run"
+    error_message = "With orchestration the schedule starts the run state machine."
+  }
+  assert {
+    condition = (
+      [for s in data.aws_iam_policy_document.scheduler.statement : [s.sid, s.resources] if contains(s.actions, "states:StartExecution")] == [["StartThisRunStateMachineOnly", toset(["arn:aws:states:eu-west-1:111122223333:stateMachine:lake-ingest-orders-run"])]] &&
+      length([for s in data.aws_iam_policy_document.scheduler.statement : s if contains(s.actions, "lambda:InvokeFunction")]) == 0
+    )
+    error_message = "With orchestration the scheduler role may start the run state machine, and no longer invoke the function."
+  }
+  assert {
+    condition = (
+      jsonencode({ for c in one(data.aws_iam_policy_document.machine_assume["run"].statement).condition : c.variable => c.values }) == jsonencode({ "aws:SourceAccount" = ["111122223333"], "aws:SourceArn" = ["arn:aws:states:eu-west-1:111122223333:stateMachine:lake-ingest-orders-run"] }) &&
+      jsonencode({ for c in one(data.aws_iam_policy_document.machine_assume["backfill"].statement).condition : c.variable => c.values }) == jsonencode({ "aws:SourceAccount" = ["111122223333"], "aws:SourceArn" = ["arn:aws:states:eu-west-1:111122223333:stateMachine:lake-ingest-orders-backfill"] })
+    )
+    error_message = "Each machine's role trusts Step Functions for that machine only (aws:SourceArn) in this account (aws:SourceAccount)."
+  }
+  assert {
+    condition = (
+      one([for s in data.aws_iam_policy_document.backfill_machine[0].statement : s.resources if s.sid == "ReadOwnBackfillsOnly"]) == toset(["arn:aws:s3:::lake-ingest-orders-raw-x/orders/_backfill/*"]) &&
+      one([for s in data.aws_iam_policy_document.backfill_machine[0].statement : s.resources if s.sid == "WriteOwnBackfillResultsOnly"]) == toset(["arn:aws:s3:::lake-ingest-orders-raw-x/orders/_backfill/*/results/*"]) &&
+      one([for s in data.aws_iam_policy_document.backfill_machine[0].statement : s.not_resources if s.sid == "DenyS3OutsideOwnBackfills"]) == toset(["arn:aws:s3:::lake-ingest-orders-raw-x/orders/_backfill/*"])
+    )
+    error_message = "The backfill machine reads only its source's _backfill/ objects and writes only their results/."
+  }
+  assert {
+    condition     = toset(keys(aws_cloudwatch_metric_alarm.machines)) == toset(["run_failed", "run_timed_out", "backfill_failed", "backfill_timed_out", "backfill_windows_failed"])
+    error_message = "Failed and timed-out executions of both machines, and failed backfill windows, alarm."
+  }
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.machines["backfill_windows_failed"].dimensions.StateMachineArn == "arn:aws:states:eu-west-1:111122223333:stateMachine:lake-ingest-orders-backfill/windows"
+    error_message = "A backfill's windows run as child executions, counted under <machine>/<map label>."
+  }
+  assert {
+    condition     = jsondecode(output.source_json).orchestration.backfill_max_concurrency == 2 && jsondecode(output.source_json).raw_prefix == "orders"
+    error_message = "source_json gives the local runner's backfill command what it needs."
+  }
+}
+
+run "orchestration_for_a_cursor_source_has_no_backfill_machine" {
+  command = plan
+  variables {
+    api_config = {
+      endpoint     = "https://api.example.com/v1/orders"
+      auth         = { type = "bearer", secret_field = "api_key" }
+      records_path = "data"
+      query_params = { since = "{cursor}" }
+      incremental  = { type = "cursor", cursor_path = "updated_at", initial_value = "2026-01-01T00:00:00Z" }
+    }
+    orchestration = { max_resumes = 3, resume_wait_seconds = 30, execution_timeout_hours = 2, log_level = "ALL", include_execution_data = true }
+  }
+  assert {
+    condition     = length(aws_sfn_state_machine.run) == 1 && length(aws_sfn_state_machine.backfill) == 0 && length(aws_iam_role.backfill_machine) == 0
+    error_message = "Backfills run window by window: a cursor source gets the run state machine only."
+  }
+  assert {
+    condition     = jsondecode(aws_sfn_state_machine.run[0].definition).TimeoutSeconds == 7200 && jsondecode(aws_sfn_state_machine.run[0].definition).States.Pause.Seconds == 30 && aws_sfn_state_machine.run[0].logging_configuration[0].level == "ALL" && aws_sfn_state_machine.run[0].logging_configuration[0].include_execution_data
+    error_message = "execution_timeout_hours, resume_wait_seconds, log_level and include_execution_data reach the machine."
+  }
+  assert {
+    condition     = toset(keys(aws_cloudwatch_metric_alarm.machines)) == toset(["run_failed", "run_timed_out"])
+    error_message = "Without a backfill machine, only the run machine's alarms."
+  }
+}
+
+run "rejects_backfill_concurrency_above_the_reserved_concurrency" {
+  command = plan
+  variables {
+    api_config = {
+      endpoint     = "https://api.example.com/v1/events"
+      auth         = { type = "bearer", secret_field = "api_key" }
+      records_path = "data"
+      query_params = { from = "{window_start}", to = "{window_end}" }
+      incremental  = { type = "window", window = "1d" }
+    }
+    orchestration = { backfill_max_concurrency = 5 }
+  }
+  expect_failures = [aws_sfn_state_machine.backfill]
+}
+
+run "rejects_an_execution_timeout_shorter_than_one_invocation" {
+  command = plan
+  variables {
+    orchestration = { execution_timeout_hours = 0.05 }
+  }
+  expect_failures = [aws_sfn_state_machine.run]
+}
+
+run "rejects_bad_orchestration_max_resumes" {
+  command = plan
+  variables {
+    orchestration = { max_resumes = 0 }
+  }
+  expect_failures = [var.orchestration]
+}
+
+run "rejects_bad_orchestration_resume_wait_seconds" {
+  command = plan
+  variables {
+    orchestration = { resume_wait_seconds = 0 }
+  }
+  expect_failures = [var.orchestration]
+}
+
+run "rejects_bad_orchestration_execution_timeout_hours" {
+  command = plan
+  variables {
+    orchestration = { execution_timeout_hours = 9000 }
+  }
+  expect_failures = [var.orchestration]
+}
+
+run "rejects_bad_orchestration_backfill_max_concurrency" {
+  command = plan
+  variables {
+    orchestration = { backfill_max_concurrency = 1.5 }
+  }
+  expect_failures = [var.orchestration]
+}
+
+run "rejects_bad_orchestration_backfill_tolerated_failure_percent" {
+  command = plan
+  variables {
+    orchestration = { backfill_tolerated_failure_percent = 101 }
+  }
+  expect_failures = [var.orchestration]
+}
+
+run "rejects_bad_orchestration_backfill_timeout_hours" {
+  command = plan
+  variables {
+    orchestration = { backfill_timeout_hours = 0 }
+  }
+  expect_failures = [var.orchestration]
+}
+
+run "rejects_bad_orchestration_log_level" {
+  command = plan
+  variables {
+    orchestration = { log_level = "DEBUG" }
+  }
+  expect_failures = [var.orchestration]
 }

@@ -248,8 +248,8 @@ run "own_lake_bucket_key_and_topic_as_rendered" {
     error_message = "The encryption denies must apply only when the request carries the header (UploadPart and CompleteMultipartUpload carry none)."
   }
   assert {
-    condition     = [for s in jsondecode(output.policies.resource.key).Statement : s.Condition.ArnLike["kms:EncryptionContext:aws:logs:arn"] if s.Sid == "CloudWatchLogsForTheSourcesLogGroupsOnly"][0] == "arn:aws:logs:eu-west-1:111122223333:log-group:/aws/lambda/lake-ingest-orders"
-    error_message = "An own lake's key may serve CloudWatch Logs for this function's log group only."
+    condition     = [for s in jsondecode(output.policies.resource.key).Statement : s.Condition.ArnLike["kms:EncryptionContext:aws:logs:arn"] if s.Sid == "CloudWatchLogsForTheSourcesLogGroupsOnly"][0] == ["arn:aws:logs:eu-west-1:111122223333:log-group:/aws/lambda/lake-ingest-orders", "arn:aws:logs:eu-west-1:111122223333:log-group:/aws/vendedlogs/states/lake-ingest-orders"]
+    error_message = "An own lake's key may serve CloudWatch Logs for this function's log group and its state machines' only."
   }
   assert {
     condition     = length([for s in jsondecode(output.policies.resource.key).Statement : s if s.Principal == { AWS = "arn:aws:iam::111122223333:root" }]) == 1
@@ -373,5 +373,93 @@ run "aws_us_gov_partition" {
   assert {
     condition     = [for s in jsondecode(output.policies.resource.key).Statement : s.Principal.AWS if s.Sid == "AccountAdministersKeyAndDelegatesToIAM"][0] == "arn:aws-us-gov:iam::111122223333:root"
     error_message = "The key's account principal must use the aws-us-gov partition."
+  }
+}
+
+
+# With orchestration, for a window source: the state machines' role policies as the provider renders them.
+run "state_machine_roles_as_rendered" {
+  command = apply
+  variables {
+    api_config = {
+      endpoint     = "https://api.example.com/v1/events"
+      auth         = { type = "bearer", secret_field = "api_key" }
+      records_path = "data"
+      query_params = { from = "{window_start}", to = "{window_end}" }
+      incremental  = { type = "window" }
+    }
+    orchestration = {}
+  }
+
+  override_resource {
+    target = aws_sfn_state_machine.run
+    values = { arn = "arn:aws:states:eu-west-1:111122223333:stateMachine:lake-ingest-orders-run" }
+  }
+  override_resource {
+    target = aws_sfn_state_machine.backfill
+    values = { arn = "arn:aws:states:eu-west-1:111122223333:stateMachine:lake-ingest-orders-backfill" }
+  }
+  override_resource {
+    target = aws_iam_role.run_machine
+    values = { arn = "arn:aws:iam::111122223333:role/lake-ingest-orders-sfn-run", id = "lake-ingest-orders-sfn-run" }
+  }
+  override_resource {
+    target = aws_iam_role.backfill_machine
+    values = { arn = "arn:aws:iam::111122223333:role/lake-ingest-orders-sfn-backfill", id = "lake-ingest-orders-sfn-backfill" }
+  }
+  override_resource {
+    target = aws_iam_role_policy.run_machine
+  }
+  override_resource {
+    target = aws_iam_role_policy.backfill_machine
+  }
+  override_resource {
+    target = aws_cloudwatch_log_group.machines
+  }
+  override_resource {
+    target = aws_cloudwatch_metric_alarm.machines
+  }
+
+  assert {
+    condition = alltrue(flatten([
+      for name in ["run_machine_role", "backfill_machine_role"] : [
+        for s in jsondecode(output.policies.identity[name]).Statement :
+        contains(["DeliverExecutionLogs", "XRayTraces"], s.Sid) || !contains(flatten([try(s.Resource, [])]), "*")
+      ]
+    ]))
+    error_message = "Resource \"*\" only where AWS allows nothing else: log delivery and X-Ray."
+  }
+  assert {
+    condition = alltrue(flatten([
+      for name in ["run_machine_role", "backfill_machine_role"] : [
+        for s in jsondecode(output.policies.identity[name]).Statement : [for a in flatten([s.Action]) : !strcontains(a, "*")] if s.Effect == "Allow"
+      ]
+    ]))
+    error_message = "No rendered Allow action of a machine role may contain a wildcard."
+  }
+  assert {
+    condition     = toset(flatten([for s in jsondecode(output.policies.identity.run_machine_role).Statement : flatten([s.Resource]) if s.Sid == "InvokeThisFunctionOnly"])) == toset(["arn:aws:lambda:eu-west-1:111122223333:function:lake-ingest-orders", "arn:aws:lambda:eu-west-1:111122223333:function:lake-ingest-orders:*"])
+    error_message = "The machines invoke this function only, in both ARN forms."
+  }
+  assert {
+    condition = (
+      [for s in jsondecode(output.policies.identity.run_machine_role).Statement : s.Condition.StringLike["kms:EncryptionContext:aws:states:stateMachineArn"] if s.Sid == "UseKeyForOwnExecutionStateOnly"][0] == ["arn:aws:states:eu-west-1:111122223333:stateMachine:lake-ingest-orders-run", "arn:aws:states:eu-west-1:111122223333:stateMachine:lake-ingest-orders-run/*"] &&
+      length([for s in jsondecode(output.policies.identity.run_machine_role).Statement : s if can(s.Condition.StringEquals["kms:ViaService"])]) == 0
+    )
+    error_message = "The run machine uses the key for its own state only, and without kms:ViaService (AWS warns it stops executions)."
+  }
+  assert {
+    condition     = !strcontains(output.policies.identity.run_machine_role, "s3:")
+    error_message = "The run machine has no S3 access at all."
+  }
+  assert {
+    condition = [for s in jsondecode(output.policies.identity.backfill_machine_role).Statement : s if s.Effect == "Deny"] == [{
+      Sid = "DenyS3OutsideOwnBackfills", Effect = "Deny", Action = "s3:*", NotResource = "arn:aws:s3:::lake-ingest-orders-raw-x/orders/_backfill/*"
+    }]
+    error_message = "The backfill machine's one deny: S3 outside the source's _backfill/, whatever else is attached."
+  }
+  assert {
+    condition     = jsondecode(output.policies.trust.backfill_machine_role).Statement[0].Condition == { ArnEquals = { "aws:SourceArn" = "arn:aws:states:eu-west-1:111122223333:stateMachine:lake-ingest-orders-backfill" }, StringEquals = { "aws:SourceAccount" = "111122223333" } }
+    error_message = "The backfill machine's role trusts Step Functions for that machine of this account only."
   }
 }

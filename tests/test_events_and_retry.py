@@ -154,3 +154,35 @@ def test_every_documented_event_key_is_accepted():
         "resume": {"page": 2, "cursor": "abc"},
     }
     assert parse_event(event, "req", NOW).as_event() == event
+    windowed = {
+        "run_id": "r-2",
+        "partition_date": "2026-02-28",
+        "backfill_id": "b1",
+        "window": {"start": "2026-02-28T00:00:00Z", "end": "2026-03-01T00:00:00Z"},
+    }
+    assert parse_event({**windowed, "force": False}, "req", NOW).as_event() == windowed
+
+
+def test_a_backfill_window_gets_its_own_run_id_and_keeps_it_when_resumed():
+    event = {"backfill_id": "hist-2021", "window": {"start": "2021-03-01", "end": "2021-03-02T00:00:00Z"}}
+    run = parse_event(event, "req", NOW)
+    assert run.run_id == "bf-hist-2021-20210301T000000Z-20210302T000000Z"
+    assert run.partition_date == "2021-03-01" and run.backfill_id == "hist-2021"
+    resumed = parse_event({**run.as_event(), "resume": {"page": 3, "page_number": 3}}, "req", NOW)
+    assert (resumed.run_id, resumed.backfill_id) == (run.run_id, "hist-2021")
+    # the same window outside a backfill is another run: a backfill never rewrites a live run's keys
+    assert parse_event({"window": event["window"]}, "req", NOW).run_id.startswith("win-")
+
+
+@pytest.mark.parametrize(
+    ("event", "problem"),
+    [
+        ({"backfill_id": "jan"}, "needs the window this run of the backfill covers"),
+        ({"backfill_id": "Jan 2021", "window": {"start": "2021-01-01", "end": "2021-01-02"}}, "lowercase"),
+        ({"backfill_id": 7, "window": {"start": "2021-01-01", "end": "2021-01-02"}}, "lowercase"),
+    ],
+)
+def test_a_bad_backfill_id_is_refused(event, problem):
+    with pytest.raises(EventError) as error:
+        parse_event(event, "req", NOW)
+    assert error.value.field == "backfill_id" and problem in str(error.value)

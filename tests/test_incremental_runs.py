@@ -18,7 +18,7 @@ from scripts.upstream import Reply, SeenRequest
 
 from lake_ingest import handler, sink
 from lake_ingest.config import load_config
-from lake_ingest.events import parse_event
+from lake_ingest.events import EventError, parse_event
 from lake_ingest.state import StateLocked, StateStore, state_key
 from tests.conftest import LambdaContext
 
@@ -352,3 +352,21 @@ def test_an_unreadable_manifest_is_fetched_again_but_a_resume_needs_it(make_sour
     assert invoke({"run_id": "run-1"})["status"] == "SUCCESS"
     with pytest.raises(ClientError, match=r"AccessDenied|403"):
         invoke({"run_id": "run-1", "resume": {"page": 2, "page_number": 2}})
+
+
+def test_a_window_sent_to_a_cursor_source_is_refused_and_touches_neither_api_nor_state(make_source, upstream):
+    """A "backfill" of a cursor source would otherwise take its lease and move the live cursor."""
+    source = make_source(cursor_api(upstream))
+    window = {"start": "2025-01-01T00:00:00Z", "end": "2025-01-02T00:00:00Z"}
+    for event in ({"window": window}, {"window": window, "backfill_id": "old"}):
+        with pytest.raises(EventError, match="a cursor source takes no window"):
+            invoke(event)
+    assert upstream.requests == [] and state(source) is None
+    assert source.keys() == []
+
+
+def test_a_window_sent_to_a_source_that_is_not_incremental_is_refused(make_source, upstream):
+    make_source({"endpoint": f"{upstream.url}/v1/orders", "auth": {"type": "none"}, "records_path": "data"})
+    with pytest.raises(EventError, match="this source is not incremental"):
+        invoke({"window": {"start": "2025-01-01T00:00:00Z", "end": "2025-01-02T00:00:00Z"}})
+    assert upstream.requests == []

@@ -22,8 +22,13 @@ from scripts.run_deployed import invoke
 HANDLER_SOURCE = b"""
 import os
 def handle(event, context):
+    if event.get("fail"):
+        raise ValueError("asked to fail: " + event["fail"])
+    if event.get("partial_until", 0) > event.get("round", 0):
+        following = {**event, "round": event.get("round", 0) + 1}
+        return {"status": "PARTIAL_SUCCESS", "resume_event": following, "run_id": "r"}
     remaining = context.get_remaining_time_in_millis()
-    return {"echo": event, "source": os.environ["SOURCE_ID"], "remaining_ms": remaining}
+    return {"status": "SUCCESS", "echo": event, "source": os.environ["SOURCE_ID"], "remaining_ms": remaining}
 """
 
 
@@ -135,6 +140,140 @@ def test_lambda_code_location_downloads_the_deployed_zip(local_aws):
     )
 
 
+def test_lambda_invoke_runs_the_deployed_zip_through_the_invoke_api(local_aws):
+    name, _ = create_function(local_aws)
+    lam = local_client("lambda", local_aws)
+    response = lam.invoke(FunctionName=name, Payload=json.dumps({"hello": "world"}).encode(), LogType="Tail")
+    assert "FunctionError" not in response
+    result = json.loads(response["Payload"].read())
+    assert result["echo"] == {"hello": "world"} and result["source"] == "shim-test"
+    assert 0 < result["remaining_ms"] <= 7000  # the function's own timeout
+    failed = lam.invoke(FunctionName=name, Payload=json.dumps({"fail": "please"}).encode())
+    assert failed["FunctionError"] == "Unhandled"  # what Lambda says of an exception the handler raised
+    assert json.loads(failed["Payload"].read()) == {
+        "errorType": "ValueError",
+        "errorMessage": "asked to fail: please",
+    }
+
+
+def machine_role(endpoint: str) -> str:
+    return local_client("iam", endpoint).create_role(
+        RoleName=f"sfn-{uuid.uuid4().hex[:8]}",
+        AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}),
+    )["Role"]["Arn"]
+
+
+def finished(sfn, execution_arn: str, timeout: float = 60) -> dict:
+    deadline = time.monotonic() + timeout
+    while (described := sfn.describe_execution(executionArn=execution_arn))["status"] == "RUNNING":
+        assert time.monotonic() < deadline, "the execution did not finish"
+        time.sleep(0.2)
+    return described
+
+
+def test_state_machines_execute_and_their_lambda_tasks_run_the_deployed_code(local_aws):
+    """sfn_execute_state_machines (gap 6) with lambda_invoke_subprocess (gap 4): a resume loop."""
+    name, _ = create_function(local_aws)
+    arn = local_client("lambda", local_aws).get_function(FunctionName=name)["Configuration"]["FunctionArn"]
+    loop = {
+        "StartAt": "Invoke",
+        "States": {
+            "Invoke": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::lambda:invoke",
+                "Parameters": {"FunctionName": arn, "Payload.$": "$"},
+                "ResultSelector": {"result.$": "$.Payload"},
+                "Next": "Partial?",
+            },
+            "Partial?": {
+                "Type": "Choice",
+                "Choices": [
+                    {"Variable": "$.result.status", "StringEquals": "PARTIAL_SUCCESS", "Next": "Resume"}
+                ],
+                "Default": "Done",
+            },
+            "Resume": {"Type": "Pass", "OutputPath": "$.result.resume_event", "Next": "Invoke"},
+            "Done": {"Type": "Succeed", "OutputPath": "$.result"},
+        },
+    }
+    sfn = local_client("stepfunctions", local_aws)
+    machine = sfn.create_state_machine(
+        name=f"loop-{uuid.uuid4().hex[:6]}", definition=json.dumps(loop), roleArn=machine_role(local_aws)
+    )
+    done = finished(
+        sfn,
+        sfn.start_execution(
+            stateMachineArn=machine["stateMachineArn"], input=json.dumps({"partial_until": 2})
+        )["executionArn"],
+    )
+    assert done["status"] == "SUCCEEDED"
+    assert json.loads(done["output"])["echo"] == {"partial_until": 2, "round": 2}  # two resumes
+    failed = finished(
+        sfn,
+        sfn.start_execution(stateMachineArn=machine["stateMachineArn"], input=json.dumps({"fail": "boom"}))[
+            "executionArn"
+        ],
+    )
+    assert (failed["status"], failed["error"]) == ("FAILED", "ValueError")
+    assert "asked to fail: boom" in failed["cause"]
+
+
+def test_validate_state_machine_definition_answers_ok_or_the_problems(local_aws):
+    """sfn_validate_definition (gap 7): what the provider asks at plan time."""
+    sfn = local_client("stepfunctions", local_aws)
+    good = {"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "B"}, "B": {"Type": "Succeed"}}}
+    assert sfn.validate_state_machine_definition(definition=json.dumps(good))["result"] == "OK"
+    dangling = {"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "Nowhere"}}}
+    answer = sfn.validate_state_machine_definition(definition=json.dumps(dangling))
+    assert answer["result"] == "FAIL"
+    assert [d["code"] for d in answer["diagnostics"]] == ["MISSING_TRANSITION_TARGET"]
+    assert "'Nowhere'" in answer["diagnostics"][0]["message"]
+    broken = sfn.validate_state_machine_definition(
+        definition='{"StartAt": "A", "States": {"A": {"Type": "Nope"}}}'
+    )
+    assert broken["result"] == "FAIL" and broken["diagnostics"][0]["code"] == "SCHEMA_VALIDATION_FAILED"
+
+
+def test_list_state_machine_versions_lists_published_versions_newest_first(local_aws):
+    """sfn_list_versions (gap 8): what the provider reads after every create and refresh."""
+    sfn = local_client("stepfunctions", local_aws)
+    role = machine_role(local_aws)
+    first = json.dumps({"StartAt": "A", "States": {"A": {"Type": "Succeed"}}})
+    unpublished = sfn.create_state_machine(name=f"v-{uuid.uuid4().hex[:6]}", definition=first, roleArn=role)
+    assert (
+        sfn.list_state_machine_versions(stateMachineArn=unpublished["stateMachineArn"])[
+            "stateMachineVersions"
+        ]
+        == []
+    )
+    machine = sfn.create_state_machine(
+        name=f"v-{uuid.uuid4().hex[:6]}", definition=first, roleArn=role, publish=True
+    )
+    second = json.dumps({"StartAt": "A", "States": {"A": {"Type": "Pass", "End": True}}})
+    sfn.update_state_machine(stateMachineArn=machine["stateMachineArn"], definition=second, publish=True)
+    versions = sfn.list_state_machine_versions(stateMachineArn=machine["stateMachineArn"])[
+        "stateMachineVersions"
+    ]
+    assert [v["stateMachineVersionArn"].rsplit(":", 1)[1] for v in versions] == ["2", "1"]
+
+
+def test_executions_started_without_a_name_get_distinct_names(local_aws):
+    """sfn_execution_names (gap 9): moto would call both "None" and refuse the second."""
+    sfn = local_client("stepfunctions", local_aws)
+    definition = json.dumps({"StartAt": "A", "States": {"A": {"Type": "Succeed"}}})
+    machine = sfn.create_state_machine(
+        name=f"n-{uuid.uuid4().hex[:6]}", definition=definition, roleArn=machine_role(local_aws)
+    )
+    arns = [
+        sfn.start_execution(stateMachineArn=machine["stateMachineArn"], input=json.dumps({"i": i}))[
+            "executionArn"
+        ]
+        for i in range(2)
+    ]
+    names = [arn.rsplit(":", 1)[1] for arn in arns]
+    assert len(set(names)) == 2 and all(uuid.UUID(n) for n in names)
+
+
 def test_run_deployed_runs_the_deployed_handler_with_its_environment_and_timeout(local_aws):
     name, _ = create_function(local_aws)
     run = invoke(name, local_aws, {"hello": "world"})
@@ -239,6 +378,11 @@ def test_the_conditional_write_shim_is_applied_once_and_by_apply_shims(monkeypat
         "shim_lambda_config_roundtrip",
         "shim_bucket_policy_conditions",
         "shim_lambda_code_location",
+        "shim_lambda_invoke_subprocess",
+        "shim_sfn_execute_state_machines",
+        "shim_sfn_validate_definition",
+        "shim_sfn_list_versions",
+        "shim_sfn_execution_names",
     ):
         monkeypatch.setattr(local_aws, name, lambda *_: None)
     monkeypatch.setattr(local_aws, "shim_s3_conditional_writes_atomic", lambda: called.append(True))

@@ -40,9 +40,9 @@ def resources_of(policy: dict, action: str) -> set[str]:
     return found
 
 
-def test_three_sources_share_one_bucket_and_key(lake):
+def test_four_sources_share_one_bucket_and_key(lake):
     out = lake["outputs"]
-    assert set(out["sources"]) == {"orders", "customers", "invoices"}
+    assert set(out["sources"]) == {"orders", "customers", "invoices", "events"}
     functions = local_client("lambda", lake["endpoint"])
     for source in out["sources"].values():
         variables = functions.get_function_configuration(FunctionName=source["function_name"])["Environment"][
@@ -136,7 +136,8 @@ def test_every_rendered_identity_policy_passes_parliament_and_cloudsplaining(lak
         for source_id, source in lake["outputs"]["sources"].items()
         for name, document in source["policies"]["identity"].items()
     }
-    assert len(identity) == 5  # three function roles, two scheduler roles (invoices has no schedule)
+    # four function roles, three scheduler roles (invoices has no schedule), events' two machine roles
+    assert len(identity) == 9
     policies_file = lake["workdir"] / "identity-policies.json"
     policies_file.write_text(json.dumps(identity))
     lint = subprocess.run(
@@ -146,7 +147,7 @@ def test_every_rendered_identity_policy_passes_parliament_and_cloudsplaining(lak
         check=False,
     )
     assert lint.returncode == 0, lint.stdout + lint.stderr
-    assert "5 identity policies linted" in lint.stdout and "0 finding(s)" in lint.stdout
+    assert "9 identity policies linted" in lint.stdout and "0 finding(s)" in lint.stdout
 
 
 def test_the_iam_gate_fails_on_a_broad_policy(tmp_path):

@@ -15,6 +15,7 @@ import pytest
 from scripts import local_aws
 from scripts.policy_matrix import (
     README,
+    README_SUBJECT,
     Deployment,
     describe,
     evaluate,
@@ -46,21 +47,30 @@ def failing_titles(report) -> set[str]:
 def test_every_request_reaches_the_decision_aws_must_reach(report, deployment):
     assert not report.failures, describe(report)
     cases = load_cases()
-    # every case for every source, except what a source without a schedule cannot have
-    scheduled = [s for s in deployment.sources.values() if s.scheduler_policy is not None]
+    # every case for every source, except what a source cannot have (a schedule, state machines)
+    sources = deployment.sources.values()
+    scheduled = [s for s in sources if s.scheduler_policy is not None]
     assert len(report.outcomes) + report.left_out == len(cases) * len(deployment.sources)
-    assert len(scheduled) == 2 and report.left_out == sum(1 for c in cases if "schedule" in c.needs)
+    assert len(scheduled) == 3 and sorted(deployment.sources["events"].machine_policies) == [
+        "backfill",
+        "run",
+    ]
+    assert report.left_out == sum(1 for s in sources for c in cases if not all(s.has(n) for n in c.needs))
+    # the orchestrated source takes every case but the one for sources without a run state machine
+    events = [o for o in report.outcomes if o.subject == "events"]
+    assert len(events) == len(cases) - sum(1 for c in cases if "unorchestrated" in c.needs)
     decisions = {o.decision for o in report.outcomes}
     assert decisions == {"Allowed", "ImplicitlyDenied", "ExplicitlyDenied"}
 
 
 def test_every_statement_of_every_policy_is_exercised(report, deployment):
     assert not report.uncovered, describe(report)
-    assert len(deployment.policies()) == 3 + 3 * 4 + 2 * 3  # lake; per source; per scheduled source
+    # lake; per source; per scheduled source; the run and backfill machines' roles (policy and trust)
+    assert len(deployment.policies()) == 3 + 4 * 4 + 3 * 3 + 2 * 2
 
 
 def test_the_readme_shows_this_matrix(report):
-    assert readme_section(README.read_text()) == readme_table(report, "orders"), (
+    assert readme_section(README.read_text()) == readme_table(report, README_SUBJECT), (
         "the README's policy matrix is stale: run `make policy-matrix`"
     )
 
@@ -114,6 +124,21 @@ def test_the_original_encryption_deny_breaks_multipart_pages(deployment):
             "CloudWatchLogsForTheSourcesLogGroupsOnly",
             "CloudWatch Logs encrypts the function's log group",
         ),
+        (
+            "key",
+            "LogDeliveryForStateMachineLogsOnly",
+            "log delivery decrypts a state machine's encrypted execution logs",
+        ),
+        (
+            "backfill-machine-role:events",
+            "DenyS3OutsideOwnBackfills",
+            "with s3:* granted elsewhere, the backfill machine reads the source's own data",
+        ),
+        (
+            "backfill-machine-role:events",
+            "RunOwnMapChildrenOnly",
+            "the Distributed Map starts its children (executions of its own machine)",
+        ),
     ],
 )
 def test_a_broken_policy_fails_the_matrix(deployment, policy, sid, must_fail):
@@ -150,3 +175,12 @@ def test_a_wider_grant_fails_the_matrix(deployment):
 
     broken = evaluate(with_statement(deployment, "trust:orders", "*", anywhere))
     assert "Lambda assumes the execution role for another account" in failing_titles(broken)
+
+
+def test_a_machine_trust_without_its_source_arn_fails_the_matrix(deployment):
+    def any_machine(statement: dict[str, Any]) -> dict[str, Any]:
+        condition = {k: v for k, v in statement["Condition"].items() if k != "ArnEquals"}
+        return {**statement, "Condition": condition}
+
+    broken = evaluate(with_statement(deployment, "run-machine-trust:events", "*", any_machine))
+    assert failing_titles(broken) == {"another state machine of this account assumes the run machine's role"}

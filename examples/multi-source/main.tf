@@ -1,5 +1,7 @@
-# One shared lake (bucket, KMS key, alarm topic), three sources in it: each source's role writes only
-# under its own prefix and reads only its own secret. Adding a source is one more map entry.
+# One shared lake (bucket, KMS key, alarm topic), four sources in it: each source's role writes only
+# under its own prefix and reads only its own secret. Adding a source is one more map entry. `events`
+# is incremental by window, on Step Functions: its runs finish by themselves, and its history loads
+# with `python -m lake_ingest backfill start`.
 
 locals {
   local_aws = var.aws_endpoint != null
@@ -27,11 +29,12 @@ locals {
       records_path = "data.items"
       pagination   = { type = "none" }
       schedule     = null
-      raw_prefix   = "billing/invoices"
+      raw_prefix   = null
     }
   }
+  # Settings that only some sources have; invoices' prefix is not its id.
+  raw_prefixes = { invoices = "billing/invoices" }
 }
-
 provider "aws" {
   region = var.region
 
@@ -52,6 +55,7 @@ provider "aws" {
     s3             = var.aws_endpoint
     scheduler      = var.aws_endpoint
     secretsmanager = var.aws_endpoint
+    sfn            = var.aws_endpoint
     sns            = var.aws_endpoint
     sqs            = var.aws_endpoint
     sts            = var.aws_endpoint
@@ -65,7 +69,10 @@ module "lake" {
   bucket_force_destroy = local.local_aws
   # Registering each source lets the bucket policy confine it to its prefix (and checks that no two
   # prefixes overlap); a source that is not registered here fails at plan time.
-  sources = { for id, s in local.sources : id => coalesce(s.raw_prefix, id) }
+  sources = merge(
+    { for id, s in local.sources : id => lookup(local.raw_prefixes, id, id) },
+    { events = "events" },
+  )
 }
 
 module "source" {
@@ -73,7 +80,7 @@ module "source" {
   for_each = local.sources
 
   source_id  = each.key
-  raw_prefix = each.value.raw_prefix
+  raw_prefix = lookup(local.raw_prefixes, each.key, null)
   lake       = module.lake.for_sources
   api_config = {
     endpoint     = "${var.api_base_url}${each.value.path}"
@@ -86,4 +93,32 @@ module "source" {
   secret_recovery_window_days = local.local_aws ? 0 : 30
   # The local sample API speaks plain http on 127.0.0.1; on AWS the endpoints are https.
   allow_http_loopback = local.local_aws
+}
+
+# A window source: each daily run fetches the day before its scheduled time, in pages of 20 and at most
+# two pages an invocation; the run state machine resumes it until the day is complete. Its backfill
+# state machine loads history window by window, five at a time (the function's reserved concurrency).
+module "events" {
+  source = "../.."
+
+  source_id = "events"
+  lake      = module.lake.for_sources
+  api_config = {
+    endpoint     = "${var.api_base_url}/v1/events"
+    auth         = { type = "bearer", secret_field = "api_key" }
+    records_path = "data.items"
+    pagination   = { type = "page_number", total_pages_path = "pages", page_size_param = "per_page", page_size = 20, max_pages = 2 }
+    max_retries  = 1
+    query_params = { updated_from = "{window_start}", updated_to = "{window_end}" }
+    incremental  = { type = "window" }
+  }
+  schedule_expression  = "rate(1 day)"
+  reserved_concurrency = 5
+  orchestration = {
+    resume_wait_seconds      = 1
+    backfill_max_concurrency = 5
+  }
+
+  secret_recovery_window_days = local.local_aws ? 0 : 30
+  allow_http_loopback         = local.local_aws
 }

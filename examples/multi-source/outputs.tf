@@ -11,5 +11,5 @@ output "lake" {
 
 output "sources" {
   description = "Per source, every output of the lake-ingest module: function, role, secret (fill it out of band), prefix, queues, alarms and its rendered policies."
-  value       = module.source
+  value       = merge(module.source, { events = module.events })
 }

@@ -6,6 +6,9 @@
                                              --endpoint-url) and the bucket and secret it names
     state show|set|reset --config source.json [--value V] [--force]
                                              an incremental cursor source's stored cursor
+    backfill start|status|retry --config source.json [--from D --to D --step 1d | --id ID]
+                                             a window source's history, on its backfill
+                                             state machine (see backfill_cli.py)
 
 source.json holds what the module would put in the function's environment, checked against
 source.schema.json (its api_config against API_CONFIG's schema and rules) before anything runs:
@@ -29,6 +32,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
 
+from .backfill_cli import add_parser as add_backfill_parser
 from .local import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -75,6 +79,20 @@ def try_command(args: argparse.Namespace) -> int:
     source = read_source(args.source, "try")
     event = read_event(args.event)
     return try_source(source, event, args.credentials, args.timeout)
+
+
+def backfill_command(args: argparse.Namespace) -> int:
+    """`backfill`: plan, start, watch and retry a window source's backfill on Step Functions."""
+    from .backfill_cli import backfill_command as run_backfill
+
+    aws = {"profile": args.profile, "region": args.region, "endpoint_url": args.endpoint_url}
+    try:
+        return run_backfill(args, aws)
+    except InputError:
+        raise
+    except Exception as error:  # noqa: BLE001 - reported like a failed run (access denied, no such machine...)
+        emit(error_document(error))
+        return EXIT_FAILED
 
 
 def state_command(args: argparse.Namespace) -> int:
@@ -136,6 +154,7 @@ def _parser() -> argparse.ArgumentParser:
         ("--endpoint-url", "AWS endpoint"),
     ):
         state.add_argument(flag, help=text)
+    add_backfill_parser(commands)
     return parser
 
 
@@ -145,6 +164,7 @@ def main(argv: list[str] | None = None) -> int:
         "try": try_command,
         "run": run_command,
         "state": state_command,
+        "backfill": backfill_command,
     }
     command = commands[args.command]
     try:

@@ -10,6 +10,8 @@ Event fields (all optional):
   window          {"start": ISO 8601, "end": ISO 8601}: the window an incremental window source
                   covers (a backfill, a re-run); run id and partition date follow it
   force           true: fetch again even if this run id already has a complete manifest
+  backfill_id     with window: the run is one window of that backfill (`backfill start`); its run
+                  id is bf-<backfill_id>-<start>-<end>, apart from the scheduled runs' ids
 
 Without a run id, one is derived that stays the same across Lambda's own retries of the event:
 from the scheduled time, else from an EventBridge event's id, else from the request id (Lambda
@@ -33,7 +35,16 @@ from .config import string_map
 
 RESUME_FIELDS = frozenset({"page", "url", "cursor", "page_number", "offset"})
 # What the handler reads (documented above and in the README).
-EVENT_OPTIONS = ("run_id", "scheduled_time", "partition_date", "query_params", "resume", "window", "force")
+EVENT_OPTIONS = (
+    "run_id",
+    "scheduled_time",
+    "partition_date",
+    "query_params",
+    "resume",
+    "window",
+    "force",
+    "backfill_id",
+)
 # The top-level fields of an EventBridge event, as a rule (e.g. a schedule) delivers it, and the
 # `replay-name` EventBridge adds to a replayed archived event. Only `id`, `detail-type` and `time`
 # are read; the rest is accepted so that such events can be the function's input unchanged.
@@ -50,6 +61,9 @@ EVENTBRIDGE_FIELDS = (
     "replay-name",
 )
 RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+# A backfill's id: also its Step Functions execution name and a key segment (_backfill/<id>/).
+BACKFILL_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
+BACKFILL_ID_HINT = "1-40 lowercase letters, digits and hyphens, starting with a letter or digit"
 
 
 class EventError(ValueError):
@@ -71,6 +85,7 @@ class RunRequest:
     resume: Mapping[str, Any] | None = None
     window: tuple[datetime, datetime] | None = None  # an explicit window (UTC)
     force: bool = False
+    backfill_id: str | None = None
 
     def as_event(self) -> dict[str, Any]:
         """The event that asks for this run again (with `resume` set, continues it)."""
@@ -79,6 +94,8 @@ class RunRequest:
             event["scheduled_time"] = iso(self.scheduled_time)
         if self.window is not None:
             event["window"] = {"start": iso(self.window[0]), "end": iso(self.window[1])}
+        if self.backfill_id is not None:
+            event["backfill_id"] = self.backfill_id
         if self.query_params:
             event["query_params"] = dict(self.query_params)
         if self.resume:
@@ -128,6 +145,7 @@ def parse_event(event: Any, request_id: str, now: datetime | None = None) -> Run
     if not isinstance(force, bool):
         raise EventError("force", "must be true or false")
 
+    backfill_id = _parse_backfill_id(event.get("backfill_id"), window)
     run_id = event.get("run_id")
     if run_id is not None:
         if not isinstance(run_id, str) or not RUN_ID_PATTERN.match(run_id):
@@ -136,7 +154,7 @@ def parse_event(event: Any, request_id: str, now: datetime | None = None) -> Run
                 "must be 1-128 characters of letters, digits, '.', '_' or '-', starting alphanumeric",
             )
     elif window is not None:
-        run_id = f"win-{window[0].strftime('%Y%m%dT%H%M%SZ')}-{window[1].strftime('%Y%m%dT%H%M%SZ')}"
+        run_id = window_run_id(window, backfill_id)
     elif scheduled is not None:
         run_id = "sched-" + scheduled.strftime("%Y%m%dT%H%M%SZ")
     elif isinstance(event.get("id"), str) and RUN_ID_PATTERN.match(event["id"]):
@@ -160,7 +178,24 @@ def parse_event(event: Any, request_id: str, now: datetime | None = None) -> Run
         resume=resume,
         window=window,
         force=force,
+        backfill_id=backfill_id,
     )
+
+
+def window_run_id(window: tuple[datetime, datetime], backfill_id: str | None = None) -> str:
+    """The run id of a window: win-<start>-<end>, or bf-<backfill id>-<start>-<end> in a backfill."""
+    span = f"{window[0].strftime('%Y%m%dT%H%M%SZ')}-{window[1].strftime('%Y%m%dT%H%M%SZ')}"
+    return f"bf-{backfill_id}-{span}" if backfill_id else f"win-{span}"
+
+
+def _parse_backfill_id(value: Any, window: tuple[datetime, datetime] | None) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not BACKFILL_ID_PATTERN.match(value):
+        raise EventError("backfill_id", f"must be {BACKFILL_ID_HINT}")
+    if window is None:
+        raise EventError("backfill_id", "needs the window this run of the backfill covers")
+    return value
 
 
 def _parse_window(value: Any) -> tuple[datetime, datetime] | None:

@@ -24,7 +24,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from . import manifests
 from .config import SourceConfig, load_config
-from .events import RunRequest, parse_event
+from .events import EventError, RunRequest, parse_event
 from .fetching import Fetched, check_resume, fetch_pages
 from .http_client import Deadline, UpstreamError
 from .incremental_run import IncrementalRun, begin, with_values
@@ -203,7 +203,9 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
         result = run_ingestion(config, run, context.get_remaining_time_in_millis, _s3_client())
     except Exception as exc:
         metrics.add_metric(name="IngestionFailed", unit=MetricUnit.Count, value=1)
-        if isinstance(exc, (UpstreamError, PaginationError, ResumeError, StateLocked, StateConflict)):
+        if isinstance(
+            exc, (UpstreamError, PaginationError, ResumeError, StateLocked, StateConflict, EventError)
+        ):
             logger.error("run failed", extra={"error": str(exc), "error_type": type(exc).__name__})
         else:
             logger.exception("run failed")

@@ -141,11 +141,20 @@ def resolve_wall_time(wall: datetime, tz: zoneinfo.ZoneInfo) -> datetime:
 
 def minus(instant: datetime, duration: Duration, tz: zoneinfo.ZoneInfo) -> datetime:
     """`instant` - `duration`: absolute for s/m/h, calendar days on `tz`'s wall clock for d."""
+    return _shift(instant, duration, tz, -1)
+
+
+def plus(instant: datetime, duration: Duration, tz: zoneinfo.ZoneInfo) -> datetime:
+    """`instant` + `duration`: absolute for s/m/h, calendar days on `tz`'s wall clock for d."""
+    return _shift(instant, duration, tz, 1)
+
+
+def _shift(instant: datetime, duration: Duration, tz: zoneinfo.ZoneInfo, sign: int) -> datetime:
     fixed = duration.fixed
     if fixed is not None:
-        return _utc(instant) - fixed
+        return _utc(instant) + sign * fixed
     local = _utc(instant).astimezone(tz).replace(tzinfo=None)
-    return resolve_wall_time(local - timedelta(days=duration.days), tz)
+    return resolve_wall_time(local + sign * timedelta(days=duration.days), tz)
 
 
 # -- configuration -----------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from .config import ApiConfig, SourceConfig
-from .events import RunRequest
+from .events import EventError, RunRequest
 from .incremental import (
     CursorTracker,
     IncrementalConfig,
@@ -88,6 +88,7 @@ def begin(
     `resumed` is the `incremental` section of the partial manifest a resume continues.
     """
     inc = config.api.incremental
+    _check_window_fits(inc, run)
     if inc is None:
         return None
     if inc.type == "window":
@@ -124,6 +125,28 @@ def begin(
         "sent": sent,
     }
     return IncrementalRun(inc, {"cursor": sent}, facts, tracker, store, lease)
+
+
+def _check_window_fits(inc: IncrementalConfig | None, run: RunRequest) -> None:
+    """An event window (a backfill's, or a re-run's) only means something to a window source.
+
+    Refused elsewhere rather than ignored: a cursor source would otherwise take its lease and move
+    the live cursor for a "backfill", and a plain source would fetch the same snapshot again.
+    """
+    if run.window is None or (inc is not None and inc.type == "window"):
+        return
+    if inc is None:
+        raise EventError(
+            "window",
+            "this source is not incremental (API_CONFIG.incremental is not set), so a window changes "
+            "nothing it asks for; send run_id or partition_date to name a re-run",
+        )
+    raise EventError(
+        "window",
+        "a cursor source takes no window: each run starts at its stored cursor (see `state show`); "
+        "to fetch history again, `state set` or `state reset` it. Windows and backfills need "
+        "incremental type window",
+    )
 
 
 def with_values(api: ApiConfig, values: Mapping[str, str]) -> ApiConfig:

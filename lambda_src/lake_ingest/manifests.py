@@ -14,6 +14,9 @@ from typing import Any
 from . import __version__
 
 MANIFEST_VERSION = 1
+# The result lists at most this many object keys (the manifest lists all): a run of thousands of pages
+# stays far below Lambda's 6 MB response and Step Functions' 256 KiB state limits.
+RESULT_OBJECTS_LIMIT = 100
 
 
 @dataclass(frozen=True)
@@ -36,9 +39,17 @@ class RunResult:
     incremental: dict[str, Any] | None = None  # the window covered, or the cursor sent and seen
     cursor: dict[str, Any] | None = None  # how the stored cursor moved: {"from", "to"}
     already_complete: bool | None = None  # answered from the manifest of an earlier invocation
+    objects_not_listed: int | None = None  # keys left out of `objects` (RESULT_OBJECTS_LIMIT)
 
     def as_dict(self) -> dict[str, Any]:
-        optional = ("resume_event", "records_note", "incremental", "cursor", "already_complete")
+        optional = (
+            "resume_event",
+            "records_note",
+            "incremental",
+            "cursor",
+            "already_complete",
+            "objects_not_listed",
+        )
         return {k: v for k, v in self.__dict__.items() if k not in optional or v is not None}
 
 
@@ -103,11 +114,12 @@ def result(manifest: Mapping[str, Any], manifest_key: str, **extra: Any) -> RunR
         records_ingested=totals.records,
         pages=len(pages),
         bytes=totals.raw_bytes,
-        objects=[p["key"] for p in pages],
+        objects=[p["key"] for p in pages[:RESULT_OBJECTS_LIMIT]],
         manifest=manifest_key,
         quarantined=[q["key"] for q in quarantined],
         resume_event=manifest.get("resume_event"),
         records_note=totals.note,
         incremental=manifest.get("incremental"),
+        objects_not_listed=max(0, len(pages) - RESULT_OBJECTS_LIMIT) or None,
         **extra,
     )

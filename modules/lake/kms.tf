@@ -48,6 +48,25 @@ data "aws_iam_policy_document" "kms" {
     }
   }
 
+  # Execution logs of a source's state machine (encrypted with this key) are delivered by CloudWatch Logs'
+  # delivery service, which decrypts the data key the execution role made with the context SourceArn =
+  # this account's logs (https://docs.aws.amazon.com/step-functions/latest/dg/encryption-at-rest.html);
+  # KMS decrypts only with the context the key was made with, so the condition holds exactly for those.
+  statement {
+    sid       = "LogDeliveryForStateMachineLogsOnly"
+    actions   = ["kms:Decrypt"]
+    resources = ["*"]
+    principals {
+      type        = "Service"
+      identifiers = [local.service_principal.log_delivery]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "kms:EncryptionContext:SourceArn"
+      values   = ["arn:${local.partition}:logs:${local.region}:${local.account_id}:*"]
+    }
+  }
+
   # Alarms publishing to the encrypted topic, bound to this account's source alarms with the confused-
   # deputy keys SNS documents for service publishers (it documents no encryption context)
   # (https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services).

@@ -15,16 +15,21 @@ locals {
 
   topic_name = "${var.name}-alarms"
   topic_arn  = "arn:${local.partition}:sns:${local.region}:${local.account_id}:${local.topic_name}"
-  # What the sources' functions are called: their log groups may use the key, their alarms the topic.
-  log_group_arns = [
-    for p in var.function_name_patterns : "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:/aws/lambda/${p}"
-  ]
+  # What the sources' functions are called: their log groups (and their state machines', with the
+  # orchestration option) may use the key, their alarms the topic.
+  log_group_arns = flatten([
+    for p in var.function_name_patterns : [
+      "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:/aws/lambda/${p}",
+      "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:/aws/vendedlogs/states/${p}",
+    ]
+  ])
   alarm_arns = [
     for p in var.function_name_patterns : "arn:${local.partition}:cloudwatch:${local.region}:${local.account_id}:alarm:${p}-*"
   ]
   service_principal = {
-    cloudwatch = "cloudwatch.amazonaws.com"
-    logs       = "logs.${local.region}.${local.dns_suffix}"
+    cloudwatch   = "cloudwatch.amazonaws.com"
+    log_delivery = "delivery.logs.amazonaws.com"
+    logs         = "logs.${local.region}.${local.dns_suffix}"
   }
   # Every source role carries this tag (the root module sets it); the bucket policy keys on it.
   source_id_tag = "lake-ingest:source-id"

@@ -74,10 +74,10 @@ run "bucket_and_key_are_hardened" {
   assert {
     condition = anytrue([
       for s in data.aws_iam_policy_document.kms.statement : anytrue([
-        for c in s.condition : c.variable == "kms:EncryptionContext:aws:logs:arn" && toset(c.values) == toset(["arn:aws:logs:eu-west-1:111122223333:log-group:/aws/lambda/lake-ingest-*"])
+        for c in s.condition : c.variable == "kms:EncryptionContext:aws:logs:arn" && toset(c.values) == toset(["arn:aws:logs:eu-west-1:111122223333:log-group:/aws/lambda/lake-ingest-*", "arn:aws:logs:eu-west-1:111122223333:log-group:/aws/vendedlogs/states/lake-ingest-*"])
       ])
     ])
-    error_message = "By default the key serves the log groups of every lake-ingest-* function."
+    error_message = "By default the key serves the log groups of every lake-ingest-* function and of their state machines."
   }
 }
 
