@@ -241,6 +241,9 @@ def test_try_ctrl_c_stops_the_local_aws_and_leaves_nothing_running(upstream, tmp
             stderr=stderr,
             text=True,
             env=cli_env(),
+            # As a terminal starts it: a process started in the background (a CI step with `&`)
+            # inherits SIGINT ignored, and Python then installs no KeyboardInterrupt handler.
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
         deadline = time.monotonic() + 60
         while not upstream.requests and time.monotonic() < deadline:

@@ -17,7 +17,6 @@ import getpass
 import json
 import logging
 import os
-import signal
 import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -105,14 +104,7 @@ def local_aws(server_class: Any) -> Iterator[str]:
     use_local_credentials()
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request on stderr
     server = server_class(ip_address="127.0.0.1", port=0, verbose=False)
-    # The server's threads start with SIGINT blocked (a thread inherits its creator's mask), so Ctrl-C
-    # always reaches the main thread: delivered to a server thread, it would wait until the main
-    # thread's blocking read (the API call) returned on its own.
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-    try:
-        server.start()
-    finally:
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    server.start()
     endpoint = "http://{}:{}".format(*server.get_host_and_port())
     try:
         os.environ["AWS_ENDPOINT_URL"] = endpoint
