@@ -77,7 +77,7 @@ docs: venv ## regenerate the Inputs/Outputs tables in the READMEs from variables
 	$(PY) -m scripts.docs
 
 policy-matrix: venv $(IAMSIM_DIR)/.installed $(TF_CLI_CONFIG_FILE) ## apply examples/multi-source locally, evaluate every policy offline, rewrite the README's matrix table
-	$(PY) -m scripts.policy_matrix --update-readme
+	PYTHONPATH=lambda_src:. $(PY) -m scripts.policy_matrix --update-readme
 
 bench: venv package $(TF_CLI_CONFIG_FILE) ## naive vs lake-ingest at 10 MiB-1 GiB (time, RSS, bytes), cold start, zip size, plan at 5/50 sources, backfill at max_concurrency 1 vs 5
 	$(PY) -m bench.ingest_bench

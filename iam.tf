@@ -53,10 +53,14 @@ data "aws_iam_policy_document" "role" {
   statement {
     # Resuming a partial run, or answering a retried one, reads back that run's manifest; an incremental
     # source reads its cursor state (a conditional write with If-Match also needs s3:GetObject:
-    # https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html). Nothing else is readable.
-    sid       = "ReadOwnManifestsAndStateOnly"
-    actions   = ["s3:GetObject"]
-    resources = ["${local.bucket_arn}/${local.raw_prefix}/ingest_date=*/run_id=*/_manifest.json", "${local.bucket_arn}/${local.raw_prefix}/_state/cursor.json"]
+    # https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html), and so does an
+    # oauth2_refresh_token source its refresh lease. Nothing else is readable.
+    sid     = "ReadOwnManifestsAndStateOnly"
+    actions = ["s3:GetObject"]
+    resources = concat(
+      ["${local.bucket_arn}/${local.raw_prefix}/ingest_date=*/run_id=*/_manifest.json", "${local.bucket_arn}/${local.raw_prefix}/_state/cursor.json"],
+      local.rotates_refresh_token ? ["${local.bucket_arn}/${local.raw_prefix}/_state/oauth2-refresh.lock"] : [],
+    )
     condition {
       test     = "StringEquals"
       variable = "aws:ResourceAccount"
@@ -78,6 +82,17 @@ data "aws_iam_policy_document" "role" {
     sid       = "ReadOwnSecretOnly"
     actions   = ["secretsmanager:GetSecretValue"]
     resources = [aws_secretsmanager_secret.api.arn]
+  }
+
+  dynamic "statement" {
+    # oauth2_refresh_token: the provider rotates the refresh token on every use, and the handler
+    # writes the new one back as a new version of this secret only (never any other secret's).
+    for_each = local.rotates_refresh_token ? [1] : []
+    content {
+      sid       = "RotateOwnRefreshTokenOnly"
+      actions   = ["secretsmanager:PutSecretValue"]
+      resources = [aws_secretsmanager_secret.api.arn]
+    }
   }
 
   dynamic "statement" {
@@ -201,8 +216,9 @@ locals {
       context_values = [local.bucket_arn, "${local.bucket_arn}/${local.raw_prefix}/*"]
     }
     SecretsManager = {
-      # GetSecretValue decrypts with the context SecretARN (https://docs.aws.amazon.com/secretsmanager/latest/userguide/security-encryption.html).
-      actions        = ["kms:Decrypt"]
+      # GetSecretValue decrypts with the context SecretARN; PutSecretValue (a rotated refresh token) needs
+      # GenerateDataKey too, with the same context (https://docs.aws.amazon.com/secretsmanager/latest/userguide/security-encryption.html).
+      actions        = local.rotates_refresh_token ? ["kms:Decrypt", "kms:GenerateDataKey"] : ["kms:Decrypt"]
       via_service    = local.via_service.secretsmanager
       context_key    = "SecretARN"
       context_test   = "StringEquals"

@@ -46,6 +46,8 @@ locals {
     },
   )
   api_config_json = local.api_config == null ? null : jsonencode(local.api_config)
+  # The handler writes a provider's rotated refresh token back to the secret (PutSecretValue).
+  rotates_refresh_token = try(local.api_config.auth.type, "") == "oauth2_refresh_token"
   # A window source needs its window length: given, or the schedule's rate.
   window_missing = try(local.api_config.incremental.type == "window" && !can(local.api_config.incremental.window), false)
 

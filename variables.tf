@@ -241,6 +241,13 @@ variable "api_credentials_wo_version" {
     condition     = var.api_credentials_wo_version == null || (coalesce(var.api_credentials_wo_version, 1) >= 1 && floor(coalesce(var.api_credentials_wo_version, 1)) == coalesce(var.api_credentials_wo_version, 1))
     error_message = "api_credentials_wo_version must be a whole number of at least 1 (increase it to write new credentials)."
   }
+
+  validation {
+    # Secrets Manager deletes unlabelled versions beyond 100; the provider then drops its version from
+    # state, and the next apply would write the spent refresh token back as AWSCURRENT.
+    condition     = var.api_credentials_wo_version == null || try(var.api_config.auth.type, "") != "oauth2_refresh_token"
+    error_message = "api_credentials_wo cannot set the secret of an oauth2_refresh_token source: the function writes every rotated refresh token as a new version, and once Secrets Manager drops Terraform's version a later apply would write the spent token back. Leave api_credentials_wo and api_credentials_wo_version null and put the first value once, out of band: aws secretsmanager put-secret-value --secret-id <secret_arn output> --secret-string '{\"client_id\":\"...\",\"client_secret\":\"...\",\"refresh_token\":\"...\"}'."
+  }
 }
 
 variable "async_max_retries" {

@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from scripts.harness import Server, Terraform, copy_example, local_client
+from scripts.upstream import sample_oauth2_secret
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "lambda_src"))
 
@@ -58,7 +59,7 @@ def main() -> None:
             outputs = json.loads(terraform("output", "-json").stdout)
             events = outputs["sources"]["value"]["events"]
             local_client("secretsmanager", endpoint).put_secret_value(
-                SecretId=events["secret_arn"], SecretString=json.dumps({"api_key": token})
+                SecretId=events["secret_arn"], SecretString=json.dumps(sample_oauth2_secret(token))
             )
             target = BackfillTarget.from_source(json.loads(events["source_json"]))
             backfills = Backfills(

@@ -105,7 +105,8 @@ def _schema_type(spec: dict[str, Any]) -> str:
     if spec.get("type") == "array":
         text = f"list of {spec['items'].get('type', 'any')}"
     if spec.get("type") == "object" and "additionalProperties" in spec and "properties" not in spec:
-        text = f"map of {' or '.join(spec['additionalProperties']['type'])}"
+        kinds = spec["additionalProperties"]["type"]
+        text = f"map of {' or '.join([kinds] if isinstance(kinds, str) else kinds)}"
     bounds = f" ({_number(spec['minimum'])} to {_number(spec['maximum'])})" if "minimum" in spec else ""
     return text + bounds
 

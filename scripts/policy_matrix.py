@@ -94,10 +94,13 @@ class Source:
     machine_policies: Mapping[str, Policy] = field(default_factory=dict)
     machine_trusts: Mapping[str, Policy] = field(default_factory=dict)
     machine_tags: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    auth_type: str = "none"  # API_CONFIG.auth.type as the deployed function has it
 
     def has(self, need: str) -> bool:
         """Whether this source can have the requests of a case that `needs` this."""
         return {
+            "rotates": self.auth_type == "oauth2_refresh_token",
+            "not_rotating": self.auth_type != "oauth2_refresh_token",
             "schedule": self.scheduler_policy is not None,
             "orchestration": "run" in self.machine_policies,
             "backfill": "backfill" in self.machine_policies,
@@ -197,6 +200,7 @@ def read_deployment(
     """
     s3, kms, sns = (local_client(s, endpoint) for s in ("s3", "kms", "sns"))
     iam, secrets, sqs = (local_client(s, endpoint) for s in ("iam", "secretsmanager", "sqs"))
+    functions = local_client("lambda", endpoint)
     key_arn = lake["kms_key_arn"]
     _, partition, _, region, account, _ = _arn_parts(key_arn)
     bucket_arn = f"arn:{partition}:s3:::{lake['bucket_name']}"
@@ -245,7 +249,10 @@ def read_deployment(
             }
         machines = _machines(out, names, partition, region, account, role, source_id)
         secret_policy = _document(secrets.get_resource_policy(SecretId=out["secret_arn"])["ResourcePolicy"])
+        environment = functions.get_function_configuration(FunctionName=out["function_arn"])["Environment"]
+        auth_type = json.loads(environment["Variables"]["API_CONFIG"]).get("auth", {}).get("type", "none")
         read[source_id] = Source(
+            auth_type=auth_type,
             source_id=source_id,
             names=names,
             role_policy=Policy(f"role:{source_id}", role_policy),

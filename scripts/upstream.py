@@ -185,8 +185,28 @@ def _instant(text: str) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+SAMPLE_CLIENT_ID = "sample-client"
+
+
+def sample_refresh_token(token: str) -> str:
+    """The sample API's first refresh token for client SAMPLE_CLIENT_ID (client secret: `token`)."""
+    return f"rt0-{token}"
+
+
+def sample_oauth2_secret(token: str) -> dict[str, str]:
+    """The secret value of an oauth2_refresh_token source of the sample API (before any rotation)."""
+    return {
+        "client_id": SAMPLE_CLIENT_ID,
+        "client_secret": token,
+        "refresh_token": sample_refresh_token(token),
+    }
+
+
 def sample_api(token: str, pages: int = 3, per_page: int = 50) -> Callable[[SeenRequest], Reply]:
-    """A tiny paged API with two collections that requires `Authorization: Bearer <token>`.
+    """A tiny paged API with two collections that requires `Authorization: Bearer <token>`, or an
+    access token from its OAuth2 token endpoint, POST /oauth2/token (scripts/oauth2_server.py: client
+    SAMPLE_CLIENT_ID with client secret `token`, tokens for 300 s; refresh tokens rotate on every use,
+    the first is sample_refresh_token(token)).
 
     GET /v1/events?...: 720 events, one an hour from 2026-01-01T00:00Z for 30 days (for windows and
     backfills); GET <any other path>?...: pages x per_page orders, one a minute from 2026-01-01T00:00Z.
@@ -194,17 +214,32 @@ def sample_api(token: str, pages: int = 3, per_page: int = 50) -> Callable[[Seen
     and updated_to=ISO; `total` counts the matches.
     POST /admin/orders?count=N adds N orders updated now (the incremental demo); POST
     /admin/fail?updated_from=ISO makes requests for that window answer 503 until POST /admin/heal;
-    POST /admin/latency?seconds=S delays every answer by S seconds (a slow API, for benchmarks).
+    POST /admin/latency?seconds=S delays every answer by S seconds (a slow API, for benchmarks); GET
+    /admin/oauth2 counts the token endpoint's answers by status and lists its live refresh tokens.
     """
+    from scripts.oauth2_server import TOKEN_PATH, TokenEndpoint
+
     data = SampleOrders(pages * per_page)
     events = SampleOrders(30 * 24, timedelta(hours=1))
     failing: set[str] = set()
     latency = [0.0]
+    oauth2 = TokenEndpoint(SAMPLE_CLIENT_ID, token, expires_in=300)
+    oauth2.issue_refresh_token(sample_refresh_token(token))
 
     def respond(seen: SeenRequest) -> Reply:
-        if seen.headers.get("authorization") != f"Bearer {token}":
+        if seen.method == "POST" and seen.path == TOKEN_PATH:
+            return oauth2.respond(seen)
+        authorization = seen.headers.get("authorization")
+        if authorization != f"Bearer {token}" and not oauth2.accepts(authorization):
             return Reply(401, b'{"error": "unauthorized"}')
         arg = {k: v[0] for k, v in seen.query.items()}
+        if seen.path == "/admin/oauth2":
+            statuses = [request.status for request in oauth2.seen]
+            state = {
+                "token_requests": {str(code): statuses.count(code) for code in sorted(set(statuses))},
+                "live_refresh_tokens": sorted(oauth2.live_refresh_tokens()),
+            }
+            return Reply(200, json.dumps(state).encode())
         if seen.method == "POST" and seen.path == "/admin/latency":
             latency[0] = float(arg.get("seconds", "0"))
             return Reply(200, json.dumps({"latency_seconds": latency[0]}).encode())

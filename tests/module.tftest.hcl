@@ -1416,3 +1416,75 @@ run "rejects_bad_orchestration_log_level" {
   }
   expect_failures = [var.orchestration]
 }
+
+run "oauth2_refresh_token_may_write_its_own_secret_only" {
+  command = plan
+  variables {
+    api_config = {
+      endpoint = "https://api.example.com/v1/tickets"
+      auth     = { type = "oauth2_refresh_token", token_url = "https://login.example.com/oauth2/token", scope = "tickets:read offline_access" }
+    }
+  }
+  assert {
+    condition = [for s in data.aws_iam_policy_document.role.statement : [s.actions, s.resources] if s.sid == "RotateOwnRefreshTokenOnly"] == [
+      [toset(["secretsmanager:PutSecretValue"]), toset(["arn:aws:secretsmanager:eu-west-1:111122223333:secret:lake-ingest/orders/api-credentials-AbCdEf"])]
+    ]
+    error_message = "A refresh-token source may put new versions of its own secret only."
+  }
+  assert {
+    condition = one([for s in data.aws_iam_policy_document.role.statement : s.actions if s.sid == "UseKeyViaSecretsManager"]) == toset(["kms:Decrypt", "kms:GenerateDataKey"]) && one(flatten([
+      for s in data.aws_iam_policy_document.role.statement : [for c in s.condition : c.values if c.variable == "kms:EncryptionContext:SecretARN"] if s.sid == "UseKeyViaSecretsManager"
+    ])) == "arn:aws:secretsmanager:eu-west-1:111122223333:secret:lake-ingest/orders/api-credentials-AbCdEf"
+    error_message = "Writing the secret needs GenerateDataKey through Secrets Manager, for this secret's context only."
+  }
+  assert {
+    condition     = contains(one([for s in data.aws_iam_policy_document.role.statement : s.resources if s.sid == "ReadOwnManifestsAndStateOnly"]), "arn:aws:s3:::lake-ingest-orders-raw-x/orders/_state/oauth2-refresh.lock")
+    error_message = "The refresh lease is read back (If-Match) from the source's own _state/."
+  }
+  assert {
+    condition     = jsondecode(aws_lambda_function.this.environment[0].variables.API_CONFIG).auth == { type = "oauth2_refresh_token", token_url = "https://login.example.com/oauth2/token", scope = "tickets:read offline_access" }
+    error_message = "The auth options go to the function as given (defaults are the handler's)."
+  }
+}
+
+run "oauth2_client_credentials_writes_no_secret" {
+  command = plan
+  variables {
+    api_config = {
+      endpoint = "https://api.example.com/v1/tickets"
+      auth     = { type = "oauth2_client_credentials", token_url = "https://login.example.com/oauth2/token", client_auth = "body", token_params = { resource = "tickets" } }
+    }
+  }
+  assert {
+    condition     = length([for s in data.aws_iam_policy_document.role.statement : s if anytrue([for a in s.actions : a == "secretsmanager:PutSecretValue"])]) == 0
+    error_message = "Only a refresh-token source may write its secret."
+  }
+  assert {
+    condition     = one([for s in data.aws_iam_policy_document.role.statement : s.actions if s.sid == "UseKeyViaSecretsManager"]) == toset(["kms:Decrypt"])
+    error_message = "Reading the secret needs Decrypt only."
+  }
+}
+
+run "rejects_a_plain_http_token_url" {
+  command = plan
+  variables {
+    api_config = {
+      endpoint = "https://api.example.com/v1/tickets"
+      auth     = { type = "oauth2_client_credentials", token_url = "http://login.example.com/oauth2/token" }
+    }
+  }
+  expect_failures = [aws_lambda_function.this]
+}
+
+run "rejects_write_only_credentials_for_a_rotating_refresh_token" {
+  command = plan
+  variables {
+    api_config = {
+      endpoint = "https://api.example.com/v1/tickets"
+      auth     = { type = "oauth2_refresh_token", token_url = "https://login.example.com/oauth2/token" }
+    }
+    api_credentials_wo         = { client_id = "id", client_secret = "secret", refresh_token = "rt" }
+    api_credentials_wo_version = 1
+  }
+  expect_failures = [var.api_credentials_wo_version]
+}

@@ -204,6 +204,34 @@ run "function_role_as_rendered" {
   }
 }
 
+run "refresh_token_source_as_rendered" {
+  command = apply
+  variables {
+    api_config = {
+      endpoint = "https://api.example.com/v1/tickets"
+      auth     = { type = "oauth2_refresh_token", token_url = "https://login.example.com/oauth2/token" }
+    }
+    # The function rotates the secret's value: the module must not set it (plan-time check).
+    api_credentials_wo_version = null
+  }
+
+  assert {
+    condition = [for s in jsondecode(output.policies.identity.function_role).Statement : [s.Action, s.Resource] if s.Sid == "RotateOwnRefreshTokenOnly"] == [
+      ["secretsmanager:PutSecretValue", "arn:aws:secretsmanager:eu-west-1:111122223333:secret:lake-ingest/orders/api-credentials-AbCdEf"]
+    ]
+    error_message = "The rendered role may put new versions of its own secret only."
+  }
+  assert {
+    condition = one([
+      for s in jsondecode(output.policies.identity.function_role).Statement :
+      join(",", sort(flatten([s.Action]))) == "kms:Decrypt,kms:GenerateDataKey" &&
+      s.Condition.StringEquals["kms:EncryptionContext:SecretARN"] == "arn:aws:secretsmanager:eu-west-1:111122223333:secret:lake-ingest/orders/api-credentials-AbCdEf"
+      if s.Sid == "UseKeyViaSecretsManager"
+    ])
+    error_message = "PutSecretValue's data key comes through Secrets Manager, for this secret only."
+  }
+}
+
 run "scheduler_role_and_queues_as_rendered" {
   command = apply
 

@@ -65,8 +65,13 @@ def test_each_role_is_confined_to_its_own_prefix_and_secret(lake):
         assert resources_of(policy, "s3:GetObject") == {
             f"{bucket_arn}/{prefix}/ingest_date=*/run_id=*/_manifest.json",
             f"{bucket_arn}/{prefix}/_state/cursor.json",
+            # events signs in with a rotating OAuth2 refresh token: it reads back its refresh lease
+            *([f"{bucket_arn}/{prefix}/_state/oauth2-refresh.lock"] if source_id == "events" else []),
         }
         assert resources_of(policy, "secretsmanager:GetSecretValue") == {secrets_by_source[source_id]}
+        # ...and only events may write a new version of its secret (its rotated refresh token)
+        writes = resources_of(policy, "secretsmanager:PutSecretValue")
+        assert writes == ({secrets_by_source[source_id]} if source_id == "events" else set())
         others = [p for sid, p in out["sources"].items() if sid != source_id]
         rendered = json.dumps(policy)
         for other in others:

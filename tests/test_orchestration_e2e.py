@@ -26,6 +26,7 @@ from pathlib import Path
 
 import pytest
 from scripts.harness import ROOT, local_client
+from scripts.upstream import sample_oauth2_secret
 
 pytestmark = [pytest.mark.terraform, pytest.mark.slow]
 
@@ -34,7 +35,7 @@ pytestmark = [pytest.mark.terraform, pytest.mark.slow]
 def events(multi_source):
     out = multi_source["outputs"]["sources"]["events"]
     local_client("secretsmanager", multi_source["endpoint"]).put_secret_value(
-        SecretId=out["secret_arn"], SecretString=json.dumps({"api_key": multi_source["token"]})
+        SecretId=out["secret_arn"], SecretString=json.dumps(sample_oauth2_secret(multi_source["token"]))
     )
     return {**multi_source, "source": out, "bucket": multi_source["outputs"]["lake"]["bucket_name"]}
 
@@ -177,8 +178,16 @@ def test_a_backfill_of_30_daily_windows_lands_every_window_and_every_record(even
     s3 = local_client("s3", events["endpoint"])
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket=events["bucket"], Prefix="events/_")["Contents"]]
     assert "events/_backfill/jan/backfill.json" in keys and "events/_backfill/jan/items/jan.json" in keys
-    assert not [k for k in keys if k.startswith("events/_state/")]
+    assert "events/_state/cursor.json" not in keys
     assert "30 done, 0 failed" in process.stderr
+    # Every invocation (a cold process here) exchanged the rotating refresh token, five at a time:
+    # none was refused (no token spent twice), and the secret holds the one live token.
+    oauth = sample_api(events, "/admin/oauth2")
+    assert set(oauth["token_requests"]) == {"200"} and oauth["token_requests"]["200"] >= 30
+    secrets = local_client("secretsmanager", events["endpoint"])
+    current = json.loads(secrets.get_secret_value(SecretId=events["source"]["secret_arn"])["SecretString"])
+    assert oauth["live_refresh_tokens"] == [current["refresh_token"]]
+    assert "events/_state/oauth2-refresh.lock" in keys
     print(f"30 windows at max_concurrency 5 in {elapsed:.1f} s")
 
 

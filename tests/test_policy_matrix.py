@@ -56,9 +56,13 @@ def test_every_request_reaches_the_decision_aws_must_reach(report, deployment):
         "run",
     ]
     assert report.left_out == sum(1 for s in sources for c in cases if not all(s.has(n) for n in c.needs))
-    # the orchestrated source takes every case but the one for sources without a run state machine
+    # the orchestrated OAuth2 source takes every case but those for sources without a run state machine
+    # or without a rotating refresh token; the others none of the refresh token's
     events = [o for o in report.outcomes if o.subject == "events"]
-    assert len(events) == len(cases) - sum(1 for c in cases if "unorchestrated" in c.needs)
+    assert deployment.sources["events"].auth_type == "oauth2_refresh_token"
+    not_for_events = {"unorchestrated", "not_rotating"}
+    assert len(events) == len(cases) - sum(1 for c in cases if not_for_events & set(c.needs))
+    assert not [o for o in report.outcomes if o.subject != "events" and "rotates" in o.case.needs]
     decisions = {o.decision for o in report.outcomes}
     assert decisions == {"Allowed", "ImplicitlyDenied", "ExplicitlyDenied"}
 
@@ -133,6 +137,11 @@ def test_the_original_encryption_deny_breaks_multipart_pages(deployment):
             "backfill-machine-role:events",
             "DenyS3OutsideOwnBackfills",
             "with s3:* granted elsewhere, the backfill machine reads the source's own data",
+        ),
+        (
+            "role:events",
+            "RotateOwnRefreshTokenOnly",
+            "oauth2_refresh_token: write the rotated refresh token to its own secret",
         ),
         (
             "backfill-machine-role:events",

@@ -1,7 +1,8 @@
 # One shared lake (bucket, KMS key, alarm topic), four sources in it: each source's role writes only
 # under its own prefix and reads only its own secret. Adding a source is one more map entry. `events`
 # is incremental by window, on Step Functions: its runs finish by themselves, and its history loads
-# with `python -m lake_ingest backfill start`.
+# with `python -m lake_ingest backfill start`; it signs in with OAuth2 (a refresh token the provider
+# rotates on every use, which the function writes back to its secret).
 
 locals {
   local_aws = var.aws_endpoint != null
@@ -95,7 +96,8 @@ module "source" {
   allow_http_loopback = local.local_aws
 }
 
-# A window source: each daily run fetches the day before its scheduled time, in pages of 20 and at most
+# A window source with OAuth2 (rotating refresh tokens; the secret holds client_id, client_secret and
+# refresh_token): each daily run fetches the day before its scheduled time, in pages of 20 and at most
 # two pages an invocation; the run state machine resumes it until the day is complete. Its backfill
 # state machine loads history window by window, five at a time (the function's reserved concurrency).
 module "events" {
@@ -105,7 +107,7 @@ module "events" {
   lake      = module.lake.for_sources
   api_config = {
     endpoint     = "${var.api_base_url}/v1/events"
-    auth         = { type = "bearer", secret_field = "api_key" }
+    auth         = { type = "oauth2_refresh_token", token_url = "${var.api_base_url}/oauth2/token", scope = "events:read" }
     records_path = "data.items"
     pagination   = { type = "page_number", total_pages_path = "pages", page_size_param = "per_page", page_size = 20, max_pages = 2 }
     max_retries  = 1

@@ -44,6 +44,7 @@ DEFAULT_MAX_PARSE_BYTES = 8 * 1024 * 1024
 CREDENTIAL_NAME_PATTERN: str = schema.load()["x-credential-name-pattern"]
 _CREDENTIAL_NAME = re.compile(CREDENTIAL_NAME_PATTERN)
 USE_AUTH = "use auth and keep the value in the secret"
+KEEP_IN_SECRET = "keep credentials in the secret (client_id_field, client_secret_field, refresh_token_field)"  # noqa: S105
 ACCOUNT_ID_PATTERN = re.compile(r"^\d{12}$")
 ALLOW_HTTP_LOOPBACK = "ALLOW_HTTP_LOOPBACK"
 
@@ -66,11 +67,29 @@ class AuthConfig:
     param_name: str = "api_key"
     username_field: str = "username"
     password_field: str = "password"  # noqa: S105 - a field name, not a secret
+    # OAuth2 (oauth2_client_credentials, oauth2_refresh_token): see oauth2.py.
+    token_url: str = ""
+    client_id_field: str = "client_id"
+    client_secret_field: str = "client_secret"  # noqa: S105 - a field name, not a secret
+    refresh_token_field: str = "refresh_token"  # noqa: S105 - a field name, not a secret
+    client_auth: str = "basic"
+    scope: str = ""
+    audience: str = ""
+    token_params: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def query_param(self) -> str | None:
         """The query parameter that carries the credential (query auth only)."""
         return self.param_name if self.type == "query" else None
+
+    @property
+    def is_oauth2(self) -> bool:
+        return self.type.startswith("oauth2_")
+
+    @property
+    def rotates(self) -> bool:
+        """Whether a run may write a new version of the secret (a rotated refresh token)."""
+        return self.type == "oauth2_refresh_token"
 
     @property
     def secret_fields(self) -> tuple[str, ...]:
@@ -79,6 +98,11 @@ class AuthConfig:
             return (self.secret_field,)
         if self.type == "basic":
             return (self.username_field, self.password_field)
+        if self.is_oauth2:
+            client: tuple[str, ...] = (self.client_id_field,)
+            if self.client_auth != "none":
+                client += (self.client_secret_field,)
+            return client + ((self.refresh_token_field,) if self.rotates else ())
         return ()
 
 
@@ -186,7 +210,7 @@ def looks_like_credential(name: str) -> bool:
     return _CREDENTIAL_NAME.search(re.sub(r"[-_.]", "", name.lower())) is not None
 
 
-def _refuse_runtime_api(endpoint: SplitResult, runtime_api: str) -> None:
+def _refuse_runtime_api(endpoint: SplitResult, runtime_api: str, where: str = "endpoint") -> None:
     """The Lambda Runtime API (host:port in AWS_LAMBDA_RUNTIME_API) is never a data source.
 
     A configuration pointing at it would let the function fetch (and land) its own invocation
@@ -200,9 +224,9 @@ def _refuse_runtime_api(endpoint: SplitResult, runtime_api: str) -> None:
     same_host = host == runtime_host or (_is_loopback(host) and _is_loopback(runtime_host))
     if same_host and port == runtime.port:
         raise ConfigError(
-            "API_CONFIG.endpoint",
+            f"API_CONFIG.{where}",
             f"is the Lambda Runtime API (AWS_LAMBDA_RUNTIME_API={runtime_api.strip()}); "
-            "point it at the data API, over https",
+            "point it at the API's own URL, over https",
         )
 
 
@@ -219,9 +243,25 @@ def _rule_problems(data: Mapping[str, Any], env: Mapping[str, str]) -> list[Prob
             for key in sorted(data.get(name) or {})
             if looks_like_credential(key)
         ]
-    parts = urlsplit(data["endpoint"])
+    found += _url_problems("API_CONFIG.endpoint", data["endpoint"], env)
+    auth = data.get("auth") or {}
+    if auth.get("token_url"):
+        found += _url_problems("API_CONFIG.auth.token_url", auth["token_url"], env)
     found += [
-        Problem("API_CONFIG.endpoint", f"query parameter {name!r} looks like a credential; {USE_AUTH}")
+        Problem(f"API_CONFIG.auth.token_params.{key}", f"looks like a credential; {KEEP_IN_SECRET}")
+        for key in sorted(auth.get("token_params") or {})
+        if looks_like_credential(key)
+    ]
+    if "body" in data and str(data.get("method", "GET")).upper() != "POST":
+        found.append(Problem("API_CONFIG.body", "is allowed only with method POST"))
+    return found + _incremental_problems(data)
+
+
+def _url_problems(path: str, url: str, env: Mapping[str, str]) -> list[Problem]:
+    """A URL that credentials go to: https (http to loopback for local tests only), none in the URL."""
+    parts = urlsplit(url)
+    found = [
+        Problem(path, f"query parameter {name!r} looks like a credential; {USE_AUTH}")
         for name, _ in parse_qsl(parts.query, keep_blank_values=True)
         if looks_like_credential(name)
     ]
@@ -230,14 +270,12 @@ def _rule_problems(data: Mapping[str, Any], env: Mapping[str, str]) -> list[Prob
     ):
         found.append(
             Problem(
-                "API_CONFIG.endpoint",
+                path,
                 "must use https; plain http is accepted only for a loopback host (127.0.0.1, localhost, ::1) "
                 f"with {ALLOW_HTTP_LOOPBACK}=true in the function's environment, for local testing only",
             )
         )
-    if "body" in data and str(data.get("method", "GET")).upper() != "POST":
-        found.append(Problem("API_CONFIG.body", "is allowed only with method POST"))
-    return found + _incremental_problems(data)
+    return found
 
 
 DURATION = re.compile(r"^[0-9]+(s|m|h|d)$")
@@ -367,8 +405,10 @@ def parse_api_config(raw: str, env: Mapping[str, str] | None = None) -> ApiConfi
     env = env or {}
     _check(problems(data, env))
     data = {k: v for k, v in data.items() if v is not None}
-    _refuse_runtime_api(urlsplit(data["endpoint"]), env.get("AWS_LAMBDA_RUNTIME_API", ""))
     auth = {k: v for k, v in (data.get("auth") or {}).items() if v is not None}
+    for where, url in (("endpoint", data["endpoint"]), ("auth.token_url", auth.get("token_url"))):
+        if url:
+            _refuse_runtime_api(urlsplit(url), env.get("AWS_LAMBDA_RUNTIME_API", ""), where)
     # Whole numbers may arrive as 100.0 (JSON written by other tools): the dataclass wants ints.
     pagination: dict[str, Any] = {
         k: int(v) if isinstance(v, float) else v

@@ -15,6 +15,7 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from requests import PreparedRequest
 
+from .auth import Authenticator
 from .config import SourceConfig
 from .events import RunRequest
 from .http_client import Deadline, DeadlineExceeded, Response, UpstreamHTTPError, build_request, fetch
@@ -23,7 +24,6 @@ from .landing import PageTarget, land_page
 from .observability import logger, metrics
 from .pagination import LandedPage, PageRequest, PaginationError, Paginator
 from .redaction import REDACTOR
-from .secrets import get_credentials
 from .sink import S3Sink
 
 # A next page starts only if the time left exceeds the slowest page so far times this factor.
@@ -48,14 +48,13 @@ def _warn(message: str, **fields: Any) -> None:
 
 
 def page_fetcher(
-    config: SourceConfig, run: RunRequest, deadline: Deadline
+    config: SourceConfig, run: RunRequest, deadline: Deadline, authenticator: Authenticator
 ) -> Callable[[PageRequest], Response]:
-    """Fetches one page; on 401/403 re-reads the secret once, bypassing the cache (it may have rotated)."""
+    """Fetches one page; on 401/403 renews the credentials once (the secret read again, bypassing the
+    cache, as it may have rotated; an OAuth2 access token fetched again) and tries again."""
 
-    def attempt(page: PageRequest, force_fetch: bool) -> Response:
-        credentials = get_credentials(
-            config.secret_arn, config.api.auth, config.secret_max_age_seconds, force_fetch=force_fetch
-        )
+    def attempt(page: PageRequest, renew: bool) -> Response:
+        credentials = authenticator.credentials(renew=renew)
         params = {} if page.url else {**config.api.query_params, **run.query_params, **page.params}
         request = build_request(config.api, credentials, params, url=page.url)
 
@@ -67,24 +66,24 @@ def page_fetcher(
 
     def fetch_page(page: PageRequest) -> Response:
         try:
-            return attempt(page, force_fetch=False)
+            return attempt(page, renew=False)
         except UpstreamHTTPError as error:
             if error.status not in (401, 403) or config.api.auth.type == "none":
                 raise
             logger.warning(
-                "upstream rejected the credentials; re-reading the secret once",
-                extra={"http_status": error.status},
+                "upstream rejected the credentials; renewing them once",
+                extra={"http_status": error.status, "renewal": authenticator.renewal},
             )
             metrics.add_metric(name="CredentialRefreshes", unit=MetricUnit.Count, value=1)
         try:
-            return attempt(page, force_fetch=True)
+            return attempt(page, renew=True)
         except UpstreamHTTPError as again:
             if again.status not in (401, 403) or not again.detail:
                 raise
             # fetch() says "(not retried)", which is no longer true: this was the retry.
             raise UpstreamHTTPError(
-                f"upstream returned {again.detail} again after re-reading the secret (it may have "
-                f"rotated) and retrying once; check the credentials in {config.secret_arn}",
+                f"upstream returned {again.detail} again after {authenticator.renewal} and retrying "
+                f"once; check the credentials in {config.secret_arn}",
                 again.status,
                 again.detail,
             ) from None
@@ -114,7 +113,8 @@ def fetch_pages(
     pagination = config.api.pagination
     auth_param = config.api.auth.query_param
     paginator = Paginator(pagination, config.api.endpoint, auth_param)
-    fetch_page = page_fetcher(config, run, deadline)
+    authenticator = Authenticator.for_run(config, run.run_id, deadline, sink.client)
+    fetch_page = page_fetcher(config, run, deadline, authenticator)
 
     def request_url(response: Response) -> str:  # the final URL (after redirects), no credentials
         return REDACTOR.scrub(REDACTOR.without_credentials(response.raw.url or response.url, auth_param))

@@ -23,6 +23,7 @@ import boto3
 from aws_lambda_powertools.metrics import MetricUnit
 
 from . import manifests
+from .auth import TokenNotSaved
 from .config import SourceConfig, load_config
 from .events import EventError, RunRequest, parse_event
 from .fetching import Fetched, check_resume, fetch_pages
@@ -33,6 +34,7 @@ from .manifests import RunResult
 from .observability import logger, metrics
 from .pagination import PaginationError
 from .redaction import REDACTOR
+from .refresh_tokens import RefreshLocked
 from .sink import MANIFEST_NAME, S3Sink, quarantine_prefix, run_prefix
 from .state import StateConflict, StateLocked
 
@@ -204,7 +206,17 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     except Exception as exc:
         metrics.add_metric(name="IngestionFailed", unit=MetricUnit.Count, value=1)
         if isinstance(
-            exc, (UpstreamError, PaginationError, ResumeError, StateLocked, StateConflict, EventError)
+            exc,
+            (
+                UpstreamError,
+                PaginationError,
+                ResumeError,
+                StateLocked,
+                StateConflict,
+                EventError,
+                RefreshLocked,
+                TokenNotSaved,
+            ),
         ):
             logger.error("run failed", extra={"error": str(exc), "error_type": type(exc).__name__})
         else:

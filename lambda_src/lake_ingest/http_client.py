@@ -128,12 +128,18 @@ class Response:
 _session: requests.Session | None = None
 
 
+def new_session() -> requests.Session:
+    """A pooled HTTP session that says who is calling."""
+    session = requests.Session()
+    session.headers["User-Agent"] = "lake-ingest"
+    return session
+
+
 def _http_session() -> requests.Session:
     """One pooled session per process, reused by warm invocations."""
     global _session
     if _session is None:
-        _session = requests.Session()
-        _session.headers["User-Agent"] = "lake-ingest"
+        _session = new_session()
     return _session
 
 
@@ -190,6 +196,8 @@ def build_request(
     kind = api.auth.type
     if kind == "bearer":
         headers["Authorization"] = f"Bearer {credentials[api.auth.secret_field]}"
+    elif api.auth.is_oauth2:
+        headers["Authorization"] = f"Bearer {credentials['access_token']}"
     elif kind == "header":
         headers[api.auth.header_name] = credentials[api.auth.secret_field]
     elif kind == "query":

@@ -23,13 +23,22 @@ class SecretError(RuntimeError):
 
 
 _provider: parameters.SecretsProvider | None = None
+_client: Any = None
+
+
+def secrets_client() -> Any:
+    """One Secrets Manager client per process (the provider's, and the refresh token store's)."""
+    global _client
+    if _client is None:
+        _client = boto3.client("secretsmanager")
+    return _client
 
 
 def secrets_provider() -> parameters.SecretsProvider:
     """One Secrets Manager provider (and cache) per process, reused by warm invocations."""
     global _provider
     if _provider is None:
-        _provider = parameters.SecretsProvider(boto3_client=boto3.client("secretsmanager"))
+        _provider = parameters.SecretsProvider(boto3_client=secrets_client())
     return _provider
 
 
@@ -48,6 +57,11 @@ def get_credentials(
     except parameters.exceptions.GetParameterError as exc:
         # The message is the AWS error (access denied, not found, no value yet): no secret in it.
         raise SecretError(f"secret {secret_arn}: cannot be read: {exc}") from None
+    return credential_fields(secret_arn, value, auth)
+
+
+def credential_fields(secret_arn: str, value: Any, auth: AuthConfig) -> Mapping[str, str]:
+    """The fields of a secret's value that `auth` reads, every value registered for redaction first."""
     if not isinstance(value, dict):
         raise SecretError(f"secret {secret_arn}: value must be a JSON object of credential fields")
     # A number is still a credential someone meant to use: mask it too, although it is refused below.

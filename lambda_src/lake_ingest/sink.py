@@ -95,6 +95,11 @@ class S3Sink:
     def bucket(self) -> str:
         return self._bucket
 
+    @property
+    def client(self) -> Any:
+        """The S3 client (shared with what else a run keeps beside its data: the refresh lock)."""
+        return self._client
+
     def put_stream(
         self, key: str, chunks: Iterable[bytes], metadata: Mapping[str, str] | None = None
     ) -> StoredObject:

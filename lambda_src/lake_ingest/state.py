@@ -57,6 +57,11 @@ def kms_encryption(kms_key_arn: str | None) -> dict[str, Any]:
     return {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": kms_key_arn, "BucketKeyEnabled": True}
 
 
+def bucket_target(bucket: str, expected_owner: str | None) -> dict[str, str]:
+    """The arguments every request to the lake starts with: the bucket and, when known, its owner."""
+    return {"Bucket": bucket, **({"ExpectedBucketOwner": expected_owner} if expected_owner else {})}
+
+
 class StateError(RuntimeError):
     """The state document cannot be used as it is (unreadable, malformed, another cursor type)."""
 
@@ -205,9 +210,7 @@ class StateStore:
         self._source_id = source_id
         self._clock = clock
         self._sse = dict(sse or {})
-        self._target: dict[str, str] = {"Bucket": bucket}
-        if expected_owner:
-            self._target["ExpectedBucketOwner"] = expected_owner
+        self._target = bucket_target(bucket, expected_owner)
         self.where = f"s3://{bucket}/{key}"
 
     # -- reading and writing -----------------------------------------------------------------------

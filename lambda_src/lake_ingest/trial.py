@@ -148,6 +148,15 @@ def read_credentials(
         return None
     if path is not None:
         return _credentials_file(path, auth)
+    if auth.rotates:
+        raise InputError(
+            "try",
+            [
+                "auth type 'oauth2_refresh_token' needs --credentials FILE: the provider replaces the "
+                "refresh token when it is used, and try writes the new one back to FILE (typed at a "
+                "prompt, it would be lost with the local AWS)"
+            ],
+        )
     stdin = stdin or sys.stdin
     return {name: _ask(name, auth, stdin) for name in auth.secret_fields}
 
@@ -176,6 +185,27 @@ def _ask(name: str, auth: AuthConfig, stdin: TextIO) -> str:
     if not line:
         raise InputError("try", [f"no value for {name}: the input ended; or give --credentials FILE"])
     return line.rstrip("\r\n")
+
+
+def keep_rotated_refresh_token(
+    secret_arn: str, path: Path, credentials: Mapping[str, Any], auth: AuthConfig
+) -> None:
+    """Write a refresh token the provider rotated during the run back to the --credentials file.
+
+    The local secret goes away with the local AWS; the file is where the user keeps the token, so
+    the next try (or the real secret) starts from the live one. Written whole, then renamed.
+    """
+    import boto3
+
+    field = auth.refresh_token_field
+    current = json.loads(boto3.client("secretsmanager").get_secret_value(SecretId=secret_arn)["SecretString"])
+    if current.get(field) == credentials.get(field):
+        return
+    fresh = path.with_name(path.name + ".new")
+    fresh.write_text(json.dumps({**credentials, field: current[field]}, indent=2) + "\n")
+    fresh.chmod(path.stat().st_mode & 0o777)
+    fresh.replace(path)
+    say(f"the provider rotated the refresh token: the new one is saved in {path} (field {field})")
 
 
 def landed(bucket: str, manifest_key: str) -> dict[str, Any]:
@@ -220,6 +250,7 @@ def try_source(source: Mapping[str, Any], event: Any, credentials_path: Path | N
     # Masked from here on, in whatever this process prints (the handler does the same on reading them).
     REDACTOR.add(str(v) for v in (credentials or {}).values() if isinstance(v, str))
     with local_aws(server_class) as endpoint:
+        lake: LocalLake | None = None
         try:
             lake = create_lake(source_id, credentials)
             say(
@@ -231,6 +262,9 @@ def try_source(source: Mapping[str, Any], event: Any, credentials_path: Path | N
             document = {**result, **landed(lake.bucket, result["manifest"])}
         except Exception as error:  # noqa: BLE001 - reported, like Lambda's errorType/errorMessage
             document = error_document(error)
+        finally:
+            if lake is not None and api.auth.rotates and credentials_path and credentials is not None:
+                keep_rotated_refresh_token(lake.secret_arn, credentials_path, credentials, api.auth)
     emit(document)
     if "error" in document:
         say(f"FAILED: {document['error']['errorType']}: {document['error']['errorMessage']}")

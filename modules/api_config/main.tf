@@ -163,7 +163,10 @@ locals {
   # -- rules across fields (the handler applies the same ones, lake_ingest/config.py) ---------------
   credential_pattern = local.schema["x-credential-name-pattern"]
   endpoint           = try(tostring(local.given.endpoint), "")
-  endpoint_query     = try(split("?", split("#", local.endpoint)[0])[1], "")
+  credential_urls = merge(
+    { endpoint = local.endpoint },
+    can(tostring(local.nested.auth.token_url)) ? { "auth.token_url" = tostring(local.nested.auth.token_url) } : {},
+  )
   rule_problems = concat(
     flatten([
       for name in ["headers", "query_params"] : [
@@ -171,12 +174,21 @@ locals {
         if can(regex(local.credential_pattern, replace(lower(key), "/[-_.]/", "")))
       ]
     ]),
+    # The endpoint and an OAuth2 token_url: credentials go to both, so both follow the same rules.
+    flatten([
+      for where, url in local.credential_urls : concat(
+        [
+          for pair in split("&", try(split("?", split("#", url)[0])[1], "")) : "${local.root}.${where}: query parameter '${split("=", pair)[0]}' looks like a credential; use auth and keep the value in the secret"
+          if pair != "" && can(regex(local.credential_pattern, replace(lower(split("=", pair)[0]), "/[-_.]/", "")))
+        ],
+        startswith(url, "http://") && !(var.allow_http_loopback && can(regex("^http://(127\\.[0-9.]+|localhost|\\[::1\\])(:[0-9]+)?([/?#]|$)", url))) ?
+        ["${local.root}.${where}: must use https; plain http is accepted only for a loopback host (127.0.0.1, localhost, ::1) with allow_http_loopback = true, for local testing only"] : [],
+      )
+    ]),
     [
-      for pair in split("&", local.endpoint_query) : "${local.root}.endpoint: query parameter '${split("=", pair)[0]}' looks like a credential; use auth and keep the value in the secret"
-      if pair != "" && can(regex(local.credential_pattern, replace(lower(split("=", pair)[0]), "/[-_.]/", "")))
+      for key in sort(try(keys(local.nested.auth.token_params), [])) : "${local.root}.auth.token_params.${key}: looks like a credential; keep credentials in the secret (client_id_field, client_secret_field, refresh_token_field)"
+      if can(regex(local.credential_pattern, replace(lower(key), "/[-_.]/", "")))
     ],
-    startswith(local.endpoint, "http://") && !(var.allow_http_loopback && can(regex("^http://(127\\.[0-9.]+|localhost|\\[::1\\])(:[0-9]+)?([/?#]|$)", local.endpoint))) ?
-    ["${local.root}.endpoint: must use https; plain http is accepted only for a loopback host (127.0.0.1, localhost, ::1) with allow_http_loopback = true, for local testing only"] : [],
     contains(keys(local.given), "body") && upper(try(tostring(local.given.method), "GET")) != "POST" ?
     ["${local.root}.body: is allowed only with method POST"] : [],
   )
