@@ -213,13 +213,13 @@ def test_the_access_token_is_reused_by_warm_invocations_until_shortly_before_it_
 
 
 def test_a_token_that_expires_mid_run_is_renewed_before_it_is_refused(make_source, oauth_api):
-    # Tokens live 2 s (used for 1.8 s); each page takes 0.5 s; the API refuses expired tokens.
-    api = oauth_api(pages=8, page_delay=0.5, expires_in=2)
+    # Tokens live 3 s (used for 2.7 s); each page takes 0.5 s; the API refuses expired tokens.
+    api = oauth_api(pages=10, page_delay=0.5, expires_in=3)
     make_source(
         config_for(api, client_credentials()), {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}
     )
     result = invoke("long")
-    assert result["status"] == "SUCCESS" and result["records_ingested"] == 16
+    assert result["status"] == "SUCCESS" and result["records_ingested"] == 20
     assert len(api.endpoint.seen) >= 2  # renewed mid-run...
     assert api.refused == 0  # ...before the API had to refuse an expired one
     assert len({r.headers["authorization"] for r in api.api_requests()}) >= 2
