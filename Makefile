@@ -84,6 +84,7 @@ bench: venv package $(TF_CLI_CONFIG_FILE) ## naive vs lake-ingest at 10 MiB-1 Gi
 	$(PY) -m bench.cold_start
 	$(PY) -m bench.plan_scale
 	$(PY) -m bench.backfill_bench
+	$(PY) -m bench.refresh_bench
 
 lint: venv $(TF_CLI_CONFIG_FILE) ## ruff, mypy (strict) on lambda_src, terraform fmt -check
 	$(VENV)/bin/ruff check .

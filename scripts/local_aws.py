@@ -47,6 +47,11 @@ moto 5.2.5 gaps (measured in ../shared/notes/local-aws.md) and what each shim do
 9. sfn_execution_names: moto's executing store names an execution started without a name "None"
    (AWS makes up a UUID), so a second unnamed start of the same machine fails as a duplicate. The
    shim gives it a UUID.
+10. secrets_current_follows_label: GetSecretValue without VersionStage answers AWSCURRENT on AWS;
+   moto answers the version it remembers as its default, which UpdateSecretVersionStage does not move
+   (moto/secretsmanager/models.py), so after a run moves AWSCURRENT to a rotated refresh token (the
+   compare-and-swap in lake_ingest/refresh_tokens.py) a plain read still returns the old token. The
+   shim moves the default with the label, as AWS's AWSCURRENT moves.
 Known moto gaps the project works around rather than shims (tests/test_orchestration_e2e.py says so
 where it matters): a Distributed Map ignores ToleratedFailurePercentage (a failed child leaves null in
 the output and the execution SUCCEEDS; AWS fails it with States.ExceedToleratedFailureThreshold), its
@@ -316,6 +321,28 @@ def shim_sfn_execution_names() -> None:
     StepFunctionsParserBackend.start_execution = start_execution
 
 
+def shim_secrets_current_follows_label() -> None:
+    """A plain GetSecretValue answers the version AWSCURRENT is on, after UpdateSecretVersionStage too
+    (gap 10). Idempotent."""
+    from moto.secretsmanager.models import SecretsManagerBackend
+
+    update = SecretsManagerBackend.update_secret_version_stage
+    if getattr(update, "moves_default", False):
+        return
+
+    @functools.wraps(update)
+    def update_secret_version_stage(
+        self: Any, secret_id: str, version_stage: str, remove_from_version_id: str, move_to_version_id: str
+    ) -> Any:
+        answer = update(self, secret_id, version_stage, remove_from_version_id, move_to_version_id)
+        if version_stage == "AWSCURRENT" and move_to_version_id:
+            self.secrets[secret_id].default_version_id = move_to_version_id
+        return answer
+
+    update_secret_version_stage.moves_default = True  # type: ignore[attr-defined]
+    SecretsManagerBackend.update_secret_version_stage = update_secret_version_stage
+
+
 def apply_shims(endpoint: str) -> None:
     shim_lambda_config_roundtrip()
     shim_bucket_policy_conditions()
@@ -326,6 +353,7 @@ def apply_shims(endpoint: str) -> None:
     shim_sfn_validate_definition()
     shim_sfn_list_versions()
     shim_sfn_execution_names()
+    shim_secrets_current_follows_label()
 
 
 def free_port() -> int:

@@ -17,7 +17,7 @@ from typing import Any
 import boto3
 import pytest
 from scripts.harness import Server, Terraform, copy_example
-from scripts.local_aws import free_port, shim_s3_conditional_writes_atomic
+from scripts.local_aws import free_port, shim_s3_conditional_writes_atomic, shim_secrets_current_follows_label
 from scripts.upstream import ScriptedUpstream
 
 from lake_ingest import handler
@@ -32,6 +32,7 @@ def aws_endpoint() -> Iterator[str]:
     from moto.server import ThreadedMotoServer
 
     shim_s3_conditional_writes_atomic()  # scripts/local_aws.py gap 5: S3 lets one conditional write win
+    shim_secrets_current_follows_label()  # gap 10: a plain read answers AWSCURRENT, wherever it moved
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()

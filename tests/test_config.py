@@ -197,6 +197,14 @@ def test_the_lambda_runtime_api_is_never_an_endpoint(endpoint):
 
 CREDENTIAL_LOOKING = [
     "X-Api-Key",
+    "Ocp-Apim-Subscription-Key",
+    "subscription-key",
+    "X-Auth-Key",
+    "X-Fastly-Key",
+    "X-Auth-Token",
+    "X-Session-Id",
+    "X-JWT-Assertion",
+    "x-amz-signature",
     "api_key",
     "apiKey",
     "token",
@@ -222,11 +230,9 @@ CREDENTIAL_LOOKING = [
 HARMLESS = [
     "limit",
     "X-Request-Id",
-    "sort_key",
     "page_size",
     "Accept",
     "keyword",
-    "monkey",
     "author",
     "design",
 ]
@@ -255,6 +261,19 @@ def test_credentials_in_the_endpoint_are_refused(endpoint, named):
     assert error.value.field == "API_CONFIG.endpoint"
     assert named in str(error.value) and "use auth and keep the value in the secret" in str(error.value)
     assert "pass" not in str(error.value).replace("password", "")
+
+
+@pytest.mark.parametrize("name", ["Idempotency-Key", "sort_key", "page_token"])
+def test_a_name_declared_non_secret_may_carry_a_value_the_rule_would_refuse(name):
+    config = {
+        "endpoint": f"https://h.example/x?{name}=1",
+        "headers": {name: "1"},
+        "query_params": {name: "1"},
+    }
+    with pytest.raises(ConfigError, match=r"list it in non_secret_names"):
+        parse_api_config(json.dumps(config))
+    declared = {**config, "non_secret_names": [name.upper().replace("-", "_")]}  # case and - _ . ignored
+    assert parse_api_config(json.dumps(declared)).non_secret_names == (name.upper().replace("-", "_"),)
 
 
 def test_the_credential_name_rule_is_the_documented_one():

@@ -157,10 +157,15 @@ def test_every_documented_event_key_is_accepted():
     windowed = {
         "run_id": "r-2",
         "partition_date": "2026-02-28",
-        "backfill_id": "b1",
         "window": {"start": "2026-02-28T00:00:00Z", "end": "2026-03-01T00:00:00Z"},
     }
     assert parse_event({**windowed, "force": False}, "req", NOW).as_event() == windowed
+    backfill = {"backfill_id": "b1", "window": windowed["window"]}  # a backfill item: nothing else
+    assert parse_event(backfill, "req", NOW).as_event() == {
+        **backfill,
+        "run_id": "bf-b1-20260228T000000Z-20260301T000000Z",
+        "partition_date": "2026-02-28",
+    }
 
 
 def test_a_backfill_window_gets_its_own_run_id_and_keeps_it_when_resumed():

@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from lake_ingest.cursor_tracker import CursorTracker
 from lake_ingest.incremental import (
     PLACEHOLDERS,
-    CursorTracker,
     CursorValueError,
     Duration,
     IncrementalConfig,
@@ -452,6 +452,8 @@ def test_the_tracker_keeps_the_largest_value_as_found():
         "records_without_cursor": 5,
         "unparseable": 2,
         "unparseable_example": "soon",
+        "rejected": {},
+        "rejected_example": None,
     }
 
 
@@ -494,6 +496,8 @@ def test_a_page_tracker_is_absorbed_into_the_runs():
         "records_without_cursor": 2,
         "unparseable": 2,
         "unparseable_example": "later",
+        "rejected": {},
+        "rejected_example": None,
     }
     run.absorb(CursorTracker("at", "timestamp"))  # an empty page changes nothing
     assert run.maximum == "2026-03-29T02:00:00Z" and run.records_without_cursor == 2
@@ -507,6 +511,8 @@ def test_an_empty_tracker():
         "records_without_cursor": 0,
         "unparseable": 0,
         "unparseable_example": None,
+        "rejected": {},
+        "rejected_example": None,
     }
     with pytest.raises(CursorValueError):
         CursorTracker("updated_at", "date")

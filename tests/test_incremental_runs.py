@@ -178,7 +178,9 @@ def test_a_cursor_advances_over_three_runs_and_late_updates_inside_the_lookback_
     api.put(1, "2026-01-02T10:00:00Z")
     api.put(2, "2026-01-02T11:00:00Z")
     first = invoke({"run_id": "run-1"})
-    assert upstream.requests[-1].query["updated_since"] == ["2025-12-31T23:50:00Z"]  # initial - lookback
+    assert upstream.requests[-1].query["updated_since"] == [
+        "2026-01-01T00:00:00Z"
+    ]  # initial_value as written
     assert first["records_ingested"] == 2 and first["cursor"]["to"] == "2026-01-02T11:00:00Z"
 
     api.put(3, "2026-01-02T10:55:00Z")  # written late: older than the cursor, inside the lookback
@@ -187,7 +189,12 @@ def test_a_cursor_advances_over_three_runs_and_late_updates_inside_the_lookback_
     assert upstream.requests[-1].query["updated_since"] == ["2026-01-02T10:50:00Z"]
     ids = [row["id"] for row in json.loads(gzip_text(source, second["objects"][0]))["data"]]
     assert ids == [2, 3, 4]  # the late update and the overlap (2) come along
-    assert second["cursor"] == {"from": "2026-01-02T11:00:00Z", "to": "2026-01-02T12:00:00Z", "moved": True}
+    assert second["cursor"] == {
+        "from": "2026-01-02T11:00:00Z",
+        "to": "2026-01-02T12:00:00Z",
+        "moved": True,
+        "empty_runs": 0,
+    }
 
     api.put(5, "2026-01-02T13:30:00Z")
     third = invoke({"run_id": "run-3"})
@@ -313,7 +320,7 @@ def test_a_partial_cursor_run_resumes_with_the_same_cursor_and_moves_it_once_com
     assert third["status"] == "SUCCESS"
     sent = {r.query["updated_since"][0] for r in upstream.requests}
     assert sent == {"2026-01-01T00:00:00Z"}  # every page of the run asked for the same records
-    assert third["cursor"] == {"from": None, "to": "2026-01-05T02:00:00Z", "moved": True}
+    assert third["cursor"] == {"from": None, "to": "2026-01-05T02:00:00Z", "moved": True, "empty_runs": 0}
 
 
 def test_a_completed_cursor_run_invoked_again_calls_nothing_and_moves_nothing(make_source, upstream):

@@ -388,3 +388,27 @@ def test_the_conditional_write_shim_is_applied_once_and_by_apply_shims(monkeypat
     monkeypatch.setattr(local_aws, "shim_s3_conditional_writes_atomic", lambda: called.append(True))
     local_aws.apply_shims("http://127.0.0.1:1")
     assert called == [True]
+
+
+def test_a_plain_secret_read_follows_awscurrent_after_its_label_moves(local_aws):
+    """Gap 10: a rotated refresh token is saved by moving AWSCURRENT (UpdateSecretVersionStage); a read
+    without VersionStage must then answer the new version, as on AWS."""
+    client = local_client("secretsmanager", local_aws)
+    arn = client.create_secret(Name=f"s-{uuid.uuid4().hex[:8]}", SecretString="old")["ARN"]
+    first = client.get_secret_value(SecretId=arn)["VersionId"]
+    client.put_secret_value(
+        SecretId=arn,
+        SecretString="new",
+        ClientRequestToken=str(uuid.uuid4()),
+        VersionStages=["LAKEINGEST_ROTATED"],
+    )
+    assert client.get_secret_value(SecretId=arn)["SecretString"] == "old"  # only the custom label moved
+    second = client.get_secret_value(SecretId=arn, VersionStage="LAKEINGEST_ROTATED")["VersionId"]
+    client.update_secret_version_stage(
+        SecretId=arn, VersionStage="AWSCURRENT", MoveToVersionId=second, RemoveFromVersionId=first
+    )
+    assert client.get_secret_value(SecretId=arn)["SecretString"] == "new"
+    with pytest.raises(ClientError):  # AWSCURRENT is no longer on `first`: the compare-and-swap refuses
+        client.update_secret_version_stage(
+            SecretId=arn, VersionStage="AWSCURRENT", MoveToVersionId=first, RemoveFromVersionId=first
+        )

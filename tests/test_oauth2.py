@@ -7,12 +7,14 @@ kept an expired token, or sent the wrong one, fails here as it would against a r
 from __future__ import annotations
 
 import base64
+import gzip
 import json
 import os
 import subprocess
 import sys
 import threading
 import time
+import tracemalloc
 from contextlib import nullcontext
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -23,13 +25,16 @@ from botocore.exceptions import ClientError
 from scripts.oauth2_server import TOKEN_PATH, TokenEndpoint
 from scripts.upstream import Reply, ScriptedUpstream, SeenRequest
 
+from lake_ingest import auth as auth_module
 from lake_ingest import handler, oauth2
 from lake_ingest.auth import Authenticator, TokenNotSaved
 from lake_ingest.config import ConfigError, load_config
-from lake_ingest.http_client import Deadline, UpstreamHTTPError
+from lake_ingest.http_client import Deadline, DeadlineExceeded, UpstreamHTTPError
 from lake_ingest.oauth2 import TokenError
+from lake_ingest.refresh_exchange import MIN_REQUEST_SECONDS, SAVE_RESERVE_SECONDS
 from lake_ingest.refresh_tokens import RefreshLease, RotationConflict, SecretStore, lock_key
 from lake_ingest.state import kms_encryption
+from lake_ingest.token_state import TokenStateStore, tokens_key
 from tests.conftest import LambdaContext
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,11 +44,15 @@ CLIENT_ID, CLIENT_SECRET = "lake-client", "cs-Very/Secret+Value=="
 class OAuthApi:
     """A token endpoint and a paged API (`pages` pages of 2 records) that wants its access tokens."""
 
-    def __init__(self, endpoint: TokenEndpoint, pages: int = 3, page_delay: float = 0.0) -> None:
+    def __init__(
+        self, endpoint: TokenEndpoint, pages: int = 3, page_delay: float = 0.0, token_delay: float = 0.0
+    ) -> None:
         self.endpoint = endpoint
         self.pages = pages
         self.page_delay = page_delay
+        self.token_delay = token_delay
         self.refused = 0
+        self.refuse_next: list[Reply] = []  # answered (in order) to the next API requests, before any page
         self.server = ScriptedUpstream(responder=self.respond).start()
 
     @property
@@ -52,7 +61,11 @@ class OAuthApi:
 
     def respond(self, seen: SeenRequest) -> Reply:
         if seen.path == TOKEN_PATH:
-            return self.endpoint.respond(seen)
+            reply = self.endpoint.respond(seen)
+            reply.delay = self.token_delay
+            return reply
+        if self.refuse_next:
+            return self.refuse_next.pop(0)
         if not self.endpoint.accepts(seen.headers.get("authorization")):
             self.refused += 1
             return Reply(401, b'{"error": "invalid_token"}')
@@ -76,8 +89,12 @@ def fresh_token_cache():
 def oauth_api():
     apis: list[OAuthApi] = []
 
-    def make(pages: int = 3, page_delay: float = 0.0, **endpoint_options) -> OAuthApi:
-        api = OAuthApi(TokenEndpoint(CLIENT_ID, CLIENT_SECRET, **endpoint_options), pages, page_delay)
+    def make(
+        pages: int = 3, page_delay: float = 0.0, token_delay: float = 0.0, **endpoint_options
+    ) -> OAuthApi:
+        api = OAuthApi(
+            TokenEndpoint(CLIENT_ID, CLIENT_SECRET, **endpoint_options), pages, page_delay, token_delay
+        )
         apis.append(api)
         return api
 
@@ -112,20 +129,23 @@ def invoke(run_id: str) -> dict:
 
 
 def everything_written(source) -> str:
-    """Every object in the lake (data, manifests, the refresh lease), as text."""
+    """Every object in the lake (data, manifests, the refresh lease), as text; not the token state,
+    which keeps the shared access token on purpose (tests check what it holds on their own)."""
     texts = []
     for key in source.keys():
+        if key.endswith("/_state/oauth2-tokens.json"):
+            continue
         body = source.s3.get_object(Bucket=source.bucket, Key=key)["Body"].read()
         if key.endswith(".gz"):
-            import gzip
-
             body = gzip.decompress(body)
         texts.append(key + "\n" + body.decode("utf-8", "replace"))
     return "\n".join(texts)
 
 
 def current_secret(source) -> dict:
-    value = boto3.client("secretsmanager").get_secret_value(SecretId=source.secret_arn)
+    value = boto3.client("secretsmanager").get_secret_value(
+        SecretId=source.secret_arn, VersionStage="AWSCURRENT"
+    )
     return json.loads(value["SecretString"])
 
 
@@ -344,23 +364,45 @@ def refresh_source(make_source, api: OAuthApi, **auth_options):
     return make_source(config_for(api, refresh_token_auth(**auth_options)), secret), first
 
 
-def test_a_rotated_refresh_token_is_saved_and_used_by_the_next_run(make_source, oauth_api, log_stream, capfd):
+def token_state(source) -> dict:
+    """The source's token state object (the shared access token and the write-ahead copy)."""
+    config = load_config()
+    body = source.s3.get_object(Bucket=source.bucket, Key=tokens_key(config.raw_prefix))["Body"].read()
+    return json.loads(body)
+
+
+def secret_versions(source) -> int:
+    return len(boto3.client("secretsmanager").list_secret_version_ids(SecretId=source.secret_arn)["Versions"])
+
+
+def test_a_rotated_refresh_token_is_saved_and_used_once_the_access_token_expires(
+    make_source, oauth_api, log_stream, capfd
+):
     api = oauth_api(reuse_revokes_family=True)
     source, first = refresh_source(make_source, api)
     results = [invoke("r-1")]
-    oauth2.TOKENS.clear()  # a cold start: the next run must exchange the saved token
+    oauth2.TOKENS.clear()  # a cold start: the access token is still good, so no exchange
     results.append(invoke("r-2"))
-    assert [r["status"] for r in results] == ["SUCCESS", "SUCCESS"]
+    assert len(api.endpoint.seen) == 1
+    assert "access token taken from the source's token state" in log_stream.getvalue()
+    api.endpoint.expire_access_tokens()  # the provider ends it: the next run is refused, then exchanges
+    oauth2.TOKENS.clear()
+    results.append(invoke("r-3"))
+    assert [r["status"] for r in results] == ["SUCCESS"] * 3
     presented = [g.form["refresh_token"] for g in api.endpoint.seen]
-    assert presented[0] == first and presented[1] != first  # the second run used the rotated one
+    assert presented[0] == first and presented[1] != first  # the third run used the rotated one
     stored = current_secret(source)
     assert api.endpoint.live_refresh_tokens() == {stored["refresh_token"]}  # the secret holds the live one
     assert {k: v for k, v in stored.items() if k != "refresh_token"} == {
         "client_id": CLIENT_ID,
         "client_secret": CLIENT_SECRET,
     }
-    versions = boto3.client("secretsmanager").list_secret_version_ids(SecretId=source.secret_arn)["Versions"]
-    assert len(versions) == 3  # the first and one per rotation
+    assert secret_versions(source) == 3  # the first and one per rotation
+    state = token_state(source)
+    assert state["pending"] is None and state["access_token"] == api.endpoint.issued_access_tokens()[-1]
+    config = load_config()
+    head = source.s3.head_object(Bucket=source.bucket, Key=tokens_key(config.raw_prefix))
+    assert head["ServerSideEncryption"] == "aws:kms" and head["SSEKMSKeyId"] == source.key_arn
     said = (
         log_stream.getvalue() + "".join(capfd.readouterr()) + json.dumps(results) + everything_written(source)
     )
@@ -379,8 +421,7 @@ def test_a_provider_that_does_not_rotate_leaves_the_secret_alone(make_source, oa
     api = oauth_api(rotate=False)
     source, first = refresh_source(make_source, api)
     invoke("same-1")
-    versions = boto3.client("secretsmanager").list_secret_version_ids(SecretId=source.secret_arn)["Versions"]
-    assert len(versions) == 1 and current_secret(source)["refresh_token"] == first
+    assert secret_versions(source) == 1 and current_secret(source)["refresh_token"] == first
 
 
 def test_a_revoked_refresh_token_fails_clearly_and_changes_nothing(make_source, oauth_api):
@@ -394,34 +435,69 @@ def test_a_revoked_refresh_token_fails_clearly_and_changes_nothing(make_source, 
         invoke("revoked")
     assert first not in str(error.value)
     assert current_secret(source)["refresh_token"] == first
-    assert [k for k in source.keys() if not k.endswith(".lock")] == []  # no data, no manifest
+    assert [k for k in source.keys() if "/_state/" not in k] == []  # no data, no manifest
 
 
-def test_a_rotated_token_that_cannot_be_saved_fails_the_run_with_what_to_do(
-    make_source, oauth_api, monkeypatch
+def _denied(*args, **kwargs):
+    raise ClientError({"Error": {"Code": "LimitExceededException", "Message": "too many versions"}}, "Put")
+
+
+def test_a_rotated_token_the_secret_refuses_is_kept_ahead_and_saved_by_the_next_run(
+    make_source, oauth_api, monkeypatch, log_stream
 ):
-    api = oauth_api()
-    source, _first = refresh_source(make_source, api)
-
-    def denied(self, read, value):
-        raise ClientError(
-            {"Error": {"Code": "AccessDeniedException", "Message": "not authorized"}}, "PutSecretValue"
-        )
-
-    monkeypatch.setattr(SecretStore, "write_after", denied)
+    """Secrets Manager refuses the write (its version quota): the provider has already rotated, so the
+    new token must survive in the write-ahead copy until a later run can save it."""
+    api = oauth_api(reuse_revokes_family=True)
+    source, first = refresh_source(make_source, api)
+    real_write = SecretStore.write_after
+    monkeypatch.setattr(SecretStore, "write_after", _denied)
     with pytest.raises(
         TokenNotSaved,
-        match=r"rotated the refresh token, but writing it to secret .* failed \(ClientError.*AccessDenied"
-        r".*authorize again",
+        match=r"rotated the refresh token, but writing it to secret .* failed \(ClientError.*LimitExceeded"
+        r".*kept in s3://.*/_state/oauth2-tokens\.json \(write-ahead\) and the next run saves it",
     ):
         invoke("not-saved")
-    assert [k for k in source.keys() if not k.endswith(".lock")] == []
+    assert [k for k in source.keys() if "/_state/" not in k] == []  # no data written
+    [live] = api.endpoint.live_refresh_tokens()
+    assert current_secret(source)["refresh_token"] == first  # the secret still holds the spent one...
+    assert token_state(source)["pending"]["refresh_token"] == live  # ...the live one is kept ahead
+    # Secrets Manager takes writes again: the next run (cold) saves the pending token, then goes on.
+    monkeypatch.setattr(SecretStore, "write_after", real_write)
+    oauth2.TOKENS.clear()
+    assert invoke("recovers")["status"] == "SUCCESS"
+    assert len(api.endpoint.seen) == 1  # no second exchange: the shared access token was still good
+    assert current_secret(source)["refresh_token"] == live == next(iter(api.endpoint.live_refresh_tokens()))
+    assert token_state(source)["pending"] is None
+    assert "saved a rotated refresh token that an earlier run could not write" in log_stream.getvalue()
+    api.endpoint.expire_access_tokens()
+    oauth2.TOKENS.clear()
+    assert invoke("later")["status"] == "SUCCESS"  # the recovered token exchanges: the chain goes on
+    assert api.endpoint.live_refresh_tokens() == {current_secret(source)["refresh_token"]}
 
 
-def test_concurrent_runs_each_spend_a_different_refresh_token(make_source, oauth_api):
+def test_a_token_lost_only_when_both_the_write_ahead_and_the_secret_fail(make_source, oauth_api, monkeypatch):
+    api = oauth_api()
+    refresh_source(make_source, api)
+    monkeypatch.setattr(SecretStore, "write_after", _denied)
+    monkeypatch.setattr(TokenStateStore, "write", _denied)
+    with pytest.raises(TokenNotSaved, match=r"failed .*; the token in the secret is probably revoked now"):
+        invoke("lost")
+
+
+def test_no_exchange_starts_without_time_to_save_its_result(make_source, oauth_api):
+    api = oauth_api()
+    refresh_source(make_source, api)
+    context = LambdaContext(timeout_seconds=3 + SAVE_RESERVE_SECONDS + MIN_REQUEST_SECONDS - 1)
+    with pytest.raises(DeadlineExceeded, match=r"no time left to exchange the refresh token and save"):
+        handler.lambda_handler({"run_id": "short"}, context)
+    assert api.endpoint.seen == []  # the refresh token was never spent
+
+
+def test_racing_cold_starts_exchange_once_and_share_the_access_token(make_source, oauth_api):
     """Four runs in four processes (four cold Lambda containers) start at once. The provider revokes
-    the whole token family on any reuse, so one refresh token spent twice would fail the runs after."""
-    api = oauth_api(reuse_revokes_family=True, pages=2)
+    the whole token family on any reuse; one exchange serves them all, and exchanges follow the access
+    token's lifetime, not the number of processes."""
+    api = oauth_api(reuse_revokes_family=True, pages=2, token_delay=0.3)
     source, _first = refresh_source(make_source, api)
     env = {**os.environ, "PYTHONPATH": f"{ROOT / 'lambda_src'}{os.pathsep}{ROOT}"}
     program = (
@@ -443,36 +519,35 @@ def test_concurrent_runs_each_spend_a_different_refresh_token(make_source, oauth
     for run, (out, err) in zip(runs, outcomes, strict=True):
         assert run.returncode == 0, err[-2000:]
         assert json.loads(out.strip().splitlines()[-1])["status"] == "SUCCESS"
-    presented = [g.form["refresh_token"] for g in api.endpoint.seen]
-    assert len(presented) == 4 and len(set(presented)) == 4  # no token was spent twice
-    assert all(g.status == 200 for g in api.endpoint.seen)
+    assert len(api.endpoint.seen) == 1 and api.endpoint.seen[0].status == 200
+    assert secret_versions(source) == 2
     stored = current_secret(source)
     assert api.endpoint.live_refresh_tokens() == {stored["refresh_token"]}
-    # And the chain goes on: a fifth run, later, refreshes with what the last one saved.
+    # And the chain goes on: once the access token is refused, one run refreshes with what was saved.
+    api.endpoint.expire_access_tokens()
     oauth2.TOKENS.clear()
     assert invoke("after")["status"] == "SUCCESS"
+    assert api.endpoint.live_refresh_tokens() == {current_secret(source)["refresh_token"]}
+    presented = [g.form["refresh_token"] for g in api.endpoint.seen]
+    assert len(presented) == 2 and len(set(presented)) == 2
     for out, err in outcomes:
         for credential in [CLIENT_SECRET, *presented, stored["refresh_token"]]:
             assert credential not in out + err
 
 
-def _exchange_in_threads(source, lease_factory, count: int = 4) -> list[BaseException | None]:
+def _exchanges_in_threads(source, lease_factory, count: int = 4) -> list[BaseException | None]:
     config = load_config()
     deadline = Deadline(lambda: 60_000, 1.0)
     errors: list[BaseException | None] = [None] * count
     barrier = threading.Barrier(count)
 
     def run(index: int) -> None:
-        authenticator = Authenticator(
-            config,
-            f"t-{index}",
-            deadline,
-            lease_factory(),
-            SecretStore(boto3.client("secretsmanager"), source.secret_arn),
-        )
+        authenticator = Authenticator.for_run(config, f"t-{index}", deadline, boto3.client("s3"))
+        exchange = authenticator._exchange
+        exchange._lease = lease_factory()
         barrier.wait()
         try:
-            authenticator._exchange_refresh_token()
+            exchange.token()
         except BaseException as exc:  # noqa: BLE001 - collected for the assertion
             errors[index] = exc
 
@@ -486,19 +561,19 @@ def _exchange_in_threads(source, lease_factory, count: int = 4) -> list[BaseExce
 
 def test_the_lease_is_what_keeps_concurrent_exchanges_apart(make_source, oauth_api):
     """The same race with and without the lease: without it the provider sees a token spent twice
-    and revokes the family (the test can fail); with it every exchange succeeds."""
+    and revokes the family (the test can fail); with it one run exchanges and the others share."""
 
     class NoLease:
         def held(self, *args):
             return nullcontext()
 
-    api = oauth_api(reuse_revokes_family=True)
+    api = oauth_api(reuse_revokes_family=True, token_delay=0.3)
     source, _ = refresh_source(make_source, api)
-    unguarded = _exchange_in_threads(source, NoLease)
+    unguarded = _exchanges_in_threads(source, NoLease)
     assert any(isinstance(e, TokenError) and e.error == "invalid_grant" for e in unguarded)
     assert api.endpoint.live_refresh_tokens() == set()  # the family is revoked: the source is broken
 
-    api = oauth_api(reuse_revokes_family=True)
+    api = oauth_api(reuse_revokes_family=True, token_delay=0.3)
     source, _ = refresh_source(make_source, api)
     config = load_config()
 
@@ -510,8 +585,8 @@ def test_the_lease_is_what_keeps_concurrent_exchanges_apart(make_source, oauth_a
             kms_encryption(config.kms_key_arn),
         )
 
-    assert _exchange_in_threads(source, lease) == [None] * 4
-    assert len({g.form["refresh_token"] for g in api.endpoint.seen}) == 4
+    assert _exchanges_in_threads(source, lease) == [None] * 4
+    assert len(api.endpoint.seen) == 1
     assert api.endpoint.live_refresh_tokens() == {current_secret(source)["refresh_token"]}
 
 
@@ -542,17 +617,19 @@ def test_a_crashed_holder_blocks_only_until_its_lease_runs_out(make_source, oaut
             pass
 
 
-def test_the_secret_is_written_only_on_top_of_the_version_read(make_source, oauth_api):
+def test_the_secret_moves_only_from_the_version_read(make_source, oauth_api):
     api = oauth_api()
     source, _first = refresh_source(make_source, api)
     store = SecretStore(boto3.client("secretsmanager"), source.secret_arn)
     read = store.read()
     # Two writers rotated from the same version: the first wins, the second cannot write over it.
     store.write_after(read, {**read.value, "refresh_token": "rt-first-writer"})
+    assert store.write_after(read, {**read.value, "refresh_token": "rt-first-writer"})  # a retry: no-op
     with pytest.raises(RotationConflict):
         store.write_after(read, {**read.value, "refresh_token": "rt-second-writer"})
     assert current_secret(source)["refresh_token"] == "rt-first-writer"
-    # An operator's new token (put by hand) is never overwritten by a run that read the old one.
+    # An operator's new token (put by hand) is never demoted by a run that read the old one: the
+    # move of AWSCURRENT names the version read, and Secrets Manager refuses it once AWSCURRENT moved.
     newer = store.read()
     boto3.client("secretsmanager").put_secret_value(
         SecretId=source.secret_arn, SecretString=json.dumps({**newer.value, "refresh_token": "rt-operator"})
@@ -560,6 +637,103 @@ def test_the_secret_is_written_only_on_top_of_the_version_read(make_source, oaut
     with pytest.raises(RotationConflict, match="newer version"):
         store.write_after(newer, {**newer.value, "refresh_token": "rt-stale-run"})
     assert current_secret(source)["refresh_token"] == "rt-operator"
+
+
+def test_an_operators_token_written_during_an_exchange_is_kept(
+    make_source, oauth_api, monkeypatch, log_stream
+):
+    """No check-then-act gap: the operator's put lands between the run's read and its write."""
+    api = oauth_api()
+    source, _first = refresh_source(make_source, api)
+    real_request = auth_module._request
+
+    def request_then_operator(config, credentials, deadline, *args):
+        token = real_request(config, credentials, deadline, *args)
+        value = {**current_secret(source), "refresh_token": "rt-operator-reauthorized"}
+        boto3.client("secretsmanager").put_secret_value(
+            SecretId=source.secret_arn, SecretString=json.dumps(value)
+        )
+        return token
+
+    monkeypatch.setattr(auth_module, "_request", request_then_operator)
+    assert invoke("operator-race")["status"] == "SUCCESS"
+    assert current_secret(source)["refresh_token"] == "rt-operator-reauthorized"
+    assert token_state(source)["pending"] is None
+    assert "rotated refresh token not saved: the secret moved on" in log_stream.getvalue()
+
+
+# -- when the API refuses a page -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("refusal", "renews"),
+    [
+        (
+            Reply(
+                403,
+                b'{"error": "insufficient_scope"}',
+                {"WWW-Authenticate": 'Bearer error="insufficient_scope"'},
+            ),
+            False,
+        ),
+        (Reply(403, b'{"message": "forbidden"}'), False),
+        (
+            Reply(
+                403,
+                b'{"error": "invalid_token"}',
+                {"WWW-Authenticate": 'Bearer realm="api", error="invalid_token"'},
+            ),
+            True,
+        ),
+        (Reply(401, b'{"error": "invalid_token"}'), True),
+    ],
+    ids=["403-insufficient-scope", "403-plain", "403-invalid-token", "401"],
+)
+def test_a_refused_page_renews_the_token_only_when_rfc_6750_says_it_is_invalid(
+    make_source, oauth_api, refusal, renews
+):
+    api = oauth_api(pages=1)
+    source, _first = refresh_source(make_source, api)
+    api.refuse_next = [refusal]
+    if renews:
+        assert invoke("refused")["status"] == "SUCCESS"
+        assert len(api.endpoint.seen) == 2 and secret_versions(source) == 3
+    else:
+        with pytest.raises(UpstreamHTTPError, match=r"HTTP 403.*\(not retried\)"):
+            invoke("refused")
+        assert len(api.endpoint.seen) == 1 and secret_versions(source) == 2  # no second exchange
+
+
+def test_a_403_rate_limit_is_waited_for_not_renewed(make_source, oauth_api):
+    """GitHub answers a rate limit with 403 and Retry-After (or X-RateLimit-Remaining: 0)."""
+    api = oauth_api(pages=2)
+    source, _first = refresh_source(make_source, api)
+    api.refuse_next = [
+        Reply(403, b'{"message": "API rate limit exceeded"}', {"Retry-After": "0"}),
+        Reply(403, b'{"message": "API rate limit exceeded"}', {"X-RateLimit-Remaining": "0"}),
+    ]
+    result = invoke("rate-limited")
+    assert result["status"] == "SUCCESS" and result["records_ingested"] == 4
+    assert len(api.endpoint.seen) == 1 and secret_versions(source) == 2
+
+
+def test_a_token_answer_that_inflates_without_end_is_refused_in_bounded_memory(make_source, oauth_api):
+    api = oauth_api()
+    make_source(
+        config_for(api, client_credentials()), {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}
+    )
+    bomb = gzip.compress(b" " * (300 << 20), compresslevel=9)  # 300 MiB of JSON whitespace in ~300 KiB
+    api.endpoint.failures.append(
+        Reply(200, bomb, {"Content-Type": "application/json", "Content-Encoding": "gzip"})
+    )
+    tracemalloc.start()
+    try:
+        with pytest.raises(TokenError, match=r"more than 65536 bytes \(decoded\).*refused unread"):
+            invoke("bomb")
+        _current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(bomb) < 400 << 10 and peak < 16 << 20, peak
 
 
 # -- configuration -----------------------------------------------------------------------------

@@ -78,7 +78,7 @@ def terraform_verdicts(tmp_path_factory) -> dict[str, list[str]]:
 
 def test_the_corpus_covers_valid_and_invalid_configurations():
     valid = [k for k, case in CASES.items() if not config.problems(case)]
-    assert len(valid) >= 12 and len(CASES) - len(valid) >= 40 and len(CASES) == 86  # the README says 86
+    assert len(valid) >= 12 and len(CASES) - len(valid) >= 40 and len(CASES) == 94  # the README says 94
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
@@ -121,7 +121,7 @@ def test_the_handlers_defaults_are_the_schemas():
     api = config.ApiConfig(endpoint="https://a.example")
     top = {k: getattr(api, k) for k in schema.defaults()}
     top["query_params"], top["headers"] = dict(api.query_params), dict(api.headers)
-    top["content_types"] = list(api.content_types)
+    top["content_types"], top["non_secret_names"] = list(api.content_types), list(api.non_secret_names)
     top["auth"], top["pagination"] = {"type": api.auth.type}, {"type": api.pagination.type}
     assert top == schema.defaults()
     for name, dataclass in (("auth", config.AuthConfig), ("pagination", config.PaginationConfig)):

@@ -92,6 +92,7 @@ def test_the_first_run_creates_the_state_with_its_lease(s3, bucket, store):
         "updated_by_run": "run-1",
         "lease": {"run_id": "run-1", "expires_at": "2026-03-29T10:05:00.000Z"},
         "history": [],
+        "empty_runs": 0,
     }
     response = s3.get_object(Bucket=bucket, Key=KEY)
     assert response["Body"].read() == json.dumps(document, indent=2, sort_keys=True).encode()

@@ -92,6 +92,13 @@ class AuthConfig:
         return self.type == "oauth2_refresh_token"
 
     @property
+    def identity_fields(self) -> tuple[str, ...]:
+        """The fields that name who calls (a user name, a client id): masked in logs, not in page bodies."""
+        if self.type == "basic":
+            return (self.username_field,)
+        return (self.client_id_field,) if self.is_oauth2 else ()
+
+    @property
     def secret_fields(self) -> tuple[str, ...]:
         """Names of the secret's fields this auth type reads."""
         if self.type in ("bearer", "header", "query"):
@@ -152,6 +159,8 @@ class ApiConfig:
     pagination: PaginationConfig = field(default_factory=PaginationConfig)
     content_types: tuple[str, ...] = DEFAULT_CONTENT_TYPES
     incremental: IncrementalConfig | None = None  # fetch only what is new (incremental.py)
+    # Names the credential-name rule would refuse that carry no credential (checked at start only).
+    non_secret_names: tuple[str, ...] = ()
 
     def accepts(self, content_type: str) -> bool:
         """Whether a page with this Content-Type is data (a missing header is judged by the body)."""
@@ -205,9 +214,22 @@ def string_map(
     return result
 
 
-def looks_like_credential(name: str) -> bool:
-    """Whether a header or query parameter name looks like it carries a credential."""
-    return _CREDENTIAL_NAME.search(re.sub(r"[-_.]", "", name.lower())) is not None
+def _normal(name: str) -> str:
+    """A name as the credential rule reads it: lowercase, without '-', '_' and '.'."""
+    return re.sub(r"[-_.]", "", name.lower())
+
+
+def looks_like_credential(name: str, non_secret: frozenset[str] = frozenset()) -> bool:
+    """Whether a header or query parameter name looks like it carries a credential.
+
+    `non_secret`: names (as _normal writes them) that API_CONFIG.non_secret_names declares harmless.
+    """
+    normal = _normal(name)
+    return normal not in non_secret and _CREDENTIAL_NAME.search(normal) is not None
+
+
+def _credential_hint(name: str) -> str:
+    return f"looks like a credential; {USE_AUTH} (if {name!r} carries none, list it in non_secret_names)"
 
 
 def _refuse_runtime_api(endpoint: SplitResult, runtime_api: str, where: str = "endpoint") -> None:
@@ -237,33 +259,36 @@ def _rule_problems(data: Mapping[str, Any], env: Mapping[str, str]) -> list[Prob
     Runtime API one, which only the function's own environment can tell.
     """
     found: list[Problem] = []
+    non_secret = frozenset(_normal(n) for n in data.get("non_secret_names") or [])
     for name in ("headers", "query_params"):
         found += [
-            Problem(f"API_CONFIG.{name}.{key}", f"looks like a credential; {USE_AUTH}")
+            Problem(f"API_CONFIG.{name}.{key}", _credential_hint(key))
             for key in sorted(data.get(name) or {})
-            if looks_like_credential(key)
+            if looks_like_credential(key, non_secret)
         ]
-    found += _url_problems("API_CONFIG.endpoint", data["endpoint"], env)
+    found += _url_problems("API_CONFIG.endpoint", data["endpoint"], env, non_secret)
     auth = data.get("auth") or {}
     if auth.get("token_url"):
-        found += _url_problems("API_CONFIG.auth.token_url", auth["token_url"], env)
+        found += _url_problems("API_CONFIG.auth.token_url", auth["token_url"], env, non_secret)
     found += [
         Problem(f"API_CONFIG.auth.token_params.{key}", f"looks like a credential; {KEEP_IN_SECRET}")
         for key in sorted(auth.get("token_params") or {})
-        if looks_like_credential(key)
+        if looks_like_credential(key, non_secret)
     ]
     if "body" in data and str(data.get("method", "GET")).upper() != "POST":
         found.append(Problem("API_CONFIG.body", "is allowed only with method POST"))
     return found + _incremental_problems(data)
 
 
-def _url_problems(path: str, url: str, env: Mapping[str, str]) -> list[Problem]:
+def _url_problems(
+    path: str, url: str, env: Mapping[str, str], non_secret: frozenset[str] = frozenset()
+) -> list[Problem]:
     """A URL that credentials go to: https (http to loopback for local tests only), none in the URL."""
     parts = urlsplit(url)
     found = [
-        Problem(path, f"query parameter {name!r} looks like a credential; {USE_AUTH}")
+        Problem(path, f"query parameter {name!r} {_credential_hint(name)}")
         for name, _ in parse_qsl(parts.query, keep_blank_values=True)
-        if looks_like_credential(name)
+        if looks_like_credential(name, non_secret)
     ]
     if parts.scheme == "http" and not (
         _is_loopback(parts.hostname or "") and env.get(ALLOW_HTTP_LOOPBACK) == "true"
@@ -364,6 +389,12 @@ def _cursor_value_problems(incremental: Mapping[str, Any], where: str) -> list[P
                     f"is {schema.value_text(initial)}; a string cursor starts at a string",
                 )
             )
+    if cursor_type != "timestamp" and "future_skew" in incremental:
+        found.append(
+            Problem(
+                f"{where}.future_skew", f"applies to timestamp cursors; a {cursor_type} cursor has no future"
+            )
+        )
     if cursor_type != "timestamp" and "format" in incremental:
         found.append(
             Problem(
@@ -429,6 +460,7 @@ def parse_api_config(raw: str, env: Mapping[str, str] | None = None) -> ApiConfi
         pagination=PaginationConfig(**pagination),
         content_types=tuple(t.strip().lower() for t in data.get("content_types", DEFAULT_CONTENT_TYPES)),
         incremental=IncrementalConfig.from_dict(data["incremental"]) if data.get("incremental") else None,
+        non_secret_names=tuple(data.get("non_secret_names") or ()),
     )
 
 

@@ -11,7 +11,10 @@ Event fields (all optional):
                   covers (a backfill, a re-run); run id and partition date follow it
   force           true: fetch again even if this run id already has a complete manifest
   backfill_id     with window: the run is one window of that backfill (`backfill start`); its run
-                  id is bf-<backfill_id>-<start>-<end>, apart from the scheduled runs' ids
+                  id is bf-<backfill_id>-<start>-<end>, apart from the scheduled runs' ids. Such an
+                  event holds only backfill_id and window (and, continuing a partial window, the
+                  resume, run_id and partition_date its result gave): anything else is refused, so a
+                  backfill item can neither rewrite another run's data nor ask for other data
 
 Without a run id, one is derived that stays the same across Lambda's own retries of the event:
 from the scheduled time, else from an EventBridge event's id, else from the request id (Lambda
@@ -146,6 +149,8 @@ def parse_event(event: Any, request_id: str, now: datetime | None = None) -> Run
         raise EventError("force", "must be true or false")
 
     backfill_id = _parse_backfill_id(event.get("backfill_id"), window)
+    if backfill_id is not None:
+        _check_backfill_event(event)
     run_id = event.get("run_id")
     if run_id is not None:
         if not isinstance(run_id, str) or not RUN_ID_PATTERN.match(run_id):
@@ -170,6 +175,8 @@ def parse_event(event: Any, request_id: str, now: datetime | None = None) -> Run
     resume = _parse_resume(event.get("resume"))
     if resume is not None and event.get("run_id") is None:
         raise EventError("resume", "needs the run_id of the run to continue")
+    if backfill_id is not None and window is not None:
+        _check_backfill_names(run_id, partition_date, window, backfill_id)
     return RunRequest(
         run_id=run_id,
         partition_date=partition_date,
@@ -196,6 +203,35 @@ def _parse_backfill_id(value: Any, window: tuple[datetime, datetime] | None) -> 
     if window is None:
         raise EventError("backfill_id", "needs the window this run of the backfill covers")
     return value
+
+
+# What a backfill window's event may hold: the item (backfill_id, window), and what its own resume adds.
+BACKFILL_EVENT_KEYS = ("backfill_id", "window", "resume", "run_id", "partition_date")
+
+
+def _check_backfill_event(event: Mapping[str, Any]) -> None:
+    """An EventError for any key a backfill window's event may not carry (force, query_params, ...)."""
+    extra = sorted(str(key) for key in event if key not in BACKFILL_EVENT_KEYS)
+    if extra:
+        raise EventError(
+            extra[0],
+            f"a backfill window's event takes only {', '.join(BACKFILL_EVENT_KEYS)} (the state machine "
+            f"passes backfill_id and window; a resume adds the others); refused: {', '.join(extra)}",
+        )
+
+
+def _check_backfill_names(
+    run_id: str, partition_date: str, window: tuple[datetime, datetime], backfill_id: str
+) -> None:
+    """A backfill window runs under its own run id and date only: never another run's keys."""
+    expected = window_run_id(window, backfill_id)
+    if run_id != expected:
+        raise EventError("run_id", f"a backfill window's run id is {expected}, not {run_id}")
+    derived = window[0].strftime("%Y-%m-%d")
+    if partition_date != derived:
+        raise EventError(
+            "partition_date", f"a backfill window's partition date is {derived}, not {partition_date}"
+        )
 
 
 def _parse_window(value: Any) -> tuple[datetime, datetime] | None:

@@ -17,9 +17,9 @@ from requests import PreparedRequest
 
 from .auth import Authenticator
 from .config import SourceConfig
+from .cursor_tracker import CursorTracker
 from .events import RunRequest
 from .http_client import Deadline, DeadlineExceeded, Response, UpstreamHTTPError, build_request, fetch
-from .incremental import CursorTracker
 from .landing import PageTarget, land_page
 from .observability import logger, metrics
 from .pagination import LandedPage, PageRequest, PaginationError, Paginator
@@ -50,8 +50,9 @@ def _warn(message: str, **fields: Any) -> None:
 def page_fetcher(
     config: SourceConfig, run: RunRequest, deadline: Deadline, authenticator: Authenticator
 ) -> Callable[[PageRequest], Response]:
-    """Fetches one page; on 401/403 renews the credentials once (the secret read again, bypassing the
-    cache, as it may have rotated; an OAuth2 access token fetched again) and tries again."""
+    """Fetches one page; when the API refuses the credentials (auth.renews_on: 401, and 403 for static
+    keys or with an invalid_token challenge) renews them once (the secret read again, bypassing the
+    cache, as it may have rotated; a new OAuth2 access token) and tries again."""
 
     def attempt(page: PageRequest, renew: bool) -> Response:
         credentials = authenticator.credentials(renew=renew)
@@ -68,7 +69,7 @@ def page_fetcher(
         try:
             return attempt(page, renew=False)
         except UpstreamHTTPError as error:
-            if error.status not in (401, 403) or config.api.auth.type == "none":
+            if not authenticator.renews_on(error.status, error.www_authenticate):
                 raise
             logger.warning(
                 "upstream rejected the credentials; renewing them once",
@@ -127,7 +128,7 @@ def fetch_pages(
             out.stop, out.resume_at = "deadline", request
             return out
         page_started = time.monotonic()
-        seen = CursorTracker(tracker.path, tracker.cursor_type) if tracker else None
+        seen = tracker.fresh() if tracker else None
         try:
             landed = land_page(
                 config, request, fetch_page, sink, target, deadline, request_url, seen.see if seen else None

@@ -31,12 +31,13 @@ from .http_client import Deadline, UpstreamError
 from .incremental_run import IncrementalRun, begin, with_values
 from .landing import PageTarget
 from .manifests import RunResult
-from .observability import logger, metrics
+from .observability import logger, metrics, quiet_libraries
 from .pagination import PaginationError
 from .redaction import REDACTOR
 from .refresh_tokens import RefreshLocked
+from .s3_reads import S3ReadError
 from .sink import MANIFEST_NAME, S3Sink, quarantine_prefix, run_prefix
-from .state import StateConflict, StateLocked
+from .state import StateConflict, StateError, StateLocked
 
 __all__ = ["RunResult", "lambda_handler", "logger", "metrics", "run_ingestion"]
 
@@ -129,7 +130,9 @@ def run_ingestion(
             incremental.abandon()
         raise
     _emit_metrics(fetched, manifest)
-    cursor = incremental.finish(manifest["complete"]) if incremental is not None else None
+    cursor = incremental.finish(manifest["complete"], manifest["records_ingested"]) if incremental else None
+    if incremental is not None:
+        _emit_cursor_metrics(incremental, cursor)
     return manifests.result(manifest, manifest_key, cursor=cursor)
 
 
@@ -185,12 +188,34 @@ def _emit_metrics(fetched: Fetched, manifest: Mapping[str, Any]) -> None:
         metrics.add_metric(name="UpstreamLatency", unit=MetricUnit.Milliseconds, value=latency)
     outcome = OUTCOME_METRIC.get(manifest["status"], "IngestionQuarantined")
     metrics.add_metric(name=outcome, unit=MetricUnit.Count, value=1)
+    masked = sum(p.get("credentials_masked", 0) for p in [*fetched.pages, *fetched.quarantined])
+    if masked:
+        logger.warning(
+            "the API echoed credentials in page bodies: masked before storing", extra={"masked": masked}
+        )
+        metrics.add_metric(name="CredentialsMasked", unit=MetricUnit.Count, value=masked)
+
+
+def _emit_cursor_metrics(incremental: IncrementalRun, cursor: Mapping[str, Any] | None) -> None:
+    """A cursor source: the values it did not adopt, and how many complete runs in a row landed nothing."""
+    tracker = incremental.tracker
+    if tracker is None:
+        return
+    metrics.add_metric(name="CursorValuesRejected", unit=MetricUnit.Count, value=tracker.rejected_total)
+    if tracker.rejected_total:
+        logger.warning(
+            "cursor values not adopted (beyond the bounds)",
+            extra={"rejected": dict(tracker.rejected), "example": tracker.rejected_example},
+        )
+    if cursor is not None and "empty_runs" in cursor:
+        metrics.add_metric(name="ConsecutiveEmptyRuns", unit=MetricUnit.Count, value=cursor["empty_runs"])
 
 
 @metrics.log_metrics
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     """Run one ingestion for this function's source; raise on failure."""
+    quiet_libraries()
     try:
         config = load_config()
         run = parse_event(event, getattr(context, "aws_request_id", "local"))
@@ -216,6 +241,8 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
                 EventError,
                 RefreshLocked,
                 TokenNotSaved,
+                StateError,
+                S3ReadError,
             ),
         ):
             logger.error("run failed", extra={"error": str(exc), "error_type": type(exc).__name__})

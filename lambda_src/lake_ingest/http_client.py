@@ -1,10 +1,11 @@
 """Calling the upstream API: auth, timeouts, bounded retries with full jitter, status checks.
 
-Retries cover connection errors, timeouts, 429 and 5xx. `Retry-After` (seconds or HTTP date) is
-honoured, but never below the jittered backoff (so `Retry-After: 0` does not burn every attempt at
-once) and never past the Lambda deadline. Any 4xx/5xx left after the retries raises: an error
-response is never handed on as data. Redirects are followed by hand, on the request's own origin
-only (see redirects.py); any other redirect raises.
+Retries cover connection errors, timeouts, 408, 429, 5xx, and a 403 that says it is a rate limit (a
+`Retry-After` header, or `X-RateLimit-Remaining: 0`: GitHub answers its rate limits so).
+`Retry-After` (seconds or HTTP date) is honoured, but never below the jittered backoff (so
+`Retry-After: 0` does not burn every attempt at once) and never past the Lambda deadline. Any
+4xx/5xx left after the retries raises: an error response is never handed on as data. Redirects are
+followed by hand, on the request's own origin only (see redirects.py); any other redirect raises.
 """
 
 from __future__ import annotations
@@ -41,10 +42,14 @@ class UpstreamHTTPError(UpstreamError):
     so that a caller that retried on its own (after re-reading the secret) can say so.
     """
 
-    def __init__(self, message: str, status: int, detail: str = "") -> None:
+    def __init__(
+        self, message: str, status: int, detail: str = "", www_authenticate: str | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.detail = detail
+        # The challenge of a 401/403 (RFC 6750 3: `Bearer error="invalid_token"`), to decide on renewal.
+        self.www_authenticate = www_authenticate
 
 
 class DeadlineExceeded(UpstreamError):
@@ -64,6 +69,10 @@ class Deadline:
 
     def seconds_left(self) -> float:
         return self._remaining_ms() / 1000.0 - self.margin_seconds
+
+    def reserving(self, seconds: float) -> Deadline:
+        """The same deadline, `seconds` earlier: what must still happen after a call has time for it."""
+        return Deadline(self._remaining_ms, self.margin_seconds + seconds)
 
 
 @dataclass
@@ -289,11 +298,15 @@ def fetch(
                     read_timeout=timeout,
                 )
             retry_after = parse_retry_after(raw.headers.get("Retry-After"))
+            challenge = raw.headers.get("WWW-Authenticate")
+            retryable = status in RETRYABLE_STATUS or _rate_limited(raw)
             excerpt = _error_excerpt(raw)
             problem = f"HTTP {status}" + (f": {excerpt}" if excerpt else "")
-            if status not in RETRYABLE_STATUS:
+            if not retryable:
                 detail = f"{problem} for {request.method} {url}"
-                raise UpstreamHTTPError(f"upstream returned {detail} (not retried)", status, detail)
+                raise UpstreamHTTPError(
+                    f"upstream returned {detail} (not retried)", status, detail, challenge
+                )
 
         if attempt == max_attempts:
             message = f"upstream {problem} for {request.method} {url} after {attempt} attempt(s)"
@@ -309,6 +322,13 @@ def fetch(
         log("upstream call failed, retrying", attempt=attempt, problem=problem, wait_seconds=round(wait, 3))
         sleep(wait)
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _rate_limited(raw: requests.Response) -> bool:
+    """A 403 that is a rate limit, not a refusal: it says when to come back, or that none are left."""
+    if raw.status_code != 403:
+        return False
+    return bool(raw.headers.get("Retry-After")) or raw.headers.get("X-RateLimit-Remaining", "").strip() == "0"
 
 
 def _error_excerpt(raw: requests.Response) -> str:

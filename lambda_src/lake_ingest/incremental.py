@@ -43,12 +43,18 @@ _NAIVE_EPOCH = datetime(1970, 1, 1)
 # An epoch number at or above this is in milliseconds: as seconds it would be after the year 5000,
 # as milliseconds it is March 1973.
 EPOCH_MS_THRESHOLD = Decimal(100_000_000_000)
+# Past the year 9999 even as milliseconds: no instant Python can hold.
+EPOCH_LIMIT = Decimal(253_402_300_800_000)
 _EPOCH_TEXT = re.compile(r"^-?[0-9]{9,}(\.[0-9]+)?$")
 # A date with an offset and no time: Python 3.11 reads "2026-01-01+01:00" as 01:00 UTC, so the
 # midnight it means is written out before parsing.
 _DATE_WITH_OFFSET = re.compile(r"^([0-9]{4}-[0-9]{2}-[0-9]{2})([+-][0-9]{2}:?[0-9]{2})$")
 _EXAMPLE_CHARS = 80
-_MISSING = object()
+# Bounds on a cursor value (cursor_tracker.py): longer text, or a number of more digits, is never
+# adopted: every later request would carry it (a 300 KB cursor is an HTTP 414 on every run).
+MAX_CURSOR_TEXT = 1024
+MAX_CURSOR_DIGITS = 40
+DEFAULT_FUTURE_SKEW = "1h"
 
 
 class IncrementalError(ValueError):
@@ -173,6 +179,8 @@ class IncrementalConfig:
     cursor_type: str = "timestamp"
     initial_value: str | int | float | None = None
     lookback: Duration | float | int | None = None
+    # A timestamp cursor value later than the run's start plus this is not adopted (cursor_tracker.py).
+    future_skew: Duration = Duration(1, "h")
 
     @property
     def zone(self) -> zoneinfo.ZoneInfo:
@@ -199,7 +207,7 @@ class IncrementalConfig:
         fmt = str(data.get("format", "iso8601"))
         check_format(fmt)
         if kind == "window":
-            for name in ("cursor_path", "cursor_type", "initial_value", "lookback"):
+            for name in ("cursor_path", "cursor_type", "initial_value", "lookback", "future_skew"):
                 if name in data:
                     raise IncrementalError(name, 'applies only to type "cursor"')
             return cls(type="window", window=window, lag=lag, format=fmt, timezone=timezone)
@@ -229,6 +237,11 @@ class IncrementalConfig:
         except CursorValueError as exc:
             raise IncrementalError("initial_value", str(exc)) from None
         lookback = _parse_lookback(data.get("lookback"), cursor_type)
+        if "future_skew" in data and cursor_type != "timestamp":
+            raise IncrementalError(
+                "future_skew", f"applies only to timestamp cursors, not a {cursor_type} cursor"
+            )
+        future_skew = parse_duration(data.get("future_skew", DEFAULT_FUTURE_SKEW), "future_skew")
         return cls(
             type="cursor",
             window=window,
@@ -239,6 +252,7 @@ class IncrementalConfig:
             cursor_type=cursor_type,
             initial_value=initial_value,
             lookback=lookback,
+            future_skew=future_skew,
         )
 
 
@@ -398,14 +412,23 @@ def substitute_url(url: str, values: Mapping[str, str]) -> str:
 # -- cursor values -----------------------------------------------------------------------------------
 
 
-def _excerpt(value: Any) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, default=str)
+def excerpt(value: Any) -> str:
+    """A value as text, at most 80 characters (for messages and manifests)."""
+    try:
+        text = value if isinstance(value, str) else json.dumps(value, default=str)
+    except (ValueError, RecursionError):  # an integer past Python's digit limit, a value nested too deep
+        text = f"<{type(value).__name__}>"
     return text if len(text) <= _EXAMPLE_CHARS else text[: _EXAMPLE_CHARS - 1] + "…"
+
+
+_excerpt = excerpt
 
 
 def _from_epoch(number: Decimal, original: Any) -> datetime:
     if not number.is_finite():
         raise CursorValueError(f"{_excerpt(original)!r} is not a timestamp")
+    if abs(number) >= EPOCH_LIMIT:
+        raise CursorValueError(f"{_excerpt(original)!r} is out of range for a timestamp")
     seconds = number / 1000 if abs(number) >= EPOCH_MS_THRESHOLD else number
     micros = int((seconds * 1_000_000).to_integral_value(rounding=ROUND_FLOOR))
     try:
@@ -414,12 +437,22 @@ def _from_epoch(number: Decimal, original: Any) -> datetime:
         raise CursorValueError(f"{_excerpt(original)!r} is out of range for a timestamp") from None
 
 
+def _decimal(value: int | float | Decimal) -> Decimal:
+    """A number as a Decimal; an integer past Python's int-to-text digit limit (4300) is not one."""
+    try:
+        return value if isinstance(value, Decimal) else Decimal(str(value))
+    except ValueError:
+        raise CursorValueError(
+            f"a number of more than {MAX_CURSOR_DIGITS} digits is not a cursor value"
+        ) from None
+
+
 def _timestamp_key(value: Any) -> datetime:
     if isinstance(value, datetime):
         return _utc(value)
     if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
-        return _from_epoch(Decimal(str(value)), value)
-    if isinstance(value, str):
+        return _from_epoch(_decimal(value), value)
+    if isinstance(value, str) and len(value) <= MAX_CURSOR_TEXT:
         text = value.strip()
         if _EPOCH_TEXT.match(text):
             return _from_epoch(Decimal(text), value)
@@ -430,6 +463,8 @@ def _timestamp_key(value: Any) -> datetime:
             return _utc(datetime.fromisoformat(text))
         except ValueError:
             pass
+        except OverflowError:  # 9999-12-31T23:00:00-05:00 is past the last instant Python can hold in UTC
+            raise CursorValueError(f"{_excerpt(value)!r} is out of range for a timestamp") from None
     raise CursorValueError(
         f"{_excerpt(value)!r} is not a timestamp (ISO 8601 such as 2026-01-31T06:00:00Z, "
         "or epoch seconds or milliseconds)"
@@ -440,8 +475,8 @@ def _number_key(value: Any) -> Decimal:
     if isinstance(value, Decimal):
         number = value
     elif isinstance(value, (int, float)) and not isinstance(value, bool):
-        number = Decimal(str(value))
-    elif isinstance(value, str):
+        number = _decimal(value)
+    elif isinstance(value, str) and len(value) <= MAX_CURSOR_TEXT:
         try:
             number = Decimal(value.strip())
         except InvalidOperation:
@@ -496,95 +531,3 @@ def format_cursor(value: Any, cursor_type: str, fmt: str = "iso8601", tz: str = 
     if cursor_type == "number":
         return format(key, "f")
     return str(key)
-
-
-def _at_path(record: Any, path: tuple[str, ...]) -> Any:
-    """The value at a dot path (list items by index), or _MISSING."""
-    node = record
-    for part in path:
-        if isinstance(node, Mapping) and part in node:
-            node = node[part]
-        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
-            node = node[int(part)]
-        else:
-            return _MISSING
-    return node
-
-
-class CursorTracker:
-    """The largest cursor value among the records a run landed, in bounded memory.
-
-    It keeps the maximum (as found, and its key), two counts and one example of a value that could
-    not be read, never the records: a run may land millions of them.
-    """
-
-    def __init__(self, cursor_path: str, cursor_type: str) -> None:
-        if cursor_type not in CURSOR_TYPES:
-            raise _unknown_type(cursor_type)
-        self._path = tuple(cursor_path.split(".")) if cursor_path else ()
-        self._type = cursor_type
-        self._max: Any = None
-        self._max_key: Any = None
-        self.records_without_cursor = 0
-        self.unparseable = 0
-        self.unparseable_example: str | None = None
-
-    def see(self, record: Any) -> None:
-        """Take one decoded record into account."""
-        value = _at_path(record, self._path)
-        if value is _MISSING or value is None:
-            self.records_without_cursor += 1
-            return
-        try:
-            key = cursor_key(value, self._type)
-        except CursorValueError:
-            self.unparseable += 1
-            if self.unparseable_example is None:
-                self.unparseable_example = _excerpt(value)
-            return
-        self._offer(value, key)
-
-    def merge(self, other_max: Any) -> None:
-        """Take another maximum into account (e.g. the pages of a partial run being resumed)."""
-        if other_max is not None:
-            self._offer(other_max, cursor_key(other_max, self._type))
-
-    def absorb(self, other: CursorTracker) -> None:
-        """Add what another tracker saw (one page's, once the page is landed as data): its maximum,
-        its counts and, if this one has none, its example."""
-        if other._max_key is not None:
-            self._offer(other._max, other._max_key)
-        self.records_without_cursor += other.records_without_cursor
-        self.unparseable += other.unparseable
-        if self.unparseable_example is None:
-            self.unparseable_example = other.unparseable_example
-
-    def _offer(self, value: Any, key: Any) -> None:
-        if self._max_key is None or key > self._max_key:
-            self._max, self._max_key = value, key
-
-    @property
-    def path(self) -> str:
-        return ".".join(self._path)
-
-    @property
-    def cursor_type(self) -> str:
-        return self._type
-
-    @property
-    def maximum(self) -> Any:
-        """The largest value as it was found in its record; None when no record had one."""
-        return self._max
-
-    @property
-    def maximum_key(self) -> Any:
-        return self._max_key
-
-    def as_dict(self) -> dict[str, Any]:
-        """For the run's manifest."""
-        return {
-            "max_seen": self._max,
-            "records_without_cursor": self.records_without_cursor,
-            "unparseable": self.unparseable,
-            "unparseable_example": self.unparseable_example,
-        }

@@ -4,9 +4,12 @@ A window source needs no state: the event (its scheduled time, or an explicit wi
 window, so every retry of a slot asks for the same data and writes the same keys. A cursor source
 takes a lease on its state in the lake before it fetches anything (a concurrent run of the source
 fails at once and fetches nothing), sends the stored cursor less the lookback, watches the records
-it lands for the largest cursor value, and moves the stored cursor only after its manifest says the
-run is complete, never backward. A partial run keeps what it sent and saw in its manifest, so its
-resumption sends the same cursor; a crashed run's lease expires after the function's timeout.
+it lands for the largest cursor value (cursor_tracker.py: implausible values are counted, never
+adopted), and moves the stored cursor only after its manifest says the run is complete, never
+backward. A partial run keeps what it sent and saw in its manifest, so its resumption sends the same
+cursor; a crashed run's lease expires after the function's timeout. Whatever fails once the lease is
+taken gives it back. A stored cursor beyond the bounds (adopted from a bad record by an earlier
+version, or set by hand) fails the run with what to do rather than asking for nothing, run after run.
 """
 
 from __future__ import annotations
@@ -17,18 +20,23 @@ from datetime import datetime
 from typing import Any
 
 from .config import ApiConfig, SourceConfig
+from .cursor_tracker import CursorTracker, bound_problem, describe_rejection
 from .events import EventError, RunRequest
 from .incremental import (
-    CursorTracker,
+    CursorValueError,
     IncrementalConfig,
     apply_lookback,
+    cursor_key,
+    excerpt,
     format_cursor,
+    plus,
     substitute,
     substitute_url,
     window_for,
+    zone,
 )
 from .observability import logger
-from .state import Lease, StateStore, kms_encryption, state_key
+from .state import Lease, StateError, StateStore, kms_encryption, state_key
 
 
 @dataclass
@@ -48,10 +56,11 @@ class IncrementalRun:
             return dict(self.facts)
         return {**self.facts, **self.tracker.as_dict()}
 
-    def finish(self, complete: bool) -> dict[str, Any] | None:
+    def finish(self, complete: bool, records: int | None) -> dict[str, Any] | None:
         """After the manifest: advance the stored cursor if the run is complete, else release it.
 
-        Returns how the stored cursor moved ({"from", "to"}), or None for a window source.
+        Returns how the stored cursor moved ({"from", "to", "moved"}, and for a complete run
+        "empty_runs": how many complete runs in a row landed no records), or None for a window source.
         """
         if self.store is None or self.lease is None or self.tracker is None:
             return None
@@ -59,11 +68,16 @@ class IncrementalRun:
             self.store.release(self.lease)
             return {"from": self.lease.state.cursor, "to": self.lease.state.cursor, "moved": False}
         covered = {"sent": self.values["cursor"], "max_seen": self.tracker.maximum}
-        doc = self.store.advance(self.lease, self.tracker.maximum, self.config.cursor_type, covered)
+        if self.tracker.rejected_total:
+            covered["rejected"] = dict(self.tracker.rejected)
+        doc = self.store.advance(
+            self.lease, self.tracker.maximum, self.config.cursor_type, covered, landed_records=records or 0
+        )
         return {
             "from": self.lease.state.cursor,
             "to": doc.cursor,
             "moved": doc.cursor != self.lease.state.cursor,
+            "empty_runs": doc.empty_runs,
         }
 
     def abandon(self) -> None:
@@ -104,19 +118,11 @@ def begin(
         sse=kms_encryption(config.kms_key_arn),
     )
     lease = store.acquire(run.run_id, lease_seconds, inc.cursor_type)
-    tracker = CursorTracker(inc.cursor_path, inc.cursor_type)
-    if resumed:  # the partial run's cursor, so that its remaining pages ask for the same records
-        stored, sent = resumed.get("stored"), str(resumed["sent"])
-        tracker.merge(resumed.get("max_seen"))
-    else:
-        stored = lease.state.cursor
-        start = inc.initial_value if stored is None else stored
-        sent = format_cursor(
-            apply_lookback(start, inc.cursor_type, inc.lookback, inc.timezone),
-            inc.cursor_type,
-            inc.format,
-            inc.timezone,
-        )
+    try:
+        tracker, stored, sent = _cursor_to_send(inc, lease.state.cursor, now, resumed, store.where)
+    except BaseException:
+        store.release(lease)  # nothing was fetched: the next run must not wait for the lease to expire
+        raise
     facts = {
         "type": "cursor",
         "cursor_path": inc.cursor_path,
@@ -125,6 +131,46 @@ def begin(
         "sent": sent,
     }
     return IncrementalRun(inc, {"cursor": sent}, facts, tracker, store, lease)
+
+
+def _cursor_to_send(
+    inc: IncrementalConfig, stored: Any, now: datetime, resumed: Mapping[str, Any] | None, where: str
+) -> tuple[CursorTracker, Any, str]:
+    """The run's tracker, the stored cursor and the {cursor} text it sends.
+
+    A fresh run sends `initial_value` as written, or the stored cursor less the lookback; a resumed one
+    what its partial run sent (so its remaining pages ask for the same records).
+    """
+    not_after = plus(now, inc.future_skew, zone("UTC")) if inc.cursor_type == "timestamp" else None
+    tracker = CursorTracker(inc.cursor_path, inc.cursor_type, not_after)
+    if resumed:
+        tracker.merge(resumed.get("max_seen"))
+        tracker.rejected.update(resumed.get("rejected") or {})
+        return tracker, resumed.get("stored"), str(resumed["sent"])
+    if stored is None:
+        return tracker, None, format_cursor(inc.initial_value, inc.cursor_type, inc.format, inc.timezone)
+    _check_stored(stored, inc, not_after, where)
+    sent = apply_lookback(stored, inc.cursor_type, inc.lookback, inc.timezone)
+    return tracker, stored, format_cursor(sent, inc.cursor_type, inc.format, inc.timezone)
+
+
+def _check_stored(stored: Any, inc: IncrementalConfig, not_after: datetime | None, where: str) -> None:
+    """A StateError with the repair when the stored cursor is one no run would adopt now."""
+    try:
+        key = cursor_key(stored, inc.cursor_type)
+    except (CursorValueError, ArithmeticError):
+        problem = f"is not a {inc.cursor_type}"
+    else:
+        reason = bound_problem(stored, key, inc.cursor_type, not_after)
+        problem = f"is {describe_rejection(reason, not_after)}" if reason else ""
+    if problem:
+        raise StateError(
+            f"the stored cursor {excerpt(stored)!r} in {where} {problem}: "
+            "no run would adopt it now (an earlier version took it from a bad record, or it was set by "
+            "hand), "
+            "and from it every run would ask for nothing. Set it to the last good value: python -m "
+            "lake_ingest state set --config source.json --value <value> (README: repairing a cursor)"
+        )
 
 
 def _check_window_fits(inc: IncrementalConfig | None, run: RunRequest) -> None:

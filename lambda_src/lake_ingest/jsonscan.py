@@ -25,6 +25,8 @@ _DELIMITERS = frozenset(" \t\n\r,]}")
 _KINDS = {"{": "object", '"': "string", "t": "boolean", "f": "boolean", "n": "null"}
 
 Path = tuple[str, ...]
+# What a record the decoder could not build is handed to `on_record` as (it is still counted and stored).
+UNREADABLE: Any = object()
 _NeedMore = Generator[None, None, Any]
 
 
@@ -34,6 +36,11 @@ class ScanError(ValueError):
 
 class ValueTooLarge(ValueError):
     """One JSON value is larger than the scanner may hold."""
+
+
+class Undecodable(ValueTooLarge):
+    """A valid JSON value Python's decoder cannot build: nested deeper than it recurses, or an integer
+    past the int-to-text digit limit (4300 digits). A record like that is stepped over (and counted)."""
 
 
 def split_path(dot_path: str) -> Path:
@@ -172,6 +179,11 @@ class JsonScanner:
             except json.JSONDecodeError as exc:
                 if self._eof or not (exc.pos >= len(buf) - _TAIL or exc.msg.startswith("Unterminated")):
                     raise ScanError(f"{exc.msg} at character {self._offset + exc.pos}") from None
+            except (ValueError, RecursionError) as exc:
+                raise Undecodable(
+                    f"the JSON value at character {self._where()} cannot be decoded ({type(exc).__name__}: "
+                    f"{str(exc)[:80]})"
+                ) from None
             else:
                 # A number that ends near the end of the buffer may continue in the next chunk
                 # ("1." + "5e3"): take it only once a delimiter follows.
@@ -272,6 +284,50 @@ class JsonScanner:
             index += 1
             more = yield from self._separator("]")
 
+    def _skip_value(self) -> _NeedMore:
+        """Step over one value without decoding it, in bounded memory (a record the decoder cannot build).
+
+        Strings are stepped over with their escapes, brackets counted; the value's inner syntax is not
+        checked (the decoder got past it, or failed only on depth or digits).
+        """
+        depth, in_string, escaped = 0, False, False
+        while True:
+            buf, i = self._buf, self._pos
+            while i < len(buf):
+                char = buf[i]
+                if in_string:
+                    if escaped:
+                        escaped = False
+                    elif char == "\\":
+                        escaped = True
+                    elif char == '"':
+                        in_string = False
+                        if depth == 0:
+                            self._pos = i + 1
+                            return
+                elif char == '"':
+                    in_string = True
+                elif char in "[{":
+                    depth += 1
+                elif char in "]}":
+                    if depth == 0:  # the end of the enclosing array: a scalar ended here
+                        self._pos = i
+                        return
+                    depth -= 1
+                    if depth == 0:
+                        self._pos = i + 1
+                        return
+                elif depth == 0 and char in _DELIMITERS:
+                    self._pos = i
+                    return
+                i += 1
+            self._pos = i
+            if self._eof:
+                if depth or in_string:
+                    raise ScanError("body ended inside a JSON value")
+                return
+            yield
+
     def _record(self, element: Any) -> None:
         if self._on_record is not None and self._counting_records:
             self._on_record(element)
@@ -306,11 +362,16 @@ class JsonScanner:
                     else:
                         break  # a number cut by the chunk end, or an error: the slow path decides
                     pos += 1
-            except json.JSONDecodeError:
+            except (ValueError, RecursionError):  # JSONDecodeError is a ValueError: the slow path decides
                 pass
             # Slow path: one element that may span chunks.
             yield from self._peek()
-            self._record((yield from self._decode()))
+            try:
+                element = yield from self._decode()
+            except Undecodable:
+                yield from self._skip_value()
+                element = UNREADABLE
+            self._record(element)
             count += 1
             if not (yield from self._separator("]")):
                 return count

@@ -4,6 +4,10 @@ Pages up to `max_parse_bytes` are read whole and checked before anything is writ
 pages stream into a multipart upload while they are scanned; if the scan finds the body bad, the
 upload is aborted before it completes (no data object appears) and the page is fetched again
 into quarantine. Any other failure aborts the upload and raises.
+
+A credential the API echoes in a body (a `links.self` with `?api_key=...`) is masked as `***` before
+the body is scanned or stored (redaction.BodyMasker): the lake never holds one, and the page's
+manifest entry counts what was masked (`credentials_masked`).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from .http_client import Deadline, Response
 from .jsonscan import ScanResult
 from .pagination import PageRequest
 from .records import BodyScanner, media_type, quarantine_reason, records_note, scanner_for
+from .redaction import REDACTOR, BodyMasker
 from .sink import S3Sink, StoredObject, page_key
 
 METADATA_VALUE_LIMIT = 512
@@ -71,16 +76,19 @@ def land_page(
     """
     api = config.api
     response = fetch_page(request)
+    masker = REDACTOR.body_masker()
     try:
         content_type = response.content_type
         reason: str | None
         if not api.accepts(content_type):
             reason = f"content type '{media_type(content_type)}' is not one of API_CONFIG.content_types"
-            stored = _store(sink, target, request.index, response, response.iter_body(deadline), reason)
-            return _landed(request, response, stored, ScanResult(), reason, request_url)
+            stored = _store(
+                sink, target, request.index, response, masker.filter(response.iter_body(deadline)), reason
+            )
+            return _landed(request, response, stored, ScanResult(), reason, request_url, masker)
 
         scanner = scanner_for(content_type, api, on_record)
-        body = response.iter_body(deadline)
+        body = masker.filter(response.iter_body(deadline))
         head, size = [], 0
         for chunk in body:
             head.append(chunk)
@@ -92,7 +100,7 @@ def land_page(
             scan = scanner.close()
             reason = quarantine_reason(scan, content_type, size)
             stored = _store(sink, target, request.index, response, head, reason)
-            return _landed(request, response, stored, scan, reason, request_url)
+            return _landed(request, response, stored, scan, reason, request_url, masker)
 
         stream = _checked(head, size, body, scanner, content_type)
         try:
@@ -100,9 +108,11 @@ def land_page(
         except BadBody as bad:
             response.close()
             response = fetch_page(request)  # the aborted upload kept nothing: fetch it into quarantine
-            stored = _store(sink, target, request.index, response, response.iter_body(deadline), bad.reason)
-            return _landed(request, response, stored, ScanResult(), bad.reason, request_url)
-        return _landed(request, response, stored, scanner.close(), None, request_url)
+            masker = REDACTOR.body_masker()
+            body = masker.filter(response.iter_body(deadline))
+            stored = _store(sink, target, request.index, response, body, bad.reason)
+            return _landed(request, response, stored, ScanResult(), bad.reason, request_url, masker)
+        return _landed(request, response, stored, scanner.close(), None, request_url, masker)
     finally:
         response.close()
 
@@ -158,6 +168,7 @@ def _landed(
     scan: ScanResult,
     reason: str | None,
     request_url: Callable[[Response], str],
+    masker: BodyMasker,
 ) -> LandedObject:
     entry: dict[str, Any] = {
         "index": request.index,
@@ -173,6 +184,8 @@ def _landed(
         "attempts": response.attempts,
         "latency_ms": round(response.latency_ms, 1),
     }
+    if masker.masked:
+        entry["credentials_masked"] = masker.masked
     if reason is None:
         entry["records"] = scan.records
         entry["records_note"] = records_note(scan, stored.raw_bytes)

@@ -42,6 +42,9 @@ EXPIRY_MARGIN_SECONDS = 60.0
 # Without expires_in (RFC 6749 makes it optional) a token is used this long; a 401 ends it sooner.
 DEFAULT_LIFETIME_SECONDS = 3600.0
 ERROR_DESCRIPTION_LIMIT = 200
+# A token answer is a small JSON object (RFC 6749 5.1): more than this, decoded, is refused unread, so a
+# compressed answer that inflates without end (a 299 KiB gzip body) cannot exhaust the memory.
+TOKEN_ANSWER_LIMIT = 64 * 1024
 # The grant each oauth2 auth type sends.
 GRANTS = {"oauth2_client_credentials": "client_credentials", "oauth2_refresh_token": "refresh_token"}
 
@@ -117,6 +120,7 @@ def request_token(
                 headers={"Accept": "application/json"},
                 timeout=(min(timeout, 10.0), timeout),
                 allow_redirects=False,
+                stream=True,
             )
         except requests.Timeout:
             problem, status, retry_after = f"timed out after {timeout:.1f}s", None, None
@@ -142,12 +146,36 @@ def request_token(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+def _answer_json(answer: requests.Response, where: str) -> Any:
+    """The answer's JSON value, read at most TOKEN_ANSWER_LIMIT bytes (decoded) far; None if not JSON."""
+    data = bytearray()
+    try:
+        while len(data) <= TOKEN_ANSWER_LIMIT:
+            chunk = answer.raw.read(TOKEN_ANSWER_LIMIT + 1 - len(data), decode_content=True)
+            if not chunk:
+                break
+            data += chunk
+    except (requests.RequestException, OSError, ValueError) as exc:
+        raise TokenError(
+            f"the {where}'s answer could not be read ({type(exc).__name__})", answer.status_code
+        ) from None
+    finally:
+        answer.close()
+    if len(data) > TOKEN_ANSWER_LIMIT:
+        raise TokenError(
+            f"the {where} answered HTTP {answer.status_code} with more than {TOKEN_ANSWER_LIMIT} bytes "
+            "(decoded); a token answer is a small JSON object: refused unread",
+            answer.status_code,
+        )
+    try:
+        return json.loads(bytes(data))
+    except ValueError:
+        return None
+
+
 def parse_token(answer: requests.Response, where: str) -> AccessToken:
     """The access token (and any rotated refresh token) in a 200 answer, registered for redaction."""
-    try:
-        body = answer.json()
-    except ValueError:
-        body = None
+    body = _answer_json(answer, where)
     if not isinstance(body, dict):
         raise TokenError(
             f"the {where} answered 200 without a JSON object (Content-Type "
@@ -155,7 +183,7 @@ def parse_token(answer: requests.Response, where: str) -> AccessToken:
             200,
         )
     tokens = [body.get(k) for k in ("access_token", "refresh_token", "id_token")]
-    REDACTOR.add(t for t in tokens if isinstance(t, str))
+    REDACTOR.add_secret(t for t in tokens if isinstance(t, str))
     access, refresh = tokens[0], tokens[1]
     if not isinstance(access, str) or not access:
         raise TokenError(
@@ -195,11 +223,9 @@ def _lifetime(expires_in: Any, where: str) -> float:
 def _refusal(answer: requests.Response) -> tuple[str, str | None]:
     """`HTTP <status> <error>: <error_description>` from an RFC 6749 5.2 error answer, scrubbed."""
     try:
-        body = answer.json()
-    except ValueError:
+        body = _answer_json(answer, "token endpoint")
+    except TokenError:
         body = None
-    finally:
-        answer.close()
     if not isinstance(body, dict) or not isinstance(body.get("error"), str):
         return f"HTTP {answer.status_code}", None
     code = REDACTOR.scrub(body["error"])[:80]

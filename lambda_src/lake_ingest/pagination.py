@@ -32,6 +32,11 @@ RESUME_KEYS = {
 }
 
 
+# A next URL or cursor longer than this is refused: it would go into every later request of the run (an
+# HTTP 414) and into its resume event (Step Functions caps a state at 256 KiB).
+MAX_STATE_TEXT = 8192
+
+
 class PaginationError(RuntimeError):
     """The API's pagination cannot be followed safely (the message says why)."""
 
@@ -180,7 +185,13 @@ def _text_value(value: Any, path: str) -> str | None:
         return None
     if isinstance(value, (dict, list)):
         raise PaginationError(f"the value at '{path}' is a JSON {type(value).__name__}, not a URL or cursor")
-    return str(value)
+    text = value if isinstance(value, str) else str(value)
+    if len(text) > MAX_STATE_TEXT:
+        raise PaginationError(
+            f"the value at '{path}' is {len(text)} characters long, more than {MAX_STATE_TEXT}: not a URL or "
+            "cursor to send with every later page"
+        )
+    return text
 
 
 def _whole_value(value: Any, path: str) -> int | None:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from .config import ApiConfig
-from .jsonscan import JsonScanner, ScanResult
+from .jsonscan import UNREADABLE, JsonScanner, ScanResult
 
 
 class BodyScanner(Protocol):
@@ -71,12 +71,12 @@ class LineCounter:
         line, too_long = bytes(self._partial), self._too_long
         self._partial, self._too_long = bytearray(), False
         if too_long or line.strip():
-            record = None
+            record: Any = UNREADABLE
             if not too_long:
                 try:
                     record = json.loads(line)
-                except ValueError:
-                    record = None
+                except (ValueError, RecursionError):
+                    record = UNREADABLE
             assert self._on_record is not None
             self._on_record(record)
 

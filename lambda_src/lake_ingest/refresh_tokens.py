@@ -9,13 +9,19 @@ the secret before anyone reads the secret again. Two guards do that:
    the cursor state): a run exchanges only while it holds it; the others wait for it to be released,
    then read the secret again and exchange the token the holder wrote. A holder that crashed
    blocks the others only until its lease runs out (bounded by the token request's retries).
-2. **A compare-and-write on the secret.** The holder writes the rotated token as a new version whose
-   ClientRequestToken (its VersionId) is derived from the version it read. Secrets Manager refuses
-   a second, different version with that id (PutSecretValue is idempotent per ClientRequestToken:
-   https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_PutSecretValue.html), so a run
-   whose lease ran out can never write over the token of the run that took over; and the version is
-   written only if AWSCURRENT is still the one read (an operator's new token is never overwritten).
-   botocore's retries of the write are safe for the same reason: the same id and value do nothing.
+2. **A compare-and-swap on the secret.** The holder writes the rotated token as a new version with
+   only the staging label ROTATED_LABEL (AWSCURRENT stays where it is: PutSecretValue moves only the
+   labels it is given), whose ClientRequestToken (its VersionId) is derived from the version it read:
+   Secrets Manager refuses a second, different version with that id (PutSecretValue is idempotent per
+   ClientRequestToken: https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_PutSecretValue.html),
+   so a run whose lease ran out can never write over the token of the run that took over. Then it
+   moves AWSCURRENT to it with UpdateSecretVersionStage, naming the version read as RemoveFromVersionId:
+   Secrets Manager fails that call when AWSCURRENT is on any other version
+   (https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_UpdateSecretVersionStage.html),
+   so an operator's token written at any moment is never demoted. botocore's retries of either call
+   are safe: the same id and value do nothing, and a label already moved is recognised.
+
+refresh_exchange.py builds the whole protocol on these two (shared access tokens, write-ahead copy).
 """
 
 from __future__ import annotations
@@ -33,12 +39,15 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from .redaction import REDACTOR
+from .s3_reads import read_object
 from .state import STATE_DIR, _code, _is_conflict, bucket_target
 
 LOCK_NAME = "oauth2-refresh.lock"
 # Version ids of rotated tokens: uuid5 of this namespace, the secret ARN and the version rotated from.
 VERSION_NAMESPACE = uuid.UUID("7f4d3a52-2b1e-4c55-9a61-6c1d2f0e8b93")
 POLL_SECONDS = (0.2, 0.6)
+# The staging label of a version a run wrote (AWSCURRENT is then moved to it by a compare-and-swap).
+ROTATED_LABEL = "LAKEINGEST_ROTATED"
 
 
 def lock_key(raw_prefix: str) -> str:
@@ -136,16 +145,16 @@ class RefreshLease:
 
     def _read(self) -> tuple[dict[str, Any] | None, str | None]:
         try:
-            response = self._client.get_object(**self._target, Key=self._key)
+            body, etag = read_object(self._client, self._target, self._key)
         except ClientError as exc:
             if _code(exc) == "NoSuchKey":
                 return None, None
             raise
         try:
-            doc = json.loads(response["Body"].read())
+            doc = json.loads(body)
         except ValueError:
             doc = {}  # unreadable: treated as expired, and replaced
-        return (doc if isinstance(doc, dict) else {}), str(response["ETag"])
+        return (doc if isinstance(doc, dict) else {}), etag
 
 
 class SecretStore:
@@ -166,24 +175,46 @@ class SecretStore:
             REDACTOR.add(str(v) for v in value.values() if isinstance(v, str))
         return SecretVersion(value if isinstance(value, dict) else {}, str(response["VersionId"]))
 
+    def rotated_version_id(self, from_version: str) -> str:
+        """The VersionId of the version rotated from `from_version` (the same in every run)."""
+        return str(uuid.uuid5(VERSION_NAMESPACE, f"{self.secret_arn}#{from_version}"))
+
     def write_after(self, read: SecretVersion, value: Mapping[str, Any]) -> str:
-        """Write `value` as the version after `read`; RotationConflict if the secret moved on meanwhile."""
-        current = self._client.get_secret_value(SecretId=self.secret_arn, VersionStage="AWSCURRENT")
-        if current["VersionId"] != read.version_id:
-            raise RotationConflict(
-                f"secret {self.secret_arn} has a newer version than the one this run refreshed from "
-                f"({read.version_id}): written by an operator or another run, and kept"
-            )
-        version_id = str(uuid.uuid5(VERSION_NAMESPACE, f"{self.secret_arn}#{read.version_id}"))
+        """Make `value` the current version, only on top of `read` (else RotationConflict)."""
+        version_id = self.rotated_version_id(read.version_id)
         try:
             self._client.put_secret_value(
-                SecretId=self.secret_arn, SecretString=json.dumps(dict(value)), ClientRequestToken=version_id
+                SecretId=self.secret_arn,
+                SecretString=json.dumps(dict(value)),
+                ClientRequestToken=version_id,
+                VersionStages=[ROTATED_LABEL],
             )
         except ClientError as exc:
             if _code(exc) == "ResourceExistsException":
                 raise RotationConflict(
-                    f"secret {self.secret_arn}: another run already wrote the token rotated from version "
+                    f"secret {self.secret_arn}: another run already wrote a token rotated from version "
                     f"{read.version_id}"
                 ) from None
             raise
+        try:
+            self._client.update_secret_version_stage(
+                SecretId=self.secret_arn,
+                VersionStage="AWSCURRENT",
+                MoveToVersionId=version_id,
+                RemoveFromVersionId=read.version_id,
+            )
+        except ClientError:
+            current = self._current_version()
+            if current == version_id:  # a retry of a move whose answer was lost: done
+                return version_id
+            if current != read.version_id:
+                raise RotationConflict(
+                    f"secret {self.secret_arn} has a newer version ({current}) than the one this run "
+                    f"refreshed from ({read.version_id}): written by an operator or another run, and kept"
+                ) from None
+            raise
         return version_id
+
+    def _current_version(self) -> str:
+        response = self._client.get_secret_value(SecretId=self.secret_arn, VersionStage="AWSCURRENT")
+        return str(response["VersionId"])

@@ -74,7 +74,9 @@ def credential_fields(secret_arn: str, value: Any, auth: AuthConfig) -> Mapping[
             f"secret {secret_arn}: {'; '.join(problems)}; "
             f"auth type '{auth.type}' reads {', '.join(auth.secret_fields)}"
         )
-    return {name: value[name] for name in auth.secret_fields}
+    fields = {name: value[name] for name in auth.secret_fields}
+    REDACTOR.add_secret(fields[name] for name in auth.secret_fields if name not in auth.identity_fields)
+    return fields
 
 
 def _field_problem(secret: Mapping[str, Any], name: str) -> str | None:

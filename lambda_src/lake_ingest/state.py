@@ -17,6 +17,7 @@ Document (JSON, sorted keys, indent 2):
    "cursor": "2026-03-29T10:15:00Z" | null,     # null: the next run starts from initial_value
    "updated_at": "...Z", "updated_by_run": "<run id>" | "operator",   # the last cursor change
    "lease": null | {"run_id": "<run id>", "expires_at": "...Z"},
+   "empty_runs": 0,        # complete runs in a row that landed no records (the cursor_empty_runs alarm)
    "history": [newest first, at most 20:
                {"at", "run_id", "from", "to", "covered": {...}, "note"}]}
 """
@@ -122,6 +123,7 @@ class StateDoc:
     lease: LeaseRecord | None = None
     history: tuple[Mapping[str, Any], ...] = ()
     state_version: int = STATE_VERSION
+    empty_runs: int = 0  # complete runs in a row that landed no records
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -137,6 +139,7 @@ class StateDoc:
                 else None
             ),
             "history": [dict(entry) for entry in self.history],
+            "empty_runs": self.empty_runs,
         }
 
     def with_entry(self, entry: Mapping[str, Any]) -> tuple[Mapping[str, Any], ...]:
@@ -171,6 +174,7 @@ class StateDoc:
                     else None
                 ),
                 history=tuple(history),
+                empty_runs=int(data.get("empty_runs") or 0),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise StateError(f"{where} is not a valid cursor state document ({exc!r})") from None
@@ -338,9 +342,17 @@ class StateStore:
                 "(the next run then starts from initial_value)"
             )
 
-    def advance(self, lease: Lease, to_value: Any, cursor_type: str, covered: Mapping[str, Any]) -> StateDoc:
+    def advance(
+        self,
+        lease: Lease,
+        to_value: Any,
+        cursor_type: str,
+        covered: Mapping[str, Any],
+        landed_records: int = 0,
+    ) -> StateDoc:
         """Record a finished run: the cursor becomes the larger of the stored one and `to_value`
-        (never backward), the history gets an entry, the lease is released.
+        (never backward), the history gets an entry, the lease is released, and `empty_runs` counts
+        the complete runs in a row that landed no records (0 again once one lands some).
 
         Written only if the state is still the one this run's lease wrote; otherwise StateConflict.
         """
@@ -370,6 +382,7 @@ class StateStore:
             updated_by_run=lease.run_id,
             lease=None,
             history=lease.state.with_entry(entry),
+            empty_runs=0 if landed_records else lease.state.empty_runs + 1,
         )
         try:
             self._put(doc, lease.etag)
@@ -452,6 +465,7 @@ class StateStore:
             updated_by_run=by,
             lease=None,
             history=base.with_entry(entry),
+            empty_runs=0,
         )
         try:
             self._put(new, etag)

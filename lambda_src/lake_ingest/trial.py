@@ -13,11 +13,13 @@ so the Lambda package does not need moto.
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import json
 import logging
 import os
 import sys
+import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -193,19 +195,36 @@ def keep_rotated_refresh_token(
     """Write a refresh token the provider rotated during the run back to the --credentials file.
 
     The local secret goes away with the local AWS; the file is where the user keeps the token, so
-    the next try (or the real secret) starts from the live one. Written whole, then renamed.
+    the next try (or the real secret) starts from the live one. Written whole to a new file that only
+    the owner can read (created exclusively: never through a link someone left at that name), then
+    renamed over the file's real location (a symbolic link to the file keeps pointing at it).
     """
     import boto3
 
     field = auth.refresh_token_field
-    current = json.loads(boto3.client("secretsmanager").get_secret_value(SecretId=secret_arn)["SecretString"])
+    answer = boto3.client("secretsmanager").get_secret_value(SecretId=secret_arn, VersionStage="AWSCURRENT")
+    current = json.loads(answer["SecretString"])
     if current.get(field) == credentials.get(field):
         return
-    fresh = path.with_name(path.name + ".new")
-    fresh.write_text(json.dumps({**credentials, field: current[field]}, indent=2) + "\n")
-    fresh.chmod(path.stat().st_mode & 0o777)
-    fresh.replace(path)
-    say(f"the provider rotated the refresh token: the new one is saved in {path} (field {field})")
+    target = path.resolve()
+    write_private(target, json.dumps({**credentials, field: current[field]}, indent=2) + "\n")
+    say(f"the provider rotated the refresh token: the new one is saved in {path} (field {field}; mode 0600)")
+
+
+def write_private(target: Path, text: str) -> None:
+    """Replace `target` with `text` atomically, as a file only its owner can read or write."""
+    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".new", dir=target.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(temporary, 0o600)
+        os.replace(temporary, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
 
 
 def landed(bucket: str, manifest_key: str) -> dict[str, Any]:

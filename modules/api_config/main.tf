@@ -162,7 +162,9 @@ locals {
 
   # -- rules across fields (the handler applies the same ones, lake_ingest/config.py) ---------------
   credential_pattern = local.schema["x-credential-name-pattern"]
-  endpoint           = try(tostring(local.given.endpoint), "")
+  # Names declared harmless (non_secret_names), as the rule reads names: lowercase, without - _ .
+  non_secret = [for n in try(tolist(local.given.non_secret_names), []) : replace(lower(tostring(n)), "/[-_.]/", "")]
+  endpoint   = try(tostring(local.given.endpoint), "")
   credential_urls = merge(
     { endpoint = local.endpoint },
     can(tostring(local.nested.auth.token_url)) ? { "auth.token_url" = tostring(local.nested.auth.token_url) } : {},
@@ -170,16 +172,16 @@ locals {
   rule_problems = concat(
     flatten([
       for name in ["headers", "query_params"] : [
-        for key in sort(try(keys(local.given[name]), [])) : "${local.root}.${name}.${key}: looks like a credential; use auth and keep the value in the secret"
-        if can(regex(local.credential_pattern, replace(lower(key), "/[-_.]/", "")))
+        for key in sort(try(keys(local.given[name]), [])) : "${local.root}.${name}.${key}: looks like a credential; use auth and keep the value in the secret (if '${key}' carries none, list it in non_secret_names)"
+        if can(regex(local.credential_pattern, replace(lower(key), "/[-_.]/", ""))) && !contains(local.non_secret, replace(lower(key), "/[-_.]/", ""))
       ]
     ]),
     # The endpoint and an OAuth2 token_url: credentials go to both, so both follow the same rules.
     flatten([
       for where, url in local.credential_urls : concat(
         [
-          for pair in split("&", try(split("?", split("#", url)[0])[1], "")) : "${local.root}.${where}: query parameter '${split("=", pair)[0]}' looks like a credential; use auth and keep the value in the secret"
-          if pair != "" && can(regex(local.credential_pattern, replace(lower(split("=", pair)[0]), "/[-_.]/", "")))
+          for pair in split("&", try(split("?", split("#", url)[0])[1], "")) : "${local.root}.${where}: query parameter '${split("=", pair)[0]}' looks like a credential; use auth and keep the value in the secret (if '${split("=", pair)[0]}' carries none, list it in non_secret_names)"
+          if pair != "" && can(regex(local.credential_pattern, replace(lower(split("=", pair)[0]), "/[-_.]/", ""))) && !contains(local.non_secret, replace(lower(split("=", pair)[0]), "/[-_.]/", ""))
         ],
         startswith(url, "http://") && !(var.allow_http_loopback && can(regex("^http://(127\\.[0-9.]+|localhost|\\[::1\\])(:[0-9]+)?([/?#]|$)", url))) ?
         ["${local.root}.${where}: must use https; plain http is accepted only for a loopback host (127.0.0.1, localhost, ::1) with allow_http_loopback = true, for local testing only"] : [],
@@ -187,7 +189,7 @@ locals {
     ]),
     [
       for key in sort(try(keys(local.nested.auth.token_params), [])) : "${local.root}.auth.token_params.${key}: looks like a credential; keep credentials in the secret (client_id_field, client_secret_field, refresh_token_field)"
-      if can(regex(local.credential_pattern, replace(lower(key), "/[-_.]/", "")))
+      if can(regex(local.credential_pattern, replace(lower(key), "/[-_.]/", ""))) && !contains(local.non_secret, replace(lower(key), "/[-_.]/", ""))
     ],
     contains(keys(local.given), "body") && upper(try(tostring(local.given.method), "GET")) != "POST" ?
     ["${local.root}.body: is allowed only with method POST"] : [],
@@ -221,6 +223,7 @@ locals {
       ["${local.inc_where}.initial_value: is ${local.initial_json}; a number cursor starts at a number"] : [],
       local.cursor_type == "string" && local.lookback_json != "null" ? ["${local.inc_where}.lookback: a string cursor has no lookback"] : [],
       local.cursor_type == "string" && !can(regex("^\"", local.initial_json)) ? ["${local.inc_where}.initial_value: is ${local.initial_json}; a string cursor starts at a string"] : [],
+      local.cursor_type != "timestamp" && contains(keys(local.incremental), "future_skew") ? ["${local.inc_where}.future_skew: applies to timestamp cursors; a ${local.cursor_type} cursor has no future"] : [],
       local.cursor_type != "timestamp" && contains(keys(local.incremental), "format") ? ["${local.inc_where}.format: a ${local.cursor_type} cursor is sent as it is; format applies to timestamps"] : [],
     ),
   )
