@@ -98,6 +98,11 @@ output "schedule_arn" {
   value       = try(aws_scheduler_schedule.this[0].arn, null)
 }
 
+output "schedule_group_arn" {
+  description = "ARN of the source's own EventBridge Scheduler schedule group (named as the source; the scheduler role trusts this group only), or null without schedule_expression."
+  value       = try(aws_scheduler_schedule_group.this[0].arn, null)
+}
+
 output "package_hash" {
   description = "Content hash of the deployed package (source_code_hash)."
   value       = local.package_hash

@@ -236,6 +236,8 @@ def read_deployment(
         if out.get("schedule_arn"):
             names.update(
                 schedule_arn=out["schedule_arn"],
+                schedule_group_arn=out["schedule_group_arn"],
+                schedule_group_name=out["schedule_group_arn"].rsplit("/", 1)[1],
                 scheduler_role_arn=out["scheduler_role_arn"],
                 schedule_dlq_arn=out["schedule_dlq_arn"],
             )

@@ -183,6 +183,10 @@ run "function_settings" {
     error_message = "Without a schedule there is no schedule dead-letter alarm; every other simple alarm is on by default."
   }
   assert {
+    condition     = length(aws_scheduler_schedule_group.this) == 0 && length(aws_scheduler_schedule.this) == 0 && output.schedule_group_arn == null
+    error_message = "Without a schedule there is no schedule group either."
+  }
+  assert {
     condition     = aws_iam_role.this.tags["lake-ingest:raw-prefix"] == "orders"
     error_message = "The role must carry its prefix as the lake-ingest:raw-prefix tag (a shared lake's bucket policy confines it there)."
   }
@@ -276,6 +280,18 @@ run "schedule_passes_scheduled_time" {
   assert {
     condition     = contains(keys(aws_cloudwatch_metric_alarm.simple), "schedule_dead_letters") && length(aws_cloudwatch_metric_alarm.freshness) == 1
     error_message = "A scheduled source must alarm on its schedule's dead letters and on freshness."
+  }
+  assert {
+    condition     = aws_scheduler_schedule_group.this[0].name == "lake-ingest-orders" && aws_scheduler_schedule_group.this[0].tags["lake-ingest:source-id"] == "orders" && aws_scheduler_schedule.this[0].group_name == "lake-ingest-orders"
+    error_message = "The schedule lives in the source's own schedule group (named as the source, tagged), not the account's default group."
+  }
+  assert {
+    condition     = jsonencode({ for c in one(data.aws_iam_policy_document.scheduler_assume.statement).condition : c.variable => [c.test, c.values] }) == jsonencode({ "aws:SourceAccount" = ["StringEquals", ["111122223333"]], "aws:SourceArn" = ["ArnEquals", ["arn:aws:scheduler:eu-west-1:111122223333:schedule-group/lake-ingest-orders"]] })
+    error_message = "The scheduler role trusts the schedules of the source's own group only (aws:SourceArn = that group), in this account."
+  }
+  assert {
+    condition     = one(flatten([for s in data.aws_iam_policy_document.scheduler.statement : [for c in s.condition : c.values if c.variable == "kms:EncryptionContext:aws:scheduler:schedule:arn"]])) == "arn:aws:scheduler:eu-west-1:111122223333:schedule/lake-ingest-orders/lake-ingest-orders"
+    error_message = "The scheduler role decrypts its own schedule only: schedule/<group>/<name>, in the source's group."
   }
 }
 

@@ -119,6 +119,10 @@ override_resource {
   target = aws_scheduler_schedule.this
 }
 override_resource {
+  target = aws_scheduler_schedule_group.this
+  values = { arn = "arn:aws:scheduler:eu-west-1:111122223333:schedule-group/lake-ingest-orders", name = "lake-ingest-orders" }
+}
+override_resource {
   target = aws_iam_role_policy.scheduler
 }
 override_resource {
@@ -238,6 +242,13 @@ run "scheduler_role_and_queues_as_rendered" {
   assert {
     condition     = toset(flatten([for s in jsondecode(output.policies.identity.scheduler_role).Statement : flatten([s.Resource])])) == toset(["arn:aws:lambda:eu-west-1:111122223333:function:lake-ingest-orders", "arn:aws:kms:eu-west-1:111122223333:key/1111", "arn:aws:sqs:eu-west-1:111122223333:lake-ingest-orders-schedule-dlq"])
     error_message = "The scheduler role may touch only its function, the key and its own dead-letter queue."
+  }
+  assert {
+    condition = (
+      jsondecode(output.policies.trust.scheduler_role).Statement[0].Condition == { ArnEquals = { "aws:SourceArn" = "arn:aws:scheduler:eu-west-1:111122223333:schedule-group/lake-ingest-orders" }, StringEquals = { "aws:SourceAccount" = "111122223333" } } &&
+      [for s in jsondecode(output.policies.identity.scheduler_role).Statement : s.Condition.StringEquals["kms:EncryptionContext:aws:scheduler:schedule:arn"] if s.Sid == "DecryptOwnScheduleOnly"][0] == "arn:aws:scheduler:eu-west-1:111122223333:schedule/lake-ingest-orders/lake-ingest-orders"
+    )
+    error_message = "The scheduler role trusts the source's own schedule group only, and decrypts its own schedule in that group only."
   }
   assert {
     condition = alltrue([

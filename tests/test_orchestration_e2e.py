@@ -110,7 +110,14 @@ def manifest(events, run_id: str, day: str) -> dict | None:
 
 def test_the_schedule_starts_the_run_machine_which_logs_traces_and_encrypts(events):
     out, endpoint = events["source"], events["endpoint"]
-    schedule = local_client("scheduler", endpoint).get_schedule(Name="lake-ingest-events")
+    scheduler = local_client("scheduler", endpoint)
+    # the schedule lives in the source's own schedule group, tagged as the source (the role trusts it)
+    schedule = scheduler.get_schedule(Name="lake-ingest-events", GroupName="lake-ingest-events")
+    group = scheduler.get_schedule_group(Name="lake-ingest-events")
+    assert group["Arn"] == out["schedule_group_arn"] and group["State"] == "ACTIVE"
+    tags = {t["Key"]: t["Value"] for t in scheduler.list_tags_for_resource(ResourceArn=group["Arn"])["Tags"]}
+    assert tags["lake-ingest:source-id"] == "events"
+    assert schedule["Arn"] == out["schedule_arn"] and schedule["GroupName"] == "lake-ingest-events"
     assert schedule["Target"]["Arn"] == out["run_state_machine_arn"]
     assert json.loads(schedule["Target"]["Input"]) == {"scheduled_time": "<aws.scheduler.scheduled-time>"}
     sfn = local_client("stepfunctions", endpoint)
