@@ -271,9 +271,13 @@ run "own_lake_bucket_key_and_topic_as_rendered" {
 
   assert {
     condition = toset([for s in jsondecode(output.policies.resource.bucket).Statement : s.Sid]) == toset([
-      "DenyInsecureTransport", "DenyPutsWithOtherEncryption", "DenyPutsWithOtherKey", "OnlyOwnPrefixorders", "UnregisteredSourcesNoAccess"
+      "DenyInsecureTransport", "DenyPutsWithOtherEncryption", "DenyPutsWithOtherKey", "DenyKmsPutsWithoutKeyId", "OnlyOwnPrefixorders", "UnregisteredSourcesNoAccess"
     ])
-    error_message = "The rendered bucket policy must hold exactly the TLS, encryption, key, own-prefix and unregistered-source guards."
+    error_message = "The rendered bucket policy must hold exactly the TLS, encryption, key, key-id, own-prefix and unregistered-source guards."
+  }
+  assert {
+    condition     = [for s in jsondecode(output.policies.resource.bucket).Statement : s.Condition if s.Sid == "DenyKmsPutsWithoutKeyId"][0] == { Null = { "s3:x-amz-server-side-encryption" = "false", "s3:x-amz-server-side-encryption-aws-kms-key-id" = "true" } }
+    error_message = "aws:kms without a key id (S3 would use aws/s3) is denied only when the SSE header is sent and the key header is not."
   }
   assert {
     condition     = [for s in jsondecode(output.policies.resource.bucket).Statement : s.NotResource if s.Sid == "OnlyOwnPrefixorders"][0] == "arn:aws:s3:::lake-ingest-orders-raw-x/orders/*" && !strcontains(output.policies.resource.bucket, "$${")

@@ -124,6 +124,11 @@ def test_the_original_encryption_deny_breaks_multipart_pages(deployment):
         ),
         ("bucket", "DenyInsecureTransport", "put a page without TLS"),
         (
+            "bucket",
+            "DenyKmsPutsWithoutKeyId",
+            "put a page with aws:kms and no key id (S3 would use the AWS managed aws/s3 key)",
+        ),
+        (
             "key",
             "CloudWatchLogsForTheSourcesLogGroupsOnly",
             "CloudWatch Logs encrypts the function's log group",
