@@ -2,11 +2,15 @@
 # key only for its own state, logs and (backfill) its own _backfill/ objects, and nothing else.
 
 locals {
+  machine_arns = { run = local.run_machine_arn, backfill = local.backfill_machine_arn }
   # Step Functions documents the state machine's ARN as the confused-deputy aws:SourceArn
-  # (https://docs.aws.amazon.com/step-functions/latest/dg/procedure-create-iam-role.html).
+  # (https://docs.aws.amazon.com/step-functions/latest/dg/procedure-create-iam-role.html). The docs are
+  # silent on whether a Distributed Map's child executions present the machine's ARN or the labelled
+  # <machine>/<label>: the backfill role trusts both exact forms (ArnEquals, no wildcard), which works
+  # either way without trusting anything else.
   machine_trust = {
     run      = [local.run_machine_arn]
-    backfill = [local.backfill_machine_arn]
+    backfill = [local.backfill_machine_arn, local.backfill_child_arn]
   }
   # Log delivery: the CloudWatch Logs actions take no resource-level permissions ("*" is required:
   # https://docs.aws.amazon.com/step-functions/latest/dg/cw-logs.html).
@@ -37,6 +41,7 @@ data "aws_iam_policy_document" "machine_assume" {
       variable = "aws:SourceAccount"
       values   = [local.account_id]
     }
+    # The machine (and, for the backfill, its labelled children): local.machine_trust says why both forms.
     condition {
       test     = "ArnEquals"
       variable = "aws:SourceArn"
@@ -82,7 +87,7 @@ resource "aws_iam_role_policy" "backfill_machine" {
 
 # What both machines need: invoke this function, their own state's key, logs and traces.
 data "aws_iam_policy_document" "machine_common" {
-  for_each = local.orchestrated ? { for k, v in local.machine_trust : k => v if k == "run" || local.backfill_enabled } : {}
+  for_each = local.orchestrated ? { for k, v in local.machine_arns : k => v if k == "run" || local.backfill_enabled } : {}
 
   statement {
     # Both forms: Lambda matches an unqualified ARN only against the unqualified one
@@ -102,7 +107,7 @@ data "aws_iam_policy_document" "machine_common" {
     condition {
       test     = "StringLike"
       variable = "kms:EncryptionContext:aws:states:stateMachineArn"
-      values   = flatten([for arn in each.value : [arn, "${arn}/*"]])
+      values   = [each.value, "${each.value}/*"]
     }
   }
 

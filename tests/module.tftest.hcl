@@ -1302,9 +1302,16 @@ run "orchestration_for_a_window_source" {
   assert {
     condition = (
       jsonencode({ for c in one(data.aws_iam_policy_document.machine_assume["run"].statement).condition : c.variable => c.values }) == jsonencode({ "aws:SourceAccount" = ["111122223333"], "aws:SourceArn" = ["arn:aws:states:eu-west-1:111122223333:stateMachine:lake-ingest-orders-run"] }) &&
-      jsonencode({ for c in one(data.aws_iam_policy_document.machine_assume["backfill"].statement).condition : c.variable => c.values }) == jsonencode({ "aws:SourceAccount" = ["111122223333"], "aws:SourceArn" = ["arn:aws:states:eu-west-1:111122223333:stateMachine:lake-ingest-orders-backfill"] })
+      jsonencode({ for c in one(data.aws_iam_policy_document.machine_assume["backfill"].statement).condition : c.variable => [c.test, c.values] }) == jsonencode({ "aws:SourceAccount" = ["StringEquals", ["111122223333"]], "aws:SourceArn" = ["ArnEquals", ["arn:aws:states:eu-west-1:111122223333:stateMachine:lake-ingest-orders-backfill", "arn:aws:states:eu-west-1:111122223333:stateMachine:lake-ingest-orders-backfill/windows"]] })
     )
-    error_message = "Each machine's role trusts Step Functions for that machine only (aws:SourceArn) in this account (aws:SourceAccount)."
+    error_message = "Each machine's role trusts Step Functions for that machine only (aws:SourceArn; the backfill's also as its labelled Distributed Map children, both exact, no wildcard) in this account (aws:SourceAccount)."
+  }
+  assert {
+    condition = jsondecode(aws_sfn_state_machine.backfill[0].definition).States.Windows.ItemSelector == {
+      "backfill_id.$" = "$$.Execution.Input.backfill_id"
+      window          = { "start.$" = "$$.Map.Item.Value.window.start", "end.$" = "$$.Map.Item.Value.window.end" }
+    }
+    error_message = "Each backfill child gets exactly the execution's backfill id and its item's window start and end: nothing else an item list carries (run_id, force, query_params, resume) reaches the function."
   }
   assert {
     condition = (

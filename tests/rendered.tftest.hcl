@@ -502,7 +502,7 @@ run "state_machine_roles_as_rendered" {
     error_message = "The backfill machine's one deny: S3 outside the source's _backfill/, whatever else is attached."
   }
   assert {
-    condition     = jsondecode(output.policies.trust.backfill_machine_role).Statement[0].Condition == { ArnEquals = { "aws:SourceArn" = "arn:aws:states:eu-west-1:111122223333:stateMachine:lake-ingest-orders-backfill" }, StringEquals = { "aws:SourceAccount" = "111122223333" } }
-    error_message = "The backfill machine's role trusts Step Functions for that machine of this account only."
+    condition     = jsondecode(output.policies.trust.backfill_machine_role).Statement[0].Condition == { ArnEquals = { "aws:SourceArn" = ["arn:aws:states:eu-west-1:111122223333:stateMachine:lake-ingest-orders-backfill", "arn:aws:states:eu-west-1:111122223333:stateMachine:lake-ingest-orders-backfill/windows"] }, StringEquals = { "aws:SourceAccount" = "111122223333" } }
+    error_message = "The backfill machine's role trusts Step Functions for that machine of this account only: the machine and its labelled Distributed Map children, both exact (ArnEquals, no wildcard)."
   }
 }
