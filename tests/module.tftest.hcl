@@ -1450,9 +1450,9 @@ run "oauth2_refresh_token_may_write_its_own_secret_only" {
   }
   assert {
     condition = [for s in data.aws_iam_policy_document.role.statement : [s.actions, s.resources] if s.sid == "RotateOwnRefreshTokenOnly"] == [
-      [toset(["secretsmanager:PutSecretValue"]), toset(["arn:aws:secretsmanager:eu-west-1:111122223333:secret:lake-ingest/orders/api-credentials-AbCdEf"])]
+      [toset(["secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage"]), toset(["arn:aws:secretsmanager:eu-west-1:111122223333:secret:lake-ingest/orders/api-credentials-AbCdEf"])]
     ]
-    error_message = "A refresh-token source may put new versions of its own secret only."
+    error_message = "A refresh-token source may put new versions of its own secret and move its AWSCURRENT label (compare-and-swap), on its own secret only."
   }
   assert {
     condition = one([for s in data.aws_iam_policy_document.role.statement : s.actions if s.sid == "UseKeyViaSecretsManager"]) == toset(["kms:Decrypt", "kms:GenerateDataKey"]) && one(flatten([
@@ -1461,8 +1461,13 @@ run "oauth2_refresh_token_may_write_its_own_secret_only" {
     error_message = "Writing the secret needs GenerateDataKey through Secrets Manager, for this secret's context only."
   }
   assert {
-    condition     = contains(one([for s in data.aws_iam_policy_document.role.statement : s.resources if s.sid == "ReadOwnManifestsAndStateOnly"]), "arn:aws:s3:::lake-ingest-orders-raw-x/orders/_state/oauth2-refresh.lock")
-    error_message = "The refresh lease is read back (If-Match) from the source's own _state/."
+    condition = one([for s in data.aws_iam_policy_document.role.statement : s.resources if s.sid == "ReadOwnManifestsAndStateOnly"]) == toset([
+      "arn:aws:s3:::lake-ingest-orders-raw-x/orders/ingest_date=*/run_id=*/_manifest.json",
+      "arn:aws:s3:::lake-ingest-orders-raw-x/orders/_state/cursor.json",
+      "arn:aws:s3:::lake-ingest-orders-raw-x/orders/_state/oauth2-refresh.lock",
+      "arn:aws:s3:::lake-ingest-orders-raw-x/orders/_state/oauth2-tokens.json",
+    ])
+    error_message = "The refresh lease and the token state (shared access token, write-ahead refresh token) are read back from the source's own _state/, and nothing more."
   }
   assert {
     condition     = jsondecode(aws_lambda_function.this.environment[0].variables.API_CONFIG).auth == { type = "oauth2_refresh_token", token_url = "https://login.example.com/oauth2/token", scope = "tickets:read offline_access" }
@@ -1485,6 +1490,10 @@ run "oauth2_client_credentials_writes_no_secret" {
   assert {
     condition     = one([for s in data.aws_iam_policy_document.role.statement : s.actions if s.sid == "UseKeyViaSecretsManager"]) == toset(["kms:Decrypt"])
     error_message = "Reading the secret needs Decrypt only."
+  }
+  assert {
+    condition     = !contains(flatten([for s in data.aws_iam_policy_document.role.statement : s.actions]), "secretsmanager:UpdateSecretVersionStage") && !contains(flatten([for s in data.aws_iam_policy_document.role.statement : s.resources if s.sid == "ReadOwnManifestsAndStateOnly"]), "arn:aws:s3:::lake-ingest-orders-raw-x/orders/_state/oauth2-tokens.json")
+    error_message = "Only a rotating refresh-token source may move its secret's staging labels or read the token state."
   }
 }
 

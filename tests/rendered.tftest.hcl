@@ -220,10 +220,14 @@ run "refresh_token_source_as_rendered" {
   }
 
   assert {
-    condition = [for s in jsondecode(output.policies.identity.function_role).Statement : [s.Action, s.Resource] if s.Sid == "RotateOwnRefreshTokenOnly"] == [
-      ["secretsmanager:PutSecretValue", "arn:aws:secretsmanager:eu-west-1:111122223333:secret:lake-ingest/orders/api-credentials-AbCdEf"]
-    ]
-    error_message = "The rendered role may put new versions of its own secret only."
+    condition = jsonencode([for s in jsondecode(output.policies.identity.function_role).Statement : [sort(s.Action), s.Resource] if s.Sid == "RotateOwnRefreshTokenOnly"]) == jsonencode([
+      [["secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage"], "arn:aws:secretsmanager:eu-west-1:111122223333:secret:lake-ingest/orders/api-credentials-AbCdEf"]
+    ])
+    error_message = "The rendered role may put new versions of its own secret and move its staging labels, on its own secret only."
+  }
+  assert {
+    condition     = contains([for s in jsondecode(output.policies.identity.function_role).Statement : s.Resource if s.Sid == "ReadOwnManifestsAndStateOnly"][0], "arn:aws:s3:::lake-ingest-orders-raw-x/orders/_state/oauth2-tokens.json")
+    error_message = "A rotating source reads back its token state from its own _state/."
   }
   assert {
     condition = one([

@@ -66,7 +66,14 @@ def test_each_role_is_confined_to_its_own_prefix_and_secret(lake):
             f"{bucket_arn}/{prefix}/ingest_date=*/run_id=*/_manifest.json",
             f"{bucket_arn}/{prefix}/_state/cursor.json",
             # events signs in with a rotating OAuth2 refresh token: it reads back its refresh lease
-            *([f"{bucket_arn}/{prefix}/_state/oauth2-refresh.lock"] if source_id == "events" else []),
+            *(
+                [
+                    f"{bucket_arn}/{prefix}/_state/oauth2-refresh.lock",
+                    f"{bucket_arn}/{prefix}/_state/oauth2-tokens.json",
+                ]
+                if source_id == "events"
+                else []
+            ),
         }
         assert resources_of(policy, "secretsmanager:GetSecretValue") == {secrets_by_source[source_id]}
         # ...and only events may write a new version of its secret (its rotated refresh token)
