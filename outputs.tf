@@ -69,9 +69,10 @@ output "dlq_url" {
 }
 
 output "alarm_arns" {
-  description = "ARNs of the enabled alarms by name (error_rate, throttles, duration, concurrency, dead_letters, schedule_dead_letters, async_events_dropped, quarantined_pages, freshness; with orchestration run_failed, run_timed_out, backfill_failed, backfill_timed_out, backfill_windows_failed)."
+  description = "ARNs of the enabled alarms by name (error_rate, throttles, duration, concurrency, dead_letters, schedule_dead_letters, async_events_dropped, quarantined_pages, freshness; refresh_token_rotations for oauth2_refresh_token, cursor_values_rejected and cursor_empty_runs for cursor sources; with orchestration run_failed, run_timed_out, backfill_failed, backfill_timed_out, backfill_windows_failed)."
   value = merge(
     { for k, a in aws_cloudwatch_metric_alarm.simple : k => a.arn },
+    { for k, a in aws_cloudwatch_metric_alarm.state : k => a.arn },
     { for a in aws_cloudwatch_metric_alarm.error_rate : "error_rate" => a.arn },
     { for a in aws_cloudwatch_metric_alarm.freshness : "freshness" => a.arn },
     { for k, a in aws_cloudwatch_metric_alarm.machines : k => a.arn },

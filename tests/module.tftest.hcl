@@ -187,6 +187,10 @@ run "function_settings" {
     error_message = "Without a schedule there is no schedule group either."
   }
   assert {
+    condition     = length(aws_cloudwatch_metric_alarm.state) == 0
+    error_message = "A source that neither rotates a refresh token nor keeps a cursor has no refresh-token or cursor alarm."
+  }
+  assert {
     condition     = aws_iam_role.this.tags["lake-ingest:raw-prefix"] == "orders"
     error_message = "The role must carry its prefix as the lake-ingest:raw-prefix tag (a shared lake's bucket policy confines it there)."
   }
@@ -814,6 +818,156 @@ run "rejects_bad_freshness" {
     alarms = { freshness_hours = 200 }
   }
   expect_failures = [var.alarms]
+}
+
+# The handler's state alarms: which source types get them, their settings, and their inputs.
+run "a_cursor_source_alarms_on_rejected_cursor_values_and_empty_runs" {
+  command = plan
+  variables {
+    api_config = {
+      endpoint     = "https://api.example.com/v1/orders"
+      query_params = { since = "{cursor}" }
+      incremental  = { type = "cursor", cursor_path = "updated_at", initial_value = "2026-01-01T00:00:00Z" }
+    }
+  }
+  assert {
+    condition     = toset(keys(aws_cloudwatch_metric_alarm.state)) == toset(["cursor_values_rejected", "cursor_empty_runs"])
+    error_message = "A cursor source alarms on rejected cursor values and on empty runs in a row; it rotates no refresh token."
+  }
+  assert {
+    condition = alltrue([for a in aws_cloudwatch_metric_alarm.state :
+      a.namespace == "LakeIngest" && a.dimensions == tomap({ SourceId = "orders", service = "lake-ingest" }) && a.period == 300 &&
+      a.evaluation_periods == 1 && a.treat_missing_data == "notBreaching" &&
+      a.alarm_actions == toset(["arn:aws:sns:eu-west-1:111122223333:lake-ingest-orders-alarms"]) && a.ok_actions == a.alarm_actions
+    ])
+    error_message = "The cursor alarms read the handler's metrics (LakeIngest, SourceId and service) in alarms.period_seconds, missing data not breaching, to the lake's topic."
+  }
+  assert {
+    condition = (
+      [for k, a in aws_cloudwatch_metric_alarm.state : [a.alarm_name, a.metric_name, a.statistic, a.comparison_operator, a.threshold] if k == "cursor_values_rejected"] == [["lake-ingest-orders-cursor-values-rejected", "CursorValuesRejected", "Sum", "GreaterThanThreshold", 0]] &&
+      [for k, a in aws_cloudwatch_metric_alarm.state : [a.alarm_name, a.metric_name, a.statistic, a.comparison_operator, a.threshold] if k == "cursor_empty_runs"] == [["lake-ingest-orders-cursor-empty-runs", "ConsecutiveEmptyRuns", "Maximum", "GreaterThanOrEqualToThreshold", 5]]
+    )
+    error_message = "cursor_values_rejected: Sum of CursorValuesRejected above 0; cursor_empty_runs: the Maximum of ConsecutiveEmptyRuns at or above 5."
+  }
+}
+
+run "a_window_source_has_no_cursor_alarms" {
+  command = plan
+  variables {
+    schedule_expression = "rate(1 day)"
+    api_config = {
+      endpoint     = "https://api.example.com/v1/orders"
+      query_params = { from = "{window_start}", to = "{window_end}" }
+      incremental  = { type = "window" }
+    }
+  }
+  assert {
+    condition     = length(aws_cloudwatch_metric_alarm.state) == 0
+    error_message = "A window source keeps no cursor: no cursor alarms."
+  }
+}
+
+run "state_alarms_can_be_tuned_and_disabled" {
+  command = plan
+  variables {
+    api_config = {
+      endpoint     = "https://api.example.com/v1/orders"
+      auth         = { type = "oauth2_refresh_token", token_url = "https://login.example.com/oauth2/token" }
+      query_params = { since = "{cursor}" }
+      incremental  = { type = "cursor", cursor_path = "updated_at", initial_value = "2026-01-01T00:00:00Z" }
+    }
+    alarms = {
+      period_seconds                   = 900
+      refresh_token_rotations_per_hour = 6
+      cursor_values_rejected           = 3
+      cursor_empty_runs                = 12
+      disabled                         = ["cursor_values_rejected"]
+    }
+  }
+  assert {
+    condition = (
+      toset(keys(aws_cloudwatch_metric_alarm.state)) == toset(["refresh_token_rotations", "cursor_empty_runs"]) &&
+      aws_cloudwatch_metric_alarm.state["refresh_token_rotations"].threshold == 6 && aws_cloudwatch_metric_alarm.state["refresh_token_rotations"].period == 3600 &&
+      aws_cloudwatch_metric_alarm.state["cursor_empty_runs"].threshold == 12 && aws_cloudwatch_metric_alarm.state["cursor_empty_runs"].period == 900 &&
+      toset(keys(output.alarm_arns)) == toset(keys(merge(aws_cloudwatch_metric_alarm.simple, aws_cloudwatch_metric_alarm.state, { error_rate = 1 })))
+    )
+    error_message = "Thresholds follow var.alarms (the rotation alarm keeps its hour), a disabled state alarm is left out, and alarm_arns lists the state alarms."
+  }
+}
+
+run "rejects_zero_refresh_token_rotations_per_hour" {
+  command = plan
+  variables {
+    alarms = { refresh_token_rotations_per_hour = 0 }
+  }
+  expect_failures = [var.alarms]
+}
+
+run "rejects_more_than_60_refresh_token_rotations_per_hour" {
+  command = plan
+  variables {
+    alarms = { refresh_token_rotations_per_hour = 61 }
+  }
+  expect_failures = [var.alarms]
+}
+
+run "rejects_fractional_refresh_token_rotations_per_hour" {
+  command = plan
+  variables {
+    alarms = { refresh_token_rotations_per_hour = 2.5 }
+  }
+  expect_failures = [var.alarms]
+}
+
+run "rejects_negative_cursor_values_rejected" {
+  command = plan
+  variables {
+    alarms = { cursor_values_rejected = -1 }
+  }
+  expect_failures = [var.alarms]
+}
+
+run "rejects_fractional_cursor_values_rejected" {
+  command = plan
+  variables {
+    alarms = { cursor_values_rejected = 0.5 }
+  }
+  expect_failures = [var.alarms]
+}
+
+run "rejects_zero_cursor_empty_runs" {
+  command = plan
+  variables {
+    alarms = { cursor_empty_runs = 0 }
+  }
+  expect_failures = [var.alarms]
+}
+
+run "rejects_more_than_1000_cursor_empty_runs" {
+  command = plan
+  variables {
+    alarms = { cursor_empty_runs = 1001 }
+  }
+  expect_failures = [var.alarms]
+}
+
+run "rejects_fractional_cursor_empty_runs" {
+  command = plan
+  variables {
+    alarms = { cursor_empty_runs = 1.5 }
+  }
+  expect_failures = [var.alarms]
+}
+
+run "accepts_the_state_alarm_names_in_disabled" {
+  command = plan
+  variables {
+    alarms = { disabled = ["refresh_token_rotations", "cursor_values_rejected", "cursor_empty_runs"] }
+  }
+  assert {
+    condition     = length(aws_cloudwatch_metric_alarm.state) == 0
+    error_message = "The state alarms' names are valid in alarms.disabled."
+  }
 }
 
 run "rejects_raw_prefix_unsafe_for_tags" {
@@ -1470,6 +1624,22 @@ run "oauth2_refresh_token_may_write_its_own_secret_only" {
     error_message = "The refresh lease and the token state (shared access token, write-ahead refresh token) are read back from the source's own _state/, and nothing more."
   }
   assert {
+    condition = (
+      keys(aws_cloudwatch_metric_alarm.state) == ["refresh_token_rotations"] &&
+      aws_cloudwatch_metric_alarm.state["refresh_token_rotations"].metric_name == "RefreshTokensRotated" &&
+      aws_cloudwatch_metric_alarm.state["refresh_token_rotations"].namespace == "LakeIngest" &&
+      aws_cloudwatch_metric_alarm.state["refresh_token_rotations"].dimensions == tomap({ SourceId = "orders", service = "lake-ingest" }) &&
+      aws_cloudwatch_metric_alarm.state["refresh_token_rotations"].statistic == "Sum" &&
+      aws_cloudwatch_metric_alarm.state["refresh_token_rotations"].period == 3600 &&
+      aws_cloudwatch_metric_alarm.state["refresh_token_rotations"].comparison_operator == "GreaterThanThreshold" &&
+      aws_cloudwatch_metric_alarm.state["refresh_token_rotations"].threshold == 4 &&
+      aws_cloudwatch_metric_alarm.state["refresh_token_rotations"].treat_missing_data == "notBreaching" &&
+      aws_cloudwatch_metric_alarm.state["refresh_token_rotations"].alarm_actions == toset(["arn:aws:sns:eu-west-1:111122223333:lake-ingest-orders-alarms"]) &&
+      strcontains(aws_cloudwatch_metric_alarm.state["refresh_token_rotations"].alarm_description, "one PutSecretValue every 10 minutes")
+    )
+    error_message = "A rotating source alarms when it rotated its refresh token more than 4 times in an hour (Sum over 3600 s of RefreshTokensRotated, to the lake's topic), saying why (the secret's version quota); no cursor alarm."
+  }
+  assert {
     condition     = jsondecode(aws_lambda_function.this.environment[0].variables.API_CONFIG).auth == { type = "oauth2_refresh_token", token_url = "https://login.example.com/oauth2/token", scope = "tickets:read offline_access" }
     error_message = "The auth options go to the function as given (defaults are the handler's)."
   }
@@ -1492,8 +1662,8 @@ run "oauth2_client_credentials_writes_no_secret" {
     error_message = "Reading the secret needs Decrypt only."
   }
   assert {
-    condition     = !contains(flatten([for s in data.aws_iam_policy_document.role.statement : s.actions]), "secretsmanager:UpdateSecretVersionStage") && !contains(flatten([for s in data.aws_iam_policy_document.role.statement : s.resources if s.sid == "ReadOwnManifestsAndStateOnly"]), "arn:aws:s3:::lake-ingest-orders-raw-x/orders/_state/oauth2-tokens.json")
-    error_message = "Only a rotating refresh-token source may move its secret's staging labels or read the token state."
+    condition     = !contains(flatten([for s in data.aws_iam_policy_document.role.statement : s.actions]), "secretsmanager:UpdateSecretVersionStage") && !contains(flatten([for s in data.aws_iam_policy_document.role.statement : s.resources if s.sid == "ReadOwnManifestsAndStateOnly"]), "arn:aws:s3:::lake-ingest-orders-raw-x/orders/_state/oauth2-tokens.json") && length(aws_cloudwatch_metric_alarm.state) == 0
+    error_message = "Only a rotating refresh-token source may move its secret's staging labels, read the token state or alarm on rotations."
   }
 }
 

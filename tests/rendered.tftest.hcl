@@ -123,6 +123,9 @@ override_resource {
   values = { arn = "arn:aws:scheduler:eu-west-1:111122223333:schedule-group/lake-ingest-orders", name = "lake-ingest-orders" }
 }
 override_resource {
+  target = aws_cloudwatch_metric_alarm.state
+}
+override_resource {
   target = aws_iam_role_policy.scheduler
 }
 override_resource {
