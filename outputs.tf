@@ -110,13 +110,16 @@ output "package_hash" {
 }
 
 output "policies" {
-  description = "Every policy the module renders (JSON), for security review and policy linters. identity: the function role's, the scheduler role's and (with orchestration) the state machine roles' permissions; trust: their trust policies; resource: the queues' and the secret's policies and, with an own lake, the bucket, key and topic policies."
+  description = "Every policy the module renders (JSON), for security review and policy linters. identity: the function role's, the scheduler role's and (with orchestration) the state machine roles' permissions, and a backfill operator's (backfill_operator_policy_json); trust: their trust policies; resource: the queues' and the secret's policies and, with an own lake, the bucket, key and topic policies."
   value = {
     identity = merge(
       { function_role = data.aws_iam_policy_document.role.json },
       local.scheduled ? { scheduler_role = data.aws_iam_policy_document.scheduler.json } : {},
       local.orchestrated ? { run_machine_role = data.aws_iam_policy_document.machine_common["run"].json } : {},
-      local.backfill_enabled ? { backfill_machine_role = data.aws_iam_policy_document.backfill_machine[0].json } : {},
+      local.backfill_enabled ? {
+        backfill_machine_role = data.aws_iam_policy_document.backfill_machine[0].json
+        backfill_operator     = data.aws_iam_policy_document.backfill_operator[0].json
+      } : {},
     )
     trust = merge(
       { function_role = data.aws_iam_policy_document.assume.json },
@@ -149,6 +152,11 @@ output "run_state_machine_arn" {
 output "backfill_state_machine_arn" {
   description = "ARN of the backfill state machine (orchestration on, window source): `python -m lake_ingest backfill start` runs it. Null otherwise."
   value       = try(aws_sfn_state_machine.backfill[0].arn, null)
+}
+
+output "backfill_operator_policy_json" {
+  description = "The IAM policy (JSON) an operator needs to run `python -m lake_ingest backfill start|status|retry` for this source, and no more: read and write its `_backfill/` objects, list them, read its run manifests, the lake key only through S3 for its objects (and for its backfill executions' data), start the backfill state machine and follow its executions and map runs. Attach it to the operator's role (not to a role tagged as a source). Null without a backfill state machine."
+  value       = try(data.aws_iam_policy_document.backfill_operator[0].json, null)
 }
 
 output "state_machine_role_arns" {

@@ -1469,6 +1469,30 @@ run "orchestration_for_a_window_source" {
   }
   assert {
     condition = (
+      [for s in data.aws_iam_policy_document.backfill_operator[0].statement : [s.sid, s.actions, s.resources]] == [
+        ["WriteAndReadOwnBackfillsOnly", toset(["s3:PutObject", "s3:GetObject"]), toset(["arn:aws:s3:::lake-ingest-orders-raw-x/orders/_backfill/*"])],
+        ["ReadOwnRunManifestsOnly", toset(["s3:GetObject"]), toset(["arn:aws:s3:::lake-ingest-orders-raw-x/orders/ingest_date=*/run_id=*/_manifest.json"])],
+        ["ListOwnBackfillsOnly", toset(["s3:ListBucket"]), toset(["arn:aws:s3:::lake-ingest-orders-raw-x"])],
+        ["UseKeyViaS3ForOwnPrefixOnly", toset(["kms:GenerateDataKey", "kms:Decrypt"]), toset(["arn:aws:kms:eu-west-1:111122223333:key/1111"])],
+        ["StartThisBackfillMachineOnly", toset(["states:StartExecution"]), toset(["arn:aws:states:eu-west-1:111122223333:stateMachine:lake-ingest-orders-backfill"])],
+        ["FollowOwnBackfillExecutionsOnly", toset(["states:DescribeExecution", "states:ListMapRuns"]), toset(["arn:aws:states:eu-west-1:111122223333:execution:lake-ingest-orders-backfill:*"])],
+        ["DecryptOwnBackfillExecutionsOnly", toset(["kms:Decrypt"]), toset(["arn:aws:kms:eu-west-1:111122223333:key/1111"])],
+        ["DescribeOwnMapRunsOnly", toset(["states:DescribeMapRun"]), toset(["arn:aws:states:eu-west-1:111122223333:mapRun:lake-ingest-orders-backfill/*"])],
+      ]
+    )
+    error_message = "The backfill operator's policy: its _backfill/ objects, its run manifests, listing its _backfill/, the key, starting and following the backfill machine only."
+  }
+  assert {
+    condition = (
+      jsonencode(one([for s in data.aws_iam_policy_document.backfill_operator[0].statement : { for c in s.condition : c.variable => [c.test, c.values] } if s.sid == "ListOwnBackfillsOnly"])) == jsonencode({ "aws:ResourceAccount" = ["StringEquals", ["111122223333"]], "s3:prefix" = ["StringLike", ["orders/_backfill/*"]] }) &&
+      jsonencode(one([for s in data.aws_iam_policy_document.backfill_operator[0].statement : { for c in s.condition : c.variable => [c.test, c.values] } if s.sid == "UseKeyViaS3ForOwnPrefixOnly"])) == jsonencode({ "kms:EncryptionContext:aws:s3:arn" = ["StringLike", ["arn:aws:s3:::lake-ingest-orders-raw-x", "arn:aws:s3:::lake-ingest-orders-raw-x/orders/*"]], "kms:ViaService" = ["StringEquals", ["s3.eu-west-1.amazonaws.com"]] }) &&
+      jsonencode(one([for s in data.aws_iam_policy_document.backfill_operator[0].statement : { for c in s.condition : c.variable => [c.test, c.values] } if s.sid == "DecryptOwnBackfillExecutionsOnly"])) == jsonencode({ "kms:EncryptionContext:aws:states:stateMachineArn" = ["StringEquals", ["arn:aws:states:eu-west-1:111122223333:stateMachine:lake-ingest-orders-backfill"]] }) &&
+      alltrue([for s in data.aws_iam_policy_document.backfill_operator[0].statement : contains([for c in s.condition : c.variable], "aws:ResourceAccount") if anytrue([for a in s.actions : startswith(a, "s3:")])])
+    )
+    error_message = "The operator lists only its _backfill/ (s3:prefix), uses the key only through S3 for its bucket and prefix or for its backfill machine's state, and every S3 grant is bound to this account's bucket."
+  }
+  assert {
+    condition = (
       one([for s in data.aws_iam_policy_document.backfill_machine[0].statement : s.resources if s.sid == "ReadOwnBackfillsOnly"]) == toset(["arn:aws:s3:::lake-ingest-orders-raw-x/orders/_backfill/*"]) &&
       one([for s in data.aws_iam_policy_document.backfill_machine[0].statement : s.resources if s.sid == "WriteOwnBackfillResultsOnly"]) == toset(["arn:aws:s3:::lake-ingest-orders-raw-x/orders/_backfill/*/results/*"]) &&
       one([for s in data.aws_iam_policy_document.backfill_machine[0].statement : s.not_resources if s.sid == "DenyS3OutsideOwnBackfills"]) == toset(["arn:aws:s3:::lake-ingest-orders-raw-x/orders/_backfill/*"])
@@ -1512,6 +1536,10 @@ run "orchestration_for_a_cursor_source_has_no_backfill_machine" {
   assert {
     condition     = toset(keys(aws_cloudwatch_metric_alarm.machines)) == toset(["run_failed", "run_timed_out"])
     error_message = "Without a backfill machine, only the run machine's alarms."
+  }
+  assert {
+    condition     = output.backfill_operator_policy_json == null && length(data.aws_iam_policy_document.backfill_operator) == 0
+    error_message = "Without a backfill machine there is no backfill operator policy."
   }
 }
 

@@ -512,4 +512,14 @@ run "state_machine_roles_as_rendered" {
     condition     = jsondecode(output.policies.trust.backfill_machine_role).Statement[0].Condition == { ArnEquals = { "aws:SourceArn" = ["arn:aws:states:eu-west-1:111122223333:stateMachine:lake-ingest-orders-backfill", "arn:aws:states:eu-west-1:111122223333:stateMachine:lake-ingest-orders-backfill/windows"] }, StringEquals = { "aws:SourceAccount" = "111122223333" } }
     error_message = "The backfill machine's role trusts Step Functions for that machine of this account only: the machine and its labelled Distributed Map children, both exact (ArnEquals, no wildcard)."
   }
+  assert {
+    condition = (
+      jsondecode(output.backfill_operator_policy_json) == jsondecode(output.policies.identity.backfill_operator) &&
+      alltrue(flatten([for s in jsondecode(output.backfill_operator_policy_json).Statement : [for a in flatten([s.Action]) : !strcontains(a, "*")]])) &&
+      alltrue([for s in jsondecode(output.backfill_operator_policy_json).Statement : s.Effect == "Allow" && !contains(flatten([s.Resource]), "*")]) &&
+      [for s in jsondecode(output.backfill_operator_policy_json).Statement : s.Condition if s.Sid == "ListOwnBackfillsOnly"][0] == { StringEquals = { "aws:ResourceAccount" = "111122223333" }, StringLike = { "s3:prefix" = "orders/_backfill/*" } } &&
+      [for s in jsondecode(output.backfill_operator_policy_json).Statement : s.Condition if s.Sid == "UseKeyViaS3ForOwnPrefixOnly"][0] == { StringEquals = { "kms:ViaService" = "s3.eu-west-1.amazonaws.com" }, StringLike = { "kms:EncryptionContext:aws:s3:arn" = ["arn:aws:s3:::lake-ingest-orders-raw-x", "arn:aws:s3:::lake-ingest-orders-raw-x/orders/*"] } }
+    )
+    error_message = "The rendered backfill operator policy: no wildcard action or resource, listing confined to its _backfill/, the key only through S3 for this bucket and prefix; also listed in policies.identity."
+  }
 }
