@@ -1,6 +1,7 @@
 # Alarms a data team needs, to the lake's topic: error rate, throttles, duration near the timeout,
-# concurrency near the reserved limit, dead letters, async events dropped, quarantined pages, and
-# freshness (no successful run for N hours). Thresholds in var.alarms; each can be disabled.
+# concurrency near the reserved limit, dead letters, async events dropped, quarantined pages,
+# freshness (no successful run for N hours), and per source type refresh-token rotations and the
+# cursor's health. Thresholds in var.alarms; each can be disabled.
 
 locals {
   alarm_period = var.alarms.period_seconds
@@ -147,6 +148,64 @@ resource "aws_cloudwatch_metric_alarm" "freshness" {
   comparison_operator = "LessThanThreshold"
   threshold           = 1
   treat_missing_data  = "breaching"
+  alarm_actions       = [local.alarm_topic_arn]
+  ok_actions          = [local.alarm_topic_arn]
+  tags                = local.tags
+}
+
+# What keeps credentials and state sound (the handler's own metrics): a refresh token rotated faster than
+# its secret can keep versions, cursor values the handler refused, and a cursor that finds nothing.
+locals {
+  cursor_source = try(local.api_config.incremental.type, "") == "cursor"
+
+  state_alarms = {
+    # PutSecretValue: at most one every 10 minutes sustained is AWS's advice; Secrets Manager removes
+    # versions beyond 100 but none younger than 24 h, so a faster rate runs into the version quota
+    # (https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_PutSecretValue.html).
+    refresh_token_rotations = {
+      enabled     = local.rotates_refresh_token
+      description = "${var.source_id} rotated its OAuth2 refresh token more than ${var.alarms.refresh_token_rotations_per_hour} times in an hour (RefreshTokensRotated). Each rotation is a new version of its secret, and Secrets Manager recommends at most one PutSecretValue every 10 minutes sustained: it removes versions beyond 100 but none younger than 24 hours, so a faster rate eventually exhausts the version quota and a rotated token can no longer be saved (the provider has already spent the old one). Find what makes runs refresh so often (many short runs, a short-lived access token) and slow them down."
+      metric      = "RefreshTokensRotated"
+      statistic   = "Sum"
+      period      = 3600
+      comparison  = "GreaterThanThreshold"
+      threshold   = var.alarms.refresh_token_rotations_per_hour
+    }
+    cursor_values_rejected = {
+      enabled     = local.cursor_source
+      description = "${var.source_id} rejected cursor values from the API (CursorValuesRejected): the cursor state did not take them, so bad data cannot move it, but records may be wrong or the API's cursor field may have changed. See the run's log and manifest; `python -m lake_ingest state show` shows the cursor."
+      metric      = "CursorValuesRejected"
+      statistic   = "Sum"
+      period      = local.alarm_period
+      comparison  = "GreaterThanThreshold"
+      threshold   = var.alarms.cursor_values_rejected
+    }
+    cursor_empty_runs = {
+      enabled     = local.cursor_source
+      description = "${var.alarms.cursor_empty_runs} or more ${var.source_id} runs in a row landed no records (ConsecutiveEmptyRuns): a cursor that has moved past the API's data, or a changed cursor field, looks exactly like this. Compare `python -m lake_ingest state show` with the API."
+      metric      = "ConsecutiveEmptyRuns"
+      statistic   = "Maximum"
+      period      = local.alarm_period
+      comparison  = "GreaterThanOrEqualToThreshold"
+      threshold   = var.alarms.cursor_empty_runs
+    }
+  }
+}
+
+resource "aws_cloudwatch_metric_alarm" "state" {
+  for_each = { for name, alarm in local.state_alarms : name => alarm if alarm.enabled && !contains(var.alarms.disabled, name) }
+
+  alarm_name          = "${local.name}-${replace(each.key, "_", "-")}"
+  alarm_description   = each.value.description
+  namespace           = local.metrics_namespace
+  metric_name         = each.value.metric
+  dimensions          = local.handler_dims
+  statistic           = each.value.statistic
+  period              = each.value.period
+  evaluation_periods  = 1
+  comparison_operator = each.value.comparison
+  threshold           = each.value.threshold
+  treat_missing_data  = "notBreaching"
   alarm_actions       = [local.alarm_topic_arn]
   ok_actions          = [local.alarm_topic_arn]
   tags                = local.tags

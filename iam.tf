@@ -54,12 +54,13 @@ data "aws_iam_policy_document" "role" {
     # Resuming a partial run, or answering a retried one, reads back that run's manifest; an incremental
     # source reads its cursor state (a conditional write with If-Match also needs s3:GetObject:
     # https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html), and so does an
-    # oauth2_refresh_token source its refresh lease. Nothing else is readable.
+    # oauth2_refresh_token source its refresh lease and its token state (the shared access token and the
+    # write-ahead copy of a rotated refresh token; written under prefix/* above). Nothing else is readable.
     sid     = "ReadOwnManifestsAndStateOnly"
     actions = ["s3:GetObject"]
     resources = concat(
       ["${local.bucket_arn}/${local.raw_prefix}/ingest_date=*/run_id=*/_manifest.json", "${local.bucket_arn}/${local.raw_prefix}/_state/cursor.json"],
-      local.rotates_refresh_token ? ["${local.bucket_arn}/${local.raw_prefix}/_state/oauth2-refresh.lock"] : [],
+      local.rotates_refresh_token ? ["${local.bucket_arn}/${local.raw_prefix}/_state/oauth2-refresh.lock", "${local.bucket_arn}/${local.raw_prefix}/_state/oauth2-tokens.json"] : [],
     )
     condition {
       test     = "StringEquals"
@@ -86,11 +87,14 @@ data "aws_iam_policy_document" "role" {
 
   dynamic "statement" {
     # oauth2_refresh_token: the provider rotates the refresh token on every use, and the handler
-    # writes the new one back as a new version of this secret only (never any other secret's).
+    # writes the new one back as a new version of this secret only (never any other secret's), under a
+    # custom staging label, then moves AWSCURRENT to it with RemoveFromVersionId = the version it read,
+    # which Secrets Manager refuses if AWSCURRENT has moved since: a compare-and-swap
+    # (https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_UpdateSecretVersionStage.html).
     for_each = local.rotates_refresh_token ? [1] : []
     content {
       sid       = "RotateOwnRefreshTokenOnly"
-      actions   = ["secretsmanager:PutSecretValue"]
+      actions   = ["secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage"]
       resources = [aws_secretsmanager_secret.api.arn]
     }
   }

@@ -149,6 +149,16 @@ locals {
           ReaderConfig = { InputType = "JSON" }
           Parameters   = { Bucket = local.bucket_name, "Key.$" = "$.items_key" }
         }
+        # Each child gets exactly its window and the execution's backfill id, whatever else an item
+        # list in the lake carries (a forged run_id, force or query_params never reach the function)
+        # (https://docs.aws.amazon.com/step-functions/latest/dg/input-output-itemselector.html).
+        ItemSelector = {
+          "backfill_id.$" = "$$.Execution.Input.backfill_id"
+          window = {
+            "start.$" = "$$.Map.Item.Value.window.start"
+            "end.$"   = "$$.Map.Item.Value.window.end"
+          }
+        }
         ItemProcessor = merge(
           { ProcessorConfig = { Mode = "DISTRIBUTED", ExecutionType = "STANDARD" } },
           local.run_loop,

@@ -2,11 +2,15 @@
 # key only for its own state, logs and (backfill) its own _backfill/ objects, and nothing else.
 
 locals {
+  machine_arns = { run = local.run_machine_arn, backfill = local.backfill_machine_arn }
   # Step Functions documents the state machine's ARN as the confused-deputy aws:SourceArn
-  # (https://docs.aws.amazon.com/step-functions/latest/dg/procedure-create-iam-role.html).
+  # (https://docs.aws.amazon.com/step-functions/latest/dg/procedure-create-iam-role.html). The docs are
+  # silent on whether a Distributed Map's child executions present the machine's ARN or the labelled
+  # <machine>/<label>: the backfill role trusts both exact forms (ArnEquals, no wildcard), which works
+  # either way without trusting anything else.
   machine_trust = {
     run      = [local.run_machine_arn]
-    backfill = [local.backfill_machine_arn]
+    backfill = [local.backfill_machine_arn, local.backfill_child_arn]
   }
   # Log delivery: the CloudWatch Logs actions take no resource-level permissions ("*" is required:
   # https://docs.aws.amazon.com/step-functions/latest/dg/cw-logs.html).
@@ -37,6 +41,7 @@ data "aws_iam_policy_document" "machine_assume" {
       variable = "aws:SourceAccount"
       values   = [local.account_id]
     }
+    # The machine (and, for the backfill, its labelled children): local.machine_trust says why both forms.
     condition {
       test     = "ArnEquals"
       variable = "aws:SourceArn"
@@ -82,7 +87,7 @@ resource "aws_iam_role_policy" "backfill_machine" {
 
 # What both machines need: invoke this function, their own state's key, logs and traces.
 data "aws_iam_policy_document" "machine_common" {
-  for_each = local.orchestrated ? { for k, v in local.machine_trust : k => v if k == "run" || local.backfill_enabled } : {}
+  for_each = local.orchestrated ? { for k, v in local.machine_arns : k => v if k == "run" || local.backfill_enabled } : {}
 
   statement {
     # Both forms: Lambda matches an unqualified ARN only against the unqualified one
@@ -102,7 +107,7 @@ data "aws_iam_policy_document" "machine_common" {
     condition {
       test     = "StringLike"
       variable = "kms:EncryptionContext:aws:states:stateMachineArn"
-      values   = flatten([for arn in each.value : [arn, "${arn}/*"]])
+      values   = [each.value, "${each.value}/*"]
     }
   }
 
@@ -206,5 +211,107 @@ data "aws_iam_policy_document" "backfill_machine" {
     effect        = "Deny"
     actions       = ["s3:*"]
     not_resources = ["${local.bucket_arn}/${local.backfill_prefix}/*"]
+  }
+}
+
+# What an operator running `python -m lake_ingest backfill start|status|retry` needs, and nothing more:
+# attach output.backfill_operator_policy_json to the operator's role (never to a source's roles).
+data "aws_iam_policy_document" "backfill_operator" {
+  count = local.backfill_enabled ? 1 : 0
+
+  statement {
+    # The plan, the item lists and the ResultWriter's files, all under the source's _backfill/; only a
+    # bucket of this account (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-resourceaccount).
+    sid       = "WriteAndReadOwnBackfillsOnly"
+    actions   = ["s3:PutObject", "s3:GetObject"]
+    resources = ["${local.bucket_arn}/${local.backfill_prefix}/*"]
+    condition {
+      test     = "StringEquals"
+      variable = "aws:ResourceAccount"
+      values   = [local.account_id]
+    }
+  }
+
+  statement {
+    # `status` reads each window's run manifest (is it complete, with how many records); no page.
+    sid       = "ReadOwnRunManifestsOnly"
+    actions   = ["s3:GetObject"]
+    resources = ["${local.bucket_arn}/${local.raw_prefix}/ingest_date=*/run_id=*/_manifest.json"]
+    condition {
+      test     = "StringEquals"
+      variable = "aws:ResourceAccount"
+      values   = [local.account_id]
+    }
+  }
+
+  statement {
+    # Listing is authorized on the bucket; s3:prefix confines it to the source's _backfill/ (the item
+    # lists and results) (https://docs.aws.amazon.com/AmazonS3/latest/userguide/amazon-s3-policy-keys.html).
+    sid       = "ListOwnBackfillsOnly"
+    actions   = ["s3:ListBucket"]
+    resources = [local.bucket_arn]
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = ["${local.backfill_prefix}/*"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:ResourceAccount"
+      values   = [local.account_id]
+    }
+  }
+
+  statement {
+    # SSE-KMS objects: only through S3, for this bucket (Bucket Keys: the bucket ARN) or this source's
+    # objects (https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html#encryption-context).
+    sid       = "UseKeyViaS3ForOwnPrefixOnly"
+    actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
+    resources = [local.kms_key_arn]
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = [local.via_service.s3]
+    }
+    condition {
+      test     = "StringLike"
+      variable = "kms:EncryptionContext:aws:s3:arn"
+      values   = [local.bucket_arn, "${local.bucket_arn}/${local.raw_prefix}/*"]
+    }
+  }
+
+  statement {
+    # Starting needs no key permission even on an encrypted machine (Step Functions calls KMS for the
+    # caller: https://docs.aws.amazon.com/step-functions/latest/dg/encryption-at-rest.html).
+    sid       = "StartThisBackfillMachineOnly"
+    actions   = ["states:StartExecution"]
+    resources = [local.backfill_machine_arn]
+  }
+
+  statement {
+    # Executions and map runs take their own ARN forms (https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsstepfunctions.html):
+    # ListMapRuns is authorized on the execution, DescribeMapRun on the map run.
+    sid       = "FollowOwnBackfillExecutionsOnly"
+    actions   = ["states:DescribeExecution", "states:ListMapRuns"]
+    resources = ["arn:${local.partition}:states:${local.region}:${local.account_id}:execution:${local.backfill_machine_name}:*"]
+  }
+
+  statement {
+    # DescribeExecution returns the execution's data, encrypted with the lake key: the caller needs
+    # Decrypt, here for this machine's executions only (https://docs.aws.amazon.com/step-functions/latest/apireference/API_DescribeExecution.html).
+    sid       = "DecryptOwnBackfillExecutionsOnly"
+    actions   = ["kms:Decrypt"]
+    resources = [local.kms_key_arn]
+    condition {
+      test     = "StringEquals"
+      variable = "kms:EncryptionContext:aws:states:stateMachineArn"
+      values   = [local.backfill_machine_arn]
+    }
+  }
+
+  statement {
+    sid       = "DescribeOwnMapRunsOnly"
+    actions   = ["states:DescribeMapRun"]
+    resources = ["arn:${local.partition}:states:${local.region}:${local.account_id}:mapRun:${local.backfill_machine_name}/*"]
   }
 }

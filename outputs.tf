@@ -69,9 +69,10 @@ output "dlq_url" {
 }
 
 output "alarm_arns" {
-  description = "ARNs of the enabled alarms by name (error_rate, throttles, duration, concurrency, dead_letters, schedule_dead_letters, async_events_dropped, quarantined_pages, freshness; with orchestration run_failed, run_timed_out, backfill_failed, backfill_timed_out, backfill_windows_failed)."
+  description = "ARNs of the enabled alarms by name (error_rate, throttles, duration, concurrency, dead_letters, schedule_dead_letters, async_events_dropped, quarantined_pages, freshness; refresh_token_rotations for oauth2_refresh_token, cursor_values_rejected and cursor_empty_runs for cursor sources; with orchestration run_failed, run_timed_out, backfill_failed, backfill_timed_out, backfill_windows_failed)."
   value = merge(
     { for k, a in aws_cloudwatch_metric_alarm.simple : k => a.arn },
+    { for k, a in aws_cloudwatch_metric_alarm.state : k => a.arn },
     { for a in aws_cloudwatch_metric_alarm.error_rate : "error_rate" => a.arn },
     { for a in aws_cloudwatch_metric_alarm.freshness : "freshness" => a.arn },
     { for k, a in aws_cloudwatch_metric_alarm.machines : k => a.arn },
@@ -98,19 +99,27 @@ output "schedule_arn" {
   value       = try(aws_scheduler_schedule.this[0].arn, null)
 }
 
+output "schedule_group_arn" {
+  description = "ARN of the source's own EventBridge Scheduler schedule group (named as the source; the scheduler role trusts this group only), or null without schedule_expression."
+  value       = try(aws_scheduler_schedule_group.this[0].arn, null)
+}
+
 output "package_hash" {
   description = "Content hash of the deployed package (source_code_hash)."
   value       = local.package_hash
 }
 
 output "policies" {
-  description = "Every policy the module renders (JSON), for security review and policy linters. identity: the function role's, the scheduler role's and (with orchestration) the state machine roles' permissions; trust: their trust policies; resource: the queues' and the secret's policies and, with an own lake, the bucket, key and topic policies."
+  description = "Every policy the module renders (JSON), for security review and policy linters. identity: the function role's, the scheduler role's and (with orchestration) the state machine roles' permissions, and a backfill operator's (backfill_operator_policy_json); trust: their trust policies; resource: the queues' and the secret's policies and, with an own lake, the bucket, key and topic policies."
   value = {
     identity = merge(
       { function_role = data.aws_iam_policy_document.role.json },
       local.scheduled ? { scheduler_role = data.aws_iam_policy_document.scheduler.json } : {},
       local.orchestrated ? { run_machine_role = data.aws_iam_policy_document.machine_common["run"].json } : {},
-      local.backfill_enabled ? { backfill_machine_role = data.aws_iam_policy_document.backfill_machine[0].json } : {},
+      local.backfill_enabled ? {
+        backfill_machine_role = data.aws_iam_policy_document.backfill_machine[0].json
+        backfill_operator     = data.aws_iam_policy_document.backfill_operator[0].json
+      } : {},
     )
     trust = merge(
       { function_role = data.aws_iam_policy_document.assume.json },
@@ -143,6 +152,11 @@ output "run_state_machine_arn" {
 output "backfill_state_machine_arn" {
   description = "ARN of the backfill state machine (orchestration on, window source): `python -m lake_ingest backfill start` runs it. Null otherwise."
   value       = try(aws_sfn_state_machine.backfill[0].arn, null)
+}
+
+output "backfill_operator_policy_json" {
+  description = "The IAM policy (JSON) an operator needs to run `python -m lake_ingest backfill start|status|retry` for this source, and no more: read and write its `_backfill/` objects, list them, read its run manifests, the lake key only through S3 for its objects (and for its backfill executions' data), start the backfill state machine and follow its executions and map runs. Attach it to the operator's role (not to a role tagged as a source). Null without a backfill state machine."
+  value       = try(data.aws_iam_policy_document.backfill_operator[0].json, null)
 }
 
 output "state_machine_role_arns" {

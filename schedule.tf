@@ -22,15 +22,25 @@ locals {
   }
 
   scheduled = var.schedule_expression != null
-  # The module's schedules live in the account's default schedule group.
-  schedule_group_arn = "arn:${local.partition}:scheduler:${local.region}:${local.account_id}:schedule-group/default"
-  schedule_arn       = "arn:${local.partition}:scheduler:${local.region}:${local.account_id}:schedule/default/${local.name}"
+  # Each scheduled source has its own schedule group (named as the source): the scheduler role trusts
+  # that group only, never the account's default group that every other schedule may use.
+  schedule_group_name = local.name
+  schedule_group_arn  = "arn:${local.partition}:scheduler:${local.region}:${local.account_id}:schedule-group/${local.schedule_group_name}"
+  schedule_arn        = "arn:${local.partition}:scheduler:${local.region}:${local.account_id}:schedule/${local.schedule_group_name}/${local.name}"
+}
+
+resource "aws_scheduler_schedule_group" "this" {
+  count = local.scheduled ? 1 : 0
+
+  name = local.schedule_group_name
+  tags = local.tags
 }
 
 resource "aws_scheduler_schedule" "this" {
   count = local.scheduled ? 1 : 0
 
   name                         = local.name
+  group_name                   = aws_scheduler_schedule_group.this[0].name
   description                  = "lake-ingest ${var.source_id}"
   schedule_expression          = var.schedule_expression
   schedule_expression_timezone = var.schedule_timezone
@@ -71,8 +81,8 @@ resource "aws_iam_role" "scheduler" {
 }
 
 data "aws_iam_policy_document" "scheduler_assume" {
-  # Confused-deputy guard as EventBridge Scheduler documents it: this account, and the schedule group
-  # (the docs say to name the group, never one schedule:
+  # Confused-deputy guard as EventBridge Scheduler documents it: this account, and the schedule group,
+  # here the source's own (the docs name the group as aws:SourceArn, never one schedule:
   # https://docs.aws.amazon.com/scheduler/latest/UserGuide/cross-service-confused-deputy-prevention.html).
   statement {
     sid     = "SchedulerOfThisScheduleGroupOnly"
@@ -125,8 +135,8 @@ data "aws_iam_policy_document" "scheduler" {
 
   statement {
     # The schedule's payload is encrypted with the lake's key; Scheduler decrypts it with this role, with
-    # the context aws:scheduler:schedule:arn = the schedule (no kms:ViaService: the docs name none)
-    # (https://docs.aws.amazon.com/scheduler/latest/UserGuide/encryption-rest.html).
+    # the context aws:scheduler:schedule:arn = the schedule, schedule/<group>/<name> (no kms:ViaService:
+    # the docs name none) (https://docs.aws.amazon.com/scheduler/latest/UserGuide/encryption-rest.html).
     sid       = "DecryptOwnScheduleOnly"
     actions   = ["kms:Decrypt"]
     resources = [local.kms_key_arn]

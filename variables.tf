@@ -273,24 +273,27 @@ variable "async_max_event_age_seconds" {
 }
 
 variable "alarms" {
-  description = "Alarm thresholds (all alarms publish to the lake's topic). error_rate_percent: Errors / Invocations in a period (metric math); throttles, dead_letters, async_events_dropped, quarantined_pages: alarm above this count in a period; duration_percent_of_timeout; concurrency_percent_of_reserved (needs reserved_concurrency); freshness_hours: no successful run (IngestionSucceeded) for this long, missing data breaching (scheduled sources only). disabled: names of alarms to leave out (error_rate, throttles, duration, concurrency, dead_letters, schedule_dead_letters, async_events_dropped, freshness, quarantined_pages; with orchestration: run_failed, run_timed_out, and for a window source backfill_failed, backfill_timed_out, backfill_windows_failed: executions that failed or timed out)."
+  description = "Alarm thresholds (all alarms publish to the lake's topic). error_rate_percent: Errors / Invocations in a period (metric math); throttles, dead_letters, async_events_dropped, quarantined_pages: alarm above this count in a period; duration_percent_of_timeout; concurrency_percent_of_reserved (needs reserved_concurrency); freshness_hours: no successful run (IngestionSucceeded) for this long, missing data breaching (scheduled sources only); refresh_token_rotations_per_hour (oauth2_refresh_token sources): alarm above this many rotated refresh tokens in an hour (each is a new secret version; Secrets Manager recommends at most one every 10 minutes sustained); cursor_values_rejected (cursor sources): alarm above this many rejected cursor values in a period; cursor_empty_runs (cursor sources): alarm when this many runs in a row landed no records. disabled: names of alarms to leave out (error_rate, throttles, duration, concurrency, dead_letters, schedule_dead_letters, async_events_dropped, freshness, quarantined_pages, refresh_token_rotations, cursor_values_rejected, cursor_empty_runs; with orchestration: run_failed, run_timed_out, and for a window source backfill_failed, backfill_timed_out, backfill_windows_failed: executions that failed or timed out)."
   type = object({
-    period_seconds                  = optional(number, 300)
-    error_rate_percent              = optional(number, 10)
-    throttles                       = optional(number, 0)
-    duration_percent_of_timeout     = optional(number, 80)
-    concurrency_percent_of_reserved = optional(number, 80)
-    dead_letters                    = optional(number, 0)
-    async_events_dropped            = optional(number, 0)
-    quarantined_pages               = optional(number, 0)
-    freshness_hours                 = optional(number, 25)
-    disabled                        = optional(set(string), [])
+    period_seconds                   = optional(number, 300)
+    error_rate_percent               = optional(number, 10)
+    throttles                        = optional(number, 0)
+    duration_percent_of_timeout      = optional(number, 80)
+    concurrency_percent_of_reserved  = optional(number, 80)
+    dead_letters                     = optional(number, 0)
+    async_events_dropped             = optional(number, 0)
+    quarantined_pages                = optional(number, 0)
+    freshness_hours                  = optional(number, 25)
+    refresh_token_rotations_per_hour = optional(number, 4)
+    cursor_values_rejected           = optional(number, 0)
+    cursor_empty_runs                = optional(number, 5)
+    disabled                         = optional(set(string), [])
   })
   default = {}
 
   validation {
-    condition     = alltrue([for name in var.alarms.disabled : contains(["error_rate", "throttles", "duration", "concurrency", "dead_letters", "schedule_dead_letters", "async_events_dropped", "freshness", "quarantined_pages", "run_failed", "run_timed_out", "backfill_failed", "backfill_timed_out", "backfill_windows_failed"], name)])
-    error_message = "alarms.disabled may name only: error_rate, throttles, duration, concurrency, dead_letters, schedule_dead_letters, async_events_dropped, freshness, quarantined_pages, run_failed, run_timed_out, backfill_failed, backfill_timed_out, backfill_windows_failed."
+    condition     = alltrue([for name in var.alarms.disabled : contains(["error_rate", "throttles", "duration", "concurrency", "dead_letters", "schedule_dead_letters", "async_events_dropped", "freshness", "quarantined_pages", "refresh_token_rotations", "cursor_values_rejected", "cursor_empty_runs", "run_failed", "run_timed_out", "backfill_failed", "backfill_timed_out", "backfill_windows_failed"], name)])
+    error_message = "alarms.disabled may name only: error_rate, throttles, duration, concurrency, dead_letters, schedule_dead_letters, async_events_dropped, freshness, quarantined_pages, refresh_token_rotations, cursor_values_rejected, cursor_empty_runs, run_failed, run_timed_out, backfill_failed, backfill_timed_out, backfill_windows_failed."
   }
   validation {
     condition     = contains([60, 300, 900, 3600], var.alarms.period_seconds)
@@ -305,8 +308,16 @@ variable "alarms" {
     error_message = "alarms.error_rate_percent, duration_percent_of_timeout and concurrency_percent_of_reserved must be percentages above 0 and at most 100."
   }
   validation {
-    condition     = alltrue([for n in [var.alarms.throttles, var.alarms.dead_letters, var.alarms.async_events_dropped, var.alarms.quarantined_pages] : n >= 0 && floor(n) == n])
-    error_message = "alarms.throttles, dead_letters, async_events_dropped and quarantined_pages must be whole numbers of 0 or more (the alarm fires above them)."
+    condition     = alltrue([for n in [var.alarms.throttles, var.alarms.dead_letters, var.alarms.async_events_dropped, var.alarms.quarantined_pages, var.alarms.cursor_values_rejected] : n >= 0 && floor(n) == n])
+    error_message = "alarms.throttles, dead_letters, async_events_dropped, quarantined_pages and cursor_values_rejected must be whole numbers of 0 or more (the alarm fires above them)."
+  }
+  validation {
+    condition     = var.alarms.refresh_token_rotations_per_hour >= 1 && var.alarms.refresh_token_rotations_per_hour <= 60 && floor(var.alarms.refresh_token_rotations_per_hour) == var.alarms.refresh_token_rotations_per_hour
+    error_message = "alarms.refresh_token_rotations_per_hour must be a whole number from 1 to 60 (the alarm fires above it; Secrets Manager recommends at most 6 new secret versions an hour sustained)."
+  }
+  validation {
+    condition     = var.alarms.cursor_empty_runs >= 1 && var.alarms.cursor_empty_runs <= 1000 && floor(var.alarms.cursor_empty_runs) == var.alarms.cursor_empty_runs
+    error_message = "alarms.cursor_empty_runs must be a whole number of runs from 1 to 1000 (the alarm fires when that many runs in a row landed no records)."
   }
   validation {
     condition     = var.alarms.freshness_hours >= 1 && var.alarms.freshness_hours <= 168 && floor(var.alarms.freshness_hours) == var.alarms.freshness_hours

@@ -9,7 +9,8 @@ moto 5.2.5 gaps (measured in ../shared/notes/local-aws.md) and what each shim do
    conditional statement as if its condition held, so a deny-insecure-transport policy denies
    everything. The shim skips the lake bucket policy's conditional statements named in
    SKIPPED_BUCKET_STATEMENTS, and only those: DenyInsecureTransport (moto serves plain http),
-   DenyPutsWithOtherEncryption and DenyPutsWithOtherKey (SSE headers), OnlyOwnPrefix<source> and
+   DenyPutsWithOtherEncryption, DenyPutsWithOtherKey and DenyKmsPutsWithoutKeyId (SSE headers),
+   OnlyOwnPrefix<source> and
    UnregisteredSourcesNoAccess (principal tags, which moto does not put in a request). Each of them is
    decided by the policy evaluation matrix instead (scripts/policy_matrix.py, tests/policy/matrix.toml:
    its test fails when a listed statement matches no request there). Any other conditional statement
@@ -79,6 +80,7 @@ SKIPPED_BUCKET_STATEMENTS = (
     "DenyInsecureTransport",
     "DenyPutsWithOtherEncryption",
     "DenyPutsWithOtherKey",
+    "DenyKmsPutsWithoutKeyId",
     "OnlyOwnPrefix*",
     "UnregisteredSourcesNoAccess",
 )

@@ -94,6 +94,8 @@ class Source:
     machine_policies: Mapping[str, Policy] = field(default_factory=dict)
     machine_trusts: Mapping[str, Policy] = field(default_factory=dict)
     machine_tags: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    # A window source with a backfill machine: the module's backfill_operator_policy_json output.
+    operator_policy: Policy | None = None
     auth_type: str = "none"  # API_CONFIG.auth.type as the deployed function has it
 
     def has(self, need: str) -> bool:
@@ -126,6 +128,7 @@ class Deployment:
             found += [s.role_policy, s.trust, s.secret_policy, s.dlq_policy]
             found += [p for p in (s.scheduler_policy, s.scheduler_trust, s.schedule_dlq_policy) if p]
             found += [*s.machine_policies.values(), *s.machine_trusts.values()]
+            found += [s.operator_policy] if s.operator_policy else []
         return found
 
 
@@ -236,6 +239,8 @@ def read_deployment(
         if out.get("schedule_arn"):
             names.update(
                 schedule_arn=out["schedule_arn"],
+                schedule_group_arn=out["schedule_group_arn"],
+                schedule_group_name=out["schedule_group_arn"].rsplit("/", 1)[1],
                 scheduler_role_arn=out["scheduler_role_arn"],
                 schedule_dlq_arn=out["schedule_dlq_arn"],
             )
@@ -248,6 +253,10 @@ def read_deployment(
                 ),
             }
         machines = _machines(out, names, partition, region, account, role, source_id)
+        if out.get("backfill_operator_policy_json"):
+            machines["operator_policy"] = Policy(
+                f"backfill-operator:{source_id}", _document(out["backfill_operator_policy_json"])
+            )
         secret_policy = _document(secrets.get_resource_policy(SecretId=out["secret_arn"])["ResourcePolicy"])
         environment = functions.get_function_configuration(FunctionName=out["function_arn"])["Environment"]
         auth_type = json.loads(environment["Variables"]["API_CONFIG"]).get("auth", {}).get("type", "none")
@@ -399,6 +408,11 @@ def _principal(deployment: Deployment, who: str, me: Source) -> tuple[str, list[
             policies = [*policies, Policy("granted-elsewhere", BROAD_GRANT)]
     elif who == "untagged":
         arn, policies, tags = f"arn:{deployment.partition}:iam::{account}:role/operator", [], {}
+    elif who == "backfill_operator":
+        if me.operator_policy is None:
+            raise MatrixError(f"source {me.source_id} has no backfill operator policy")
+        arn = f"arn:{deployment.partition}:iam::{account}:role/backfill-operator"
+        policies, tags = [me.operator_policy], {}
     elif who == "stranger":
         arn = f"arn:{deployment.partition}:iam::{account}:role/lake-ingest-stranger"
         policies, tags = [Policy("granted-elsewhere", BROAD_GRANT)], {SOURCE_ID_TAG: "stranger"}

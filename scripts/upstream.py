@@ -215,7 +215,8 @@ def sample_api(token: str, pages: int = 3, per_page: int = 50) -> Callable[[Seen
     POST /admin/orders?count=N adds N orders updated now (the incremental demo); POST
     /admin/fail?updated_from=ISO makes requests for that window answer 503 until POST /admin/heal;
     POST /admin/latency?seconds=S delays every answer by S seconds (a slow API, for benchmarks); GET
-    /admin/oauth2 counts the token endpoint's answers by status and lists its live refresh tokens.
+    /admin/oauth2 counts the token endpoint's answers by status and lists its live refresh tokens;
+    GET /admin/requests?path=P lists the data requests it answered (method, path, query), oldest first.
     """
     from scripts.oauth2_server import TOKEN_PATH, TokenEndpoint
 
@@ -223,6 +224,7 @@ def sample_api(token: str, pages: int = 3, per_page: int = 50) -> Callable[[Seen
     events = SampleOrders(30 * 24, timedelta(hours=1))
     failing: set[str] = set()
     latency = [0.0]
+    answered: list[dict[str, object]] = []  # the data requests (not the token or admin endpoints)
     oauth2 = TokenEndpoint(SAMPLE_CLIENT_ID, token, expires_in=300)
     oauth2.issue_refresh_token(sample_refresh_token(token))
 
@@ -240,11 +242,15 @@ def sample_api(token: str, pages: int = 3, per_page: int = 50) -> Callable[[Seen
                 "live_refresh_tokens": sorted(oauth2.live_refresh_tokens()),
             }
             return Reply(200, json.dumps(state).encode())
+        if seen.path == "/admin/requests":
+            wanted = [r for r in list(answered) if arg.get("path") in (None, r["path"])]
+            return Reply(200, json.dumps({"requests": wanted}).encode())
         if seen.method == "POST" and seen.path == "/admin/latency":
             latency[0] = float(arg.get("seconds", "0"))
             return Reply(200, json.dumps({"latency_seconds": latency[0]}).encode())
         if seen.method == "POST" and seen.path.startswith("/admin/"):
             return _admin(seen.path, arg, data, failing)
+        answered.append({"method": seen.method, "path": seen.path, "query": seen.query})
         if arg.get("updated_from") in failing:
             return Reply(503, b'{"error": "temporarily unavailable"}', {"Retry-After": "0"})
         collection = events if seen.path == "/v1/events" else data

@@ -183,6 +183,14 @@ run "function_settings" {
     error_message = "Without a schedule there is no schedule dead-letter alarm; every other simple alarm is on by default."
   }
   assert {
+    condition     = length(aws_scheduler_schedule_group.this) == 0 && length(aws_scheduler_schedule.this) == 0 && output.schedule_group_arn == null
+    error_message = "Without a schedule there is no schedule group either."
+  }
+  assert {
+    condition     = length(aws_cloudwatch_metric_alarm.state) == 0
+    error_message = "A source that neither rotates a refresh token nor keeps a cursor has no refresh-token or cursor alarm."
+  }
+  assert {
     condition     = aws_iam_role.this.tags["lake-ingest:raw-prefix"] == "orders"
     error_message = "The role must carry its prefix as the lake-ingest:raw-prefix tag (a shared lake's bucket policy confines it there)."
   }
@@ -276,6 +284,18 @@ run "schedule_passes_scheduled_time" {
   assert {
     condition     = contains(keys(aws_cloudwatch_metric_alarm.simple), "schedule_dead_letters") && length(aws_cloudwatch_metric_alarm.freshness) == 1
     error_message = "A scheduled source must alarm on its schedule's dead letters and on freshness."
+  }
+  assert {
+    condition     = aws_scheduler_schedule_group.this[0].name == "lake-ingest-orders" && aws_scheduler_schedule_group.this[0].tags["lake-ingest:source-id"] == "orders" && aws_scheduler_schedule.this[0].group_name == "lake-ingest-orders"
+    error_message = "The schedule lives in the source's own schedule group (named as the source, tagged), not the account's default group."
+  }
+  assert {
+    condition     = jsonencode({ for c in one(data.aws_iam_policy_document.scheduler_assume.statement).condition : c.variable => [c.test, c.values] }) == jsonencode({ "aws:SourceAccount" = ["StringEquals", ["111122223333"]], "aws:SourceArn" = ["ArnEquals", ["arn:aws:scheduler:eu-west-1:111122223333:schedule-group/lake-ingest-orders"]] })
+    error_message = "The scheduler role trusts the schedules of the source's own group only (aws:SourceArn = that group), in this account."
+  }
+  assert {
+    condition     = one(flatten([for s in data.aws_iam_policy_document.scheduler.statement : [for c in s.condition : c.values if c.variable == "kms:EncryptionContext:aws:scheduler:schedule:arn"]])) == "arn:aws:scheduler:eu-west-1:111122223333:schedule/lake-ingest-orders/lake-ingest-orders"
+    error_message = "The scheduler role decrypts its own schedule only: schedule/<group>/<name>, in the source's group."
   }
 }
 
@@ -800,6 +820,156 @@ run "rejects_bad_freshness" {
   expect_failures = [var.alarms]
 }
 
+# The handler's state alarms: which source types get them, their settings, and their inputs.
+run "a_cursor_source_alarms_on_rejected_cursor_values_and_empty_runs" {
+  command = plan
+  variables {
+    api_config = {
+      endpoint     = "https://api.example.com/v1/orders"
+      query_params = { since = "{cursor}" }
+      incremental  = { type = "cursor", cursor_path = "updated_at", initial_value = "2026-01-01T00:00:00Z" }
+    }
+  }
+  assert {
+    condition     = toset(keys(aws_cloudwatch_metric_alarm.state)) == toset(["cursor_values_rejected", "cursor_empty_runs"])
+    error_message = "A cursor source alarms on rejected cursor values and on empty runs in a row; it rotates no refresh token."
+  }
+  assert {
+    condition = alltrue([for a in aws_cloudwatch_metric_alarm.state :
+      a.namespace == "LakeIngest" && a.dimensions == tomap({ SourceId = "orders", service = "lake-ingest" }) && a.period == 300 &&
+      a.evaluation_periods == 1 && a.treat_missing_data == "notBreaching" &&
+      a.alarm_actions == toset(["arn:aws:sns:eu-west-1:111122223333:lake-ingest-orders-alarms"]) && a.ok_actions == a.alarm_actions
+    ])
+    error_message = "The cursor alarms read the handler's metrics (LakeIngest, SourceId and service) in alarms.period_seconds, missing data not breaching, to the lake's topic."
+  }
+  assert {
+    condition = (
+      [for k, a in aws_cloudwatch_metric_alarm.state : [a.alarm_name, a.metric_name, a.statistic, a.comparison_operator, a.threshold] if k == "cursor_values_rejected"] == [["lake-ingest-orders-cursor-values-rejected", "CursorValuesRejected", "Sum", "GreaterThanThreshold", 0]] &&
+      [for k, a in aws_cloudwatch_metric_alarm.state : [a.alarm_name, a.metric_name, a.statistic, a.comparison_operator, a.threshold] if k == "cursor_empty_runs"] == [["lake-ingest-orders-cursor-empty-runs", "ConsecutiveEmptyRuns", "Maximum", "GreaterThanOrEqualToThreshold", 5]]
+    )
+    error_message = "cursor_values_rejected: Sum of CursorValuesRejected above 0; cursor_empty_runs: the Maximum of ConsecutiveEmptyRuns at or above 5."
+  }
+}
+
+run "a_window_source_has_no_cursor_alarms" {
+  command = plan
+  variables {
+    schedule_expression = "rate(1 day)"
+    api_config = {
+      endpoint     = "https://api.example.com/v1/orders"
+      query_params = { from = "{window_start}", to = "{window_end}" }
+      incremental  = { type = "window" }
+    }
+  }
+  assert {
+    condition     = length(aws_cloudwatch_metric_alarm.state) == 0
+    error_message = "A window source keeps no cursor: no cursor alarms."
+  }
+}
+
+run "state_alarms_can_be_tuned_and_disabled" {
+  command = plan
+  variables {
+    api_config = {
+      endpoint     = "https://api.example.com/v1/orders"
+      auth         = { type = "oauth2_refresh_token", token_url = "https://login.example.com/oauth2/token" }
+      query_params = { since = "{cursor}" }
+      incremental  = { type = "cursor", cursor_path = "updated_at", initial_value = "2026-01-01T00:00:00Z" }
+    }
+    alarms = {
+      period_seconds                   = 900
+      refresh_token_rotations_per_hour = 6
+      cursor_values_rejected           = 3
+      cursor_empty_runs                = 12
+      disabled                         = ["cursor_values_rejected"]
+    }
+  }
+  assert {
+    condition = (
+      toset(keys(aws_cloudwatch_metric_alarm.state)) == toset(["refresh_token_rotations", "cursor_empty_runs"]) &&
+      aws_cloudwatch_metric_alarm.state["refresh_token_rotations"].threshold == 6 && aws_cloudwatch_metric_alarm.state["refresh_token_rotations"].period == 3600 &&
+      aws_cloudwatch_metric_alarm.state["cursor_empty_runs"].threshold == 12 && aws_cloudwatch_metric_alarm.state["cursor_empty_runs"].period == 900 &&
+      toset(keys(output.alarm_arns)) == toset(keys(merge(aws_cloudwatch_metric_alarm.simple, aws_cloudwatch_metric_alarm.state, { error_rate = 1 })))
+    )
+    error_message = "Thresholds follow var.alarms (the rotation alarm keeps its hour), a disabled state alarm is left out, and alarm_arns lists the state alarms."
+  }
+}
+
+run "rejects_zero_refresh_token_rotations_per_hour" {
+  command = plan
+  variables {
+    alarms = { refresh_token_rotations_per_hour = 0 }
+  }
+  expect_failures = [var.alarms]
+}
+
+run "rejects_more_than_60_refresh_token_rotations_per_hour" {
+  command = plan
+  variables {
+    alarms = { refresh_token_rotations_per_hour = 61 }
+  }
+  expect_failures = [var.alarms]
+}
+
+run "rejects_fractional_refresh_token_rotations_per_hour" {
+  command = plan
+  variables {
+    alarms = { refresh_token_rotations_per_hour = 2.5 }
+  }
+  expect_failures = [var.alarms]
+}
+
+run "rejects_negative_cursor_values_rejected" {
+  command = plan
+  variables {
+    alarms = { cursor_values_rejected = -1 }
+  }
+  expect_failures = [var.alarms]
+}
+
+run "rejects_fractional_cursor_values_rejected" {
+  command = plan
+  variables {
+    alarms = { cursor_values_rejected = 0.5 }
+  }
+  expect_failures = [var.alarms]
+}
+
+run "rejects_zero_cursor_empty_runs" {
+  command = plan
+  variables {
+    alarms = { cursor_empty_runs = 0 }
+  }
+  expect_failures = [var.alarms]
+}
+
+run "rejects_more_than_1000_cursor_empty_runs" {
+  command = plan
+  variables {
+    alarms = { cursor_empty_runs = 1001 }
+  }
+  expect_failures = [var.alarms]
+}
+
+run "rejects_fractional_cursor_empty_runs" {
+  command = plan
+  variables {
+    alarms = { cursor_empty_runs = 1.5 }
+  }
+  expect_failures = [var.alarms]
+}
+
+run "accepts_the_state_alarm_names_in_disabled" {
+  command = plan
+  variables {
+    alarms = { disabled = ["refresh_token_rotations", "cursor_values_rejected", "cursor_empty_runs"] }
+  }
+  assert {
+    condition     = length(aws_cloudwatch_metric_alarm.state) == 0
+    error_message = "The state alarms' names are valid in alarms.disabled."
+  }
+}
+
 run "rejects_raw_prefix_unsafe_for_tags" {
   command = plan
   variables {
@@ -1286,9 +1456,40 @@ run "orchestration_for_a_window_source" {
   assert {
     condition = (
       jsonencode({ for c in one(data.aws_iam_policy_document.machine_assume["run"].statement).condition : c.variable => c.values }) == jsonencode({ "aws:SourceAccount" = ["111122223333"], "aws:SourceArn" = ["arn:aws:states:eu-west-1:111122223333:stateMachine:lake-ingest-orders-run"] }) &&
-      jsonencode({ for c in one(data.aws_iam_policy_document.machine_assume["backfill"].statement).condition : c.variable => c.values }) == jsonencode({ "aws:SourceAccount" = ["111122223333"], "aws:SourceArn" = ["arn:aws:states:eu-west-1:111122223333:stateMachine:lake-ingest-orders-backfill"] })
+      jsonencode({ for c in one(data.aws_iam_policy_document.machine_assume["backfill"].statement).condition : c.variable => [c.test, c.values] }) == jsonencode({ "aws:SourceAccount" = ["StringEquals", ["111122223333"]], "aws:SourceArn" = ["ArnEquals", ["arn:aws:states:eu-west-1:111122223333:stateMachine:lake-ingest-orders-backfill", "arn:aws:states:eu-west-1:111122223333:stateMachine:lake-ingest-orders-backfill/windows"]] })
     )
-    error_message = "Each machine's role trusts Step Functions for that machine only (aws:SourceArn) in this account (aws:SourceAccount)."
+    error_message = "Each machine's role trusts Step Functions for that machine only (aws:SourceArn; the backfill's also as its labelled Distributed Map children, both exact, no wildcard) in this account (aws:SourceAccount)."
+  }
+  assert {
+    condition = jsondecode(aws_sfn_state_machine.backfill[0].definition).States.Windows.ItemSelector == {
+      "backfill_id.$" = "$$.Execution.Input.backfill_id"
+      window          = { "start.$" = "$$.Map.Item.Value.window.start", "end.$" = "$$.Map.Item.Value.window.end" }
+    }
+    error_message = "Each backfill child gets exactly the execution's backfill id and its item's window start and end: nothing else an item list carries (run_id, force, query_params, resume) reaches the function."
+  }
+  assert {
+    condition = (
+      [for s in data.aws_iam_policy_document.backfill_operator[0].statement : [s.sid, s.actions, s.resources]] == [
+        ["WriteAndReadOwnBackfillsOnly", toset(["s3:PutObject", "s3:GetObject"]), toset(["arn:aws:s3:::lake-ingest-orders-raw-x/orders/_backfill/*"])],
+        ["ReadOwnRunManifestsOnly", toset(["s3:GetObject"]), toset(["arn:aws:s3:::lake-ingest-orders-raw-x/orders/ingest_date=*/run_id=*/_manifest.json"])],
+        ["ListOwnBackfillsOnly", toset(["s3:ListBucket"]), toset(["arn:aws:s3:::lake-ingest-orders-raw-x"])],
+        ["UseKeyViaS3ForOwnPrefixOnly", toset(["kms:GenerateDataKey", "kms:Decrypt"]), toset(["arn:aws:kms:eu-west-1:111122223333:key/1111"])],
+        ["StartThisBackfillMachineOnly", toset(["states:StartExecution"]), toset(["arn:aws:states:eu-west-1:111122223333:stateMachine:lake-ingest-orders-backfill"])],
+        ["FollowOwnBackfillExecutionsOnly", toset(["states:DescribeExecution", "states:ListMapRuns"]), toset(["arn:aws:states:eu-west-1:111122223333:execution:lake-ingest-orders-backfill:*"])],
+        ["DecryptOwnBackfillExecutionsOnly", toset(["kms:Decrypt"]), toset(["arn:aws:kms:eu-west-1:111122223333:key/1111"])],
+        ["DescribeOwnMapRunsOnly", toset(["states:DescribeMapRun"]), toset(["arn:aws:states:eu-west-1:111122223333:mapRun:lake-ingest-orders-backfill/*"])],
+      ]
+    )
+    error_message = "The backfill operator's policy: its _backfill/ objects, its run manifests, listing its _backfill/, the key, starting and following the backfill machine only."
+  }
+  assert {
+    condition = (
+      jsonencode(one([for s in data.aws_iam_policy_document.backfill_operator[0].statement : { for c in s.condition : c.variable => [c.test, c.values] } if s.sid == "ListOwnBackfillsOnly"])) == jsonencode({ "aws:ResourceAccount" = ["StringEquals", ["111122223333"]], "s3:prefix" = ["StringLike", ["orders/_backfill/*"]] }) &&
+      jsonencode(one([for s in data.aws_iam_policy_document.backfill_operator[0].statement : { for c in s.condition : c.variable => [c.test, c.values] } if s.sid == "UseKeyViaS3ForOwnPrefixOnly"])) == jsonencode({ "kms:EncryptionContext:aws:s3:arn" = ["StringLike", ["arn:aws:s3:::lake-ingest-orders-raw-x", "arn:aws:s3:::lake-ingest-orders-raw-x/orders/*"]], "kms:ViaService" = ["StringEquals", ["s3.eu-west-1.amazonaws.com"]] }) &&
+      jsonencode(one([for s in data.aws_iam_policy_document.backfill_operator[0].statement : { for c in s.condition : c.variable => [c.test, c.values] } if s.sid == "DecryptOwnBackfillExecutionsOnly"])) == jsonencode({ "kms:EncryptionContext:aws:states:stateMachineArn" = ["StringEquals", ["arn:aws:states:eu-west-1:111122223333:stateMachine:lake-ingest-orders-backfill"]] }) &&
+      alltrue([for s in data.aws_iam_policy_document.backfill_operator[0].statement : contains([for c in s.condition : c.variable], "aws:ResourceAccount") if anytrue([for a in s.actions : startswith(a, "s3:")])])
+    )
+    error_message = "The operator lists only its _backfill/ (s3:prefix), uses the key only through S3 for its bucket and prefix or for its backfill machine's state, and every S3 grant is bound to this account's bucket."
   }
   assert {
     condition = (
@@ -1335,6 +1536,10 @@ run "orchestration_for_a_cursor_source_has_no_backfill_machine" {
   assert {
     condition     = toset(keys(aws_cloudwatch_metric_alarm.machines)) == toset(["run_failed", "run_timed_out"])
     error_message = "Without a backfill machine, only the run machine's alarms."
+  }
+  assert {
+    condition     = output.backfill_operator_policy_json == null && length(data.aws_iam_policy_document.backfill_operator) == 0
+    error_message = "Without a backfill machine there is no backfill operator policy."
   }
 }
 
@@ -1427,9 +1632,9 @@ run "oauth2_refresh_token_may_write_its_own_secret_only" {
   }
   assert {
     condition = [for s in data.aws_iam_policy_document.role.statement : [s.actions, s.resources] if s.sid == "RotateOwnRefreshTokenOnly"] == [
-      [toset(["secretsmanager:PutSecretValue"]), toset(["arn:aws:secretsmanager:eu-west-1:111122223333:secret:lake-ingest/orders/api-credentials-AbCdEf"])]
+      [toset(["secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage"]), toset(["arn:aws:secretsmanager:eu-west-1:111122223333:secret:lake-ingest/orders/api-credentials-AbCdEf"])]
     ]
-    error_message = "A refresh-token source may put new versions of its own secret only."
+    error_message = "A refresh-token source may put new versions of its own secret and move its AWSCURRENT label (compare-and-swap), on its own secret only."
   }
   assert {
     condition = one([for s in data.aws_iam_policy_document.role.statement : s.actions if s.sid == "UseKeyViaSecretsManager"]) == toset(["kms:Decrypt", "kms:GenerateDataKey"]) && one(flatten([
@@ -1438,8 +1643,29 @@ run "oauth2_refresh_token_may_write_its_own_secret_only" {
     error_message = "Writing the secret needs GenerateDataKey through Secrets Manager, for this secret's context only."
   }
   assert {
-    condition     = contains(one([for s in data.aws_iam_policy_document.role.statement : s.resources if s.sid == "ReadOwnManifestsAndStateOnly"]), "arn:aws:s3:::lake-ingest-orders-raw-x/orders/_state/oauth2-refresh.lock")
-    error_message = "The refresh lease is read back (If-Match) from the source's own _state/."
+    condition = one([for s in data.aws_iam_policy_document.role.statement : s.resources if s.sid == "ReadOwnManifestsAndStateOnly"]) == toset([
+      "arn:aws:s3:::lake-ingest-orders-raw-x/orders/ingest_date=*/run_id=*/_manifest.json",
+      "arn:aws:s3:::lake-ingest-orders-raw-x/orders/_state/cursor.json",
+      "arn:aws:s3:::lake-ingest-orders-raw-x/orders/_state/oauth2-refresh.lock",
+      "arn:aws:s3:::lake-ingest-orders-raw-x/orders/_state/oauth2-tokens.json",
+    ])
+    error_message = "The refresh lease and the token state (shared access token, write-ahead refresh token) are read back from the source's own _state/, and nothing more."
+  }
+  assert {
+    condition = (
+      keys(aws_cloudwatch_metric_alarm.state) == ["refresh_token_rotations"] &&
+      aws_cloudwatch_metric_alarm.state["refresh_token_rotations"].metric_name == "RefreshTokensRotated" &&
+      aws_cloudwatch_metric_alarm.state["refresh_token_rotations"].namespace == "LakeIngest" &&
+      aws_cloudwatch_metric_alarm.state["refresh_token_rotations"].dimensions == tomap({ SourceId = "orders", service = "lake-ingest" }) &&
+      aws_cloudwatch_metric_alarm.state["refresh_token_rotations"].statistic == "Sum" &&
+      aws_cloudwatch_metric_alarm.state["refresh_token_rotations"].period == 3600 &&
+      aws_cloudwatch_metric_alarm.state["refresh_token_rotations"].comparison_operator == "GreaterThanThreshold" &&
+      aws_cloudwatch_metric_alarm.state["refresh_token_rotations"].threshold == 4 &&
+      aws_cloudwatch_metric_alarm.state["refresh_token_rotations"].treat_missing_data == "notBreaching" &&
+      aws_cloudwatch_metric_alarm.state["refresh_token_rotations"].alarm_actions == toset(["arn:aws:sns:eu-west-1:111122223333:lake-ingest-orders-alarms"]) &&
+      strcontains(aws_cloudwatch_metric_alarm.state["refresh_token_rotations"].alarm_description, "one PutSecretValue every 10 minutes")
+    )
+    error_message = "A rotating source alarms when it rotated its refresh token more than 4 times in an hour (Sum over 3600 s of RefreshTokensRotated, to the lake's topic), saying why (the secret's version quota); no cursor alarm."
   }
   assert {
     condition     = jsondecode(aws_lambda_function.this.environment[0].variables.API_CONFIG).auth == { type = "oauth2_refresh_token", token_url = "https://login.example.com/oauth2/token", scope = "tickets:read offline_access" }
@@ -1462,6 +1688,10 @@ run "oauth2_client_credentials_writes_no_secret" {
   assert {
     condition     = one([for s in data.aws_iam_policy_document.role.statement : s.actions if s.sid == "UseKeyViaSecretsManager"]) == toset(["kms:Decrypt"])
     error_message = "Reading the secret needs Decrypt only."
+  }
+  assert {
+    condition     = !contains(flatten([for s in data.aws_iam_policy_document.role.statement : s.actions]), "secretsmanager:UpdateSecretVersionStage") && !contains(flatten([for s in data.aws_iam_policy_document.role.statement : s.resources if s.sid == "ReadOwnManifestsAndStateOnly"]), "arn:aws:s3:::lake-ingest-orders-raw-x/orders/_state/oauth2-tokens.json") && length(aws_cloudwatch_metric_alarm.state) == 0
+    error_message = "Only a rotating refresh-token source may move its secret's staging labels, read the token state or alarm on rotations."
   }
 }
 

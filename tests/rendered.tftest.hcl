@@ -119,6 +119,13 @@ override_resource {
   target = aws_scheduler_schedule.this
 }
 override_resource {
+  target = aws_scheduler_schedule_group.this
+  values = { arn = "arn:aws:scheduler:eu-west-1:111122223333:schedule-group/lake-ingest-orders", name = "lake-ingest-orders" }
+}
+override_resource {
+  target = aws_cloudwatch_metric_alarm.state
+}
+override_resource {
   target = aws_iam_role_policy.scheduler
 }
 override_resource {
@@ -216,10 +223,14 @@ run "refresh_token_source_as_rendered" {
   }
 
   assert {
-    condition = [for s in jsondecode(output.policies.identity.function_role).Statement : [s.Action, s.Resource] if s.Sid == "RotateOwnRefreshTokenOnly"] == [
-      ["secretsmanager:PutSecretValue", "arn:aws:secretsmanager:eu-west-1:111122223333:secret:lake-ingest/orders/api-credentials-AbCdEf"]
-    ]
-    error_message = "The rendered role may put new versions of its own secret only."
+    condition = jsonencode([for s in jsondecode(output.policies.identity.function_role).Statement : [sort(s.Action), s.Resource] if s.Sid == "RotateOwnRefreshTokenOnly"]) == jsonencode([
+      [["secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage"], "arn:aws:secretsmanager:eu-west-1:111122223333:secret:lake-ingest/orders/api-credentials-AbCdEf"]
+    ])
+    error_message = "The rendered role may put new versions of its own secret and move its staging labels, on its own secret only."
+  }
+  assert {
+    condition     = contains([for s in jsondecode(output.policies.identity.function_role).Statement : s.Resource if s.Sid == "ReadOwnManifestsAndStateOnly"][0], "arn:aws:s3:::lake-ingest-orders-raw-x/orders/_state/oauth2-tokens.json")
+    error_message = "A rotating source reads back its token state from its own _state/."
   }
   assert {
     condition = one([
@@ -238,6 +249,13 @@ run "scheduler_role_and_queues_as_rendered" {
   assert {
     condition     = toset(flatten([for s in jsondecode(output.policies.identity.scheduler_role).Statement : flatten([s.Resource])])) == toset(["arn:aws:lambda:eu-west-1:111122223333:function:lake-ingest-orders", "arn:aws:kms:eu-west-1:111122223333:key/1111", "arn:aws:sqs:eu-west-1:111122223333:lake-ingest-orders-schedule-dlq"])
     error_message = "The scheduler role may touch only its function, the key and its own dead-letter queue."
+  }
+  assert {
+    condition = (
+      jsondecode(output.policies.trust.scheduler_role).Statement[0].Condition == { ArnEquals = { "aws:SourceArn" = "arn:aws:scheduler:eu-west-1:111122223333:schedule-group/lake-ingest-orders" }, StringEquals = { "aws:SourceAccount" = "111122223333" } } &&
+      [for s in jsondecode(output.policies.identity.scheduler_role).Statement : s.Condition.StringEquals["kms:EncryptionContext:aws:scheduler:schedule:arn"] if s.Sid == "DecryptOwnScheduleOnly"][0] == "arn:aws:scheduler:eu-west-1:111122223333:schedule/lake-ingest-orders/lake-ingest-orders"
+    )
+    error_message = "The scheduler role trusts the source's own schedule group only, and decrypts its own schedule in that group only."
   }
   assert {
     condition = alltrue([
@@ -260,9 +278,13 @@ run "own_lake_bucket_key_and_topic_as_rendered" {
 
   assert {
     condition = toset([for s in jsondecode(output.policies.resource.bucket).Statement : s.Sid]) == toset([
-      "DenyInsecureTransport", "DenyPutsWithOtherEncryption", "DenyPutsWithOtherKey", "OnlyOwnPrefixorders", "UnregisteredSourcesNoAccess"
+      "DenyInsecureTransport", "DenyPutsWithOtherEncryption", "DenyPutsWithOtherKey", "DenyKmsPutsWithoutKeyId", "OnlyOwnPrefixorders", "UnregisteredSourcesNoAccess"
     ])
-    error_message = "The rendered bucket policy must hold exactly the TLS, encryption, key, own-prefix and unregistered-source guards."
+    error_message = "The rendered bucket policy must hold exactly the TLS, encryption, key, key-id, own-prefix and unregistered-source guards."
+  }
+  assert {
+    condition     = [for s in jsondecode(output.policies.resource.bucket).Statement : s.Condition if s.Sid == "DenyKmsPutsWithoutKeyId"][0] == { Null = { "s3:x-amz-server-side-encryption" = "false", "s3:x-amz-server-side-encryption-aws-kms-key-id" = "true" } }
+    error_message = "aws:kms without a key id (S3 would use aws/s3) is denied only when the SSE header is sent and the key header is not."
   }
   assert {
     condition     = [for s in jsondecode(output.policies.resource.bucket).Statement : s.NotResource if s.Sid == "OnlyOwnPrefixorders"][0] == "arn:aws:s3:::lake-ingest-orders-raw-x/orders/*" && !strcontains(output.policies.resource.bucket, "$${")
@@ -487,7 +509,17 @@ run "state_machine_roles_as_rendered" {
     error_message = "The backfill machine's one deny: S3 outside the source's _backfill/, whatever else is attached."
   }
   assert {
-    condition     = jsondecode(output.policies.trust.backfill_machine_role).Statement[0].Condition == { ArnEquals = { "aws:SourceArn" = "arn:aws:states:eu-west-1:111122223333:stateMachine:lake-ingest-orders-backfill" }, StringEquals = { "aws:SourceAccount" = "111122223333" } }
-    error_message = "The backfill machine's role trusts Step Functions for that machine of this account only."
+    condition     = jsondecode(output.policies.trust.backfill_machine_role).Statement[0].Condition == { ArnEquals = { "aws:SourceArn" = ["arn:aws:states:eu-west-1:111122223333:stateMachine:lake-ingest-orders-backfill", "arn:aws:states:eu-west-1:111122223333:stateMachine:lake-ingest-orders-backfill/windows"] }, StringEquals = { "aws:SourceAccount" = "111122223333" } }
+    error_message = "The backfill machine's role trusts Step Functions for that machine of this account only: the machine and its labelled Distributed Map children, both exact (ArnEquals, no wildcard)."
+  }
+  assert {
+    condition = (
+      jsondecode(output.backfill_operator_policy_json) == jsondecode(output.policies.identity.backfill_operator) &&
+      alltrue(flatten([for s in jsondecode(output.backfill_operator_policy_json).Statement : [for a in flatten([s.Action]) : !strcontains(a, "*")]])) &&
+      alltrue([for s in jsondecode(output.backfill_operator_policy_json).Statement : s.Effect == "Allow" && !contains(flatten([s.Resource]), "*")]) &&
+      [for s in jsondecode(output.backfill_operator_policy_json).Statement : s.Condition if s.Sid == "ListOwnBackfillsOnly"][0] == { StringEquals = { "aws:ResourceAccount" = "111122223333" }, StringLike = { "s3:prefix" = "orders/_backfill/*" } } &&
+      [for s in jsondecode(output.backfill_operator_policy_json).Statement : s.Condition if s.Sid == "UseKeyViaS3ForOwnPrefixOnly"][0] == { StringEquals = { "kms:ViaService" = "s3.eu-west-1.amazonaws.com" }, StringLike = { "kms:EncryptionContext:aws:s3:arn" = ["arn:aws:s3:::lake-ingest-orders-raw-x", "arn:aws:s3:::lake-ingest-orders-raw-x/orders/*"] } }
+    )
+    error_message = "The rendered backfill operator policy: no wildcard action or resource, listing confined to its _backfill/, the key only through S3 for this bucket and prefix; also listed in policies.identity."
   }
 }

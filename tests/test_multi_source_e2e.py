@@ -66,7 +66,14 @@ def test_each_role_is_confined_to_its_own_prefix_and_secret(lake):
             f"{bucket_arn}/{prefix}/ingest_date=*/run_id=*/_manifest.json",
             f"{bucket_arn}/{prefix}/_state/cursor.json",
             # events signs in with a rotating OAuth2 refresh token: it reads back its refresh lease
-            *([f"{bucket_arn}/{prefix}/_state/oauth2-refresh.lock"] if source_id == "events" else []),
+            *(
+                [
+                    f"{bucket_arn}/{prefix}/_state/oauth2-refresh.lock",
+                    f"{bucket_arn}/{prefix}/_state/oauth2-tokens.json",
+                ]
+                if source_id == "events"
+                else []
+            ),
         }
         assert resources_of(policy, "secretsmanager:GetSecretValue") == {secrets_by_source[source_id]}
         # ...and only events may write a new version of its secret (its rotated refresh token)
@@ -142,7 +149,8 @@ def test_every_rendered_identity_policy_passes_parliament_and_cloudsplaining(lak
         for name, document in source["policies"]["identity"].items()
     }
     # four function roles, three scheduler roles (invoices has no schedule), events' two machine roles
-    assert len(identity) == 9
+    # and its backfill operator's policy
+    assert len(identity) == 10
     policies_file = lake["workdir"] / "identity-policies.json"
     policies_file.write_text(json.dumps(identity))
     lint = subprocess.run(
@@ -152,7 +160,7 @@ def test_every_rendered_identity_policy_passes_parliament_and_cloudsplaining(lak
         check=False,
     )
     assert lint.returncode == 0, lint.stdout + lint.stderr
-    assert "9 identity policies linted" in lint.stdout and "0 finding(s)" in lint.stdout
+    assert "10 identity policies linted" in lint.stdout and "0 finding(s)" in lint.stdout
 
 
 def test_the_iam_gate_fails_on_a_broad_policy(tmp_path):

@@ -110,7 +110,14 @@ def manifest(events, run_id: str, day: str) -> dict | None:
 
 def test_the_schedule_starts_the_run_machine_which_logs_traces_and_encrypts(events):
     out, endpoint = events["source"], events["endpoint"]
-    schedule = local_client("scheduler", endpoint).get_schedule(Name="lake-ingest-events")
+    scheduler = local_client("scheduler", endpoint)
+    # the schedule lives in the source's own schedule group, tagged as the source (the role trusts it)
+    schedule = scheduler.get_schedule(Name="lake-ingest-events", GroupName="lake-ingest-events")
+    group = scheduler.get_schedule_group(Name="lake-ingest-events")
+    assert group["Arn"] == out["schedule_group_arn"] and group["State"] == "ACTIVE"
+    tags = {t["Key"]: t["Value"] for t in scheduler.list_tags_for_resource(ResourceArn=group["Arn"])["Tags"]}
+    assert tags["lake-ingest:source-id"] == "events"
+    assert schedule["Arn"] == out["schedule_arn"] and schedule["GroupName"] == "lake-ingest-events"
     assert schedule["Target"]["Arn"] == out["run_state_machine_arn"]
     assert json.loads(schedule["Target"]["Input"]) == {"scheduled_time": "<aws.scheduler.scheduled-time>"}
     sfn = local_client("stepfunctions", endpoint)
@@ -242,3 +249,68 @@ def test_a_backfill_asking_for_more_than_the_modules_concurrency_is_refused(even
     failed = finished(sfn, started["executionArn"])
     assert (failed["status"], failed["error"]) == ("FAILED", "LakeIngest.ConcurrencyOutOfRange")
     assert "from 1 to 5" in failed["cause"]
+
+
+def test_a_backfill_item_list_cannot_smuggle_other_event_keys_to_the_function(events):
+    """The Distributed Map selects each child's event (ItemSelector): the execution's backfill id and
+    the item's window start and end, nothing else. An item list in the lake that also carries another
+    backfill id, a scheduled run's id, force, query_params and a resume point still runs each window
+    under its own bf-<id>-<start>-<end> run id, and none of those keys reaches the function."""
+    s3, sfn = local_client("s3", events["endpoint"]), local_client("stepfunctions", events["endpoint"])
+    windows = [
+        ("2026-01-05T00:00:00Z", "2026-01-06T00:00:00Z"),
+        ("2026-01-06T00:00:00Z", "2026-01-07T00:00:00Z"),
+    ]
+    forged = {
+        "backfill_id": "forged",
+        "run_id": "sched-20260101T000000Z",
+        "force": True,
+        "query_params": {"updated_from": "2025-01-01T00:00:00Z", "smuggled": "yes"},
+        "resume": {"page": 2},
+    }
+    items_key = "events/_backfill/smuggle/items/smuggle.json"
+    s3.put_object(
+        Bucket=events["bucket"],
+        Key=items_key,
+        Body=json.dumps([{**forged, "window": {"start": a, "end": b}} for a, b in windows]).encode(),
+        ServerSideEncryption="aws:kms",
+        SSEKMSKeyId=events["outputs"]["lake"]["kms_key_arn"],
+    )
+
+    def run(name: str) -> list[dict]:
+        """Execute the backfill over the forged item list; the data requests the API answered meanwhile."""
+        before = len(sample_api(events, "/admin/requests?path=/v1/events")["requests"])
+        started = sfn.start_execution(
+            stateMachineArn=events["source"]["backfill_state_machine_arn"],
+            name=name,
+            input=json.dumps(
+                {
+                    "backfill_id": "smuggle",
+                    "items_key": items_key,
+                    "results_prefix": "events/_backfill/smuggle/results",
+                    "max_concurrency": 2,
+                }
+            ),
+        )
+        done = finished(sfn, started["executionArn"])
+        assert done["status"] == "SUCCEEDED", done.get("cause")
+        return sample_api(events, "/admin/requests?path=/v1/events")["requests"][before:]
+
+    requests = run("smuggle")
+    for start, end in windows:
+        compact = [
+            datetime.fromisoformat(t.replace("Z", "+00:00")).strftime("%Y%m%dT%H%M%SZ") for t in (start, end)
+        ]
+        written = manifest(events, f"bf-smuggle-{compact[0]}-{compact[1]}", start[:10])
+        assert written is not None and written["complete"] and written["records_ingested"] == 24
+    # each window was fetched from its first page, for its own window, with the configured parameters only
+    seen = sorted((q["updated_from"], q["updated_to"], q["page"]) for q in (r["query"] for r in requests))
+    assert seen == [([start], [end], [page]) for start, end in windows for page in ("1", "2")]
+    assert {key for r in requests for key in r["query"]} == {"updated_from", "updated_to", "page", "per_page"}
+    pages = s3.get_paginator("list_objects_v2").paginate(
+        Bucket=events["bucket"], Prefix="events/ingest_date="
+    )
+    keys = [o["Key"] for page in pages for o in page.get("Contents", [])]
+    assert not [k for k in keys if "run_id=sched-20260101T000000Z" in k or "run_id=bf-forged-" in k]
+    # again: the windows are complete and `force` never reached the function, so nothing is fetched again
+    assert run("smuggle-again") == []

@@ -69,8 +69,9 @@ def test_every_request_reaches_the_decision_aws_must_reach(report, deployment):
 
 def test_every_statement_of_every_policy_is_exercised(report, deployment):
     assert not report.uncovered, describe(report)
-    # lake; per source; per scheduled source; the run and backfill machines' roles (policy and trust)
-    assert len(deployment.policies()) == 3 + 4 * 4 + 3 * 3 + 2 * 2
+    # lake; per source; per scheduled source; the run and backfill machines' roles (policy and trust);
+    # the backfill operator's policy (the module's output)
+    assert len(deployment.policies()) == 3 + 4 * 4 + 3 * 3 + 2 * 2 + 1
 
 
 def test_the_readme_shows_this_matrix(report):
@@ -124,6 +125,11 @@ def test_the_original_encryption_deny_breaks_multipart_pages(deployment):
         ),
         ("bucket", "DenyInsecureTransport", "put a page without TLS"),
         (
+            "bucket",
+            "DenyKmsPutsWithoutKeyId",
+            "put a page with aws:kms and no key id (S3 would use the AWS managed aws/s3 key)",
+        ),
+        (
             "key",
             "CloudWatchLogsForTheSourcesLogGroupsOnly",
             "CloudWatch Logs encrypts the function's log group",
@@ -148,6 +154,7 @@ def test_the_original_encryption_deny_breaks_multipart_pages(deployment):
             "RunOwnMapChildrenOnly",
             "the Distributed Map starts its children (executions of its own machine)",
         ),
+        ("backfill-operator:events", "ListOwnBackfillsOnly", "the operator lists a backfill's item lists"),
     ],
 )
 def test_a_broken_policy_fails_the_matrix(deployment, policy, sid, must_fail):
@@ -193,3 +200,33 @@ def test_a_machine_trust_without_its_source_arn_fails_the_matrix(deployment):
 
     broken = evaluate(with_statement(deployment, "run-machine-trust:events", "*", any_machine))
     assert failing_titles(broken) == {"another state machine of this account assumes the run machine's role"}
+
+
+def test_the_backfill_trust_needs_both_exact_forms_and_no_wildcard(deployment):
+    def machine_only(statement: dict[str, Any]) -> dict[str, Any]:
+        condition = dict(statement["Condition"])
+        condition["ArnEquals"] = {
+            "aws:SourceArn": [a for a in _as_list(condition["ArnEquals"]["aws:SourceArn"]) if "/" not in a]
+        }
+        return {**statement, "Condition": condition}
+
+    def prefixed(statement: dict[str, Any]) -> dict[str, Any]:
+        condition = {k: v for k, v in statement["Condition"].items() if k != "ArnEquals"}
+        machine = [a for a in _as_list(statement["Condition"]["ArnEquals"]["aws:SourceArn"]) if "/" not in a]
+        return {**statement, "Condition": {**condition, "ArnLike": {"aws:SourceArn": [f"{machine[0]}*"]}}}
+
+    # only the machine's own ARN: the labelled children (should Step Functions present them so) fail
+    only = evaluate(with_statement(deployment, "backfill-machine-trust:events", "*", machine_only))
+    assert failing_titles(only) == {
+        "Step Functions assumes the backfill machine's role for its Distributed Map children (labelled ARN)"
+    }
+    # a prefix wildcard instead: look-alike machines get in
+    wide = evaluate(with_statement(deployment, "backfill-machine-trust:events", "*", prefixed))
+    assert failing_titles(wide) == {
+        "a state machine whose name starts with the backfill machine's assumes its role",
+        "the labelled children of a look-alike machine assume the backfill machine's role",
+    }
+
+
+def _as_list(value: Any) -> list:
+    return value if isinstance(value, list) else [value]

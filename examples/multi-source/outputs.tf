@@ -13,3 +13,8 @@ output "sources" {
   description = "Per source, every output of the lake-ingest module: function, role, secret (fill it out of band), prefix, queues, alarms and its rendered policies."
   value       = merge(module.source, { events = module.events })
 }
+
+output "backfill_operator_policy_json" {
+  description = "The IAM policy (JSON) an operator needs to run `python -m lake_ingest backfill` for events: attach it to the operator's role."
+  value       = module.events.backfill_operator_policy_json
+}

@@ -175,6 +175,31 @@ data "aws_iam_policy_document" "raw_bucket" {
     }
   }
 
+  # aws:kms without a key id is not refused by the two above (no key header to compare), yet S3 then
+  # encrypts with the AWS managed key aws/s3, not this lake's key: deny the SSE header without the key
+  # header. Both absent (UploadPart, CompleteMultipartUpload, Step Functions' ResultWriter) still pass
+  # and get the bucket default (https://docs.aws.amazon.com/AmazonS3/latest/userguide/specifying-kms-encryption.html).
+  statement {
+    sid       = "DenyKmsPutsWithoutKeyId"
+    effect    = "Deny"
+    actions   = ["s3:PutObject"]
+    resources = ["${aws_s3_bucket.raw.arn}/*"]
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+    condition {
+      test     = "Null"
+      variable = "s3:x-amz-server-side-encryption"
+      values   = ["false"]
+    }
+    condition {
+      test     = "Null"
+      variable = "s3:x-amz-server-side-encryption-aws-kms-key-id"
+      values   = ["true"]
+    }
+  }
+
   # Each registered source's role (tagged lake-ingest:source-id) touches nothing in this bucket outside
   # its own prefix, whatever other policies grant it: listing, versions, deletes and tagging included.
   # Static NotResource per source: IAM documents policy variables only in Resource and Condition

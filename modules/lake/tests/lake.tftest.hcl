@@ -168,6 +168,12 @@ run "encryption_denies_apply_only_when_the_header_is_sent" {
     ])
     error_message = "UploadPart and CompleteMultipartUpload are s3:PutObject without SSE headers: each encryption deny needs a presence (Null) test."
   }
+  assert {
+    condition = jsonencode([for s in data.aws_iam_policy_document.raw_bucket.statement : [s.effect, s.actions, [for c in s.condition : [c.test, c.variable, c.values]]] if s.sid == "DenyKmsPutsWithoutKeyId"]) == jsonencode([[
+      "Deny", ["s3:PutObject"], [["Null", "s3:x-amz-server-side-encryption", ["false"]], ["Null", "s3:x-amz-server-side-encryption-aws-kms-key-id", ["true"]]]
+    ]])
+    error_message = "A put that names SSE (aws:kms) without the key id would get the AWS managed aws/s3 key: denied, only when the SSE header is sent and the key header is not."
+  }
 }
 
 run "rejects_nested_prefixes" {
