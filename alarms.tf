@@ -180,6 +180,15 @@ locals {
       comparison  = "GreaterThanThreshold"
       threshold   = var.alarms.cursor_values_rejected
     }
+    cursor_not_advanced = {
+      enabled     = local.cursor_source
+      description = "A ${var.source_id} run completed (its manifest says so) but writing its cursor state failed (CursorNotAdvanced): the cursor stayed where it was, so the next run fetches those records again; nothing is lost. The run's result and log name the write and its error (throttling, access denied, a changed state)."
+      metric      = "CursorNotAdvanced"
+      statistic   = "Sum"
+      period      = local.alarm_period
+      comparison  = "GreaterThanThreshold"
+      threshold   = 0
+    }
     cursor_empty_runs = {
       enabled     = local.cursor_source
       description = "${var.alarms.cursor_empty_runs} or more ${var.source_id} runs in a row landed no records (ConsecutiveEmptyRuns): a cursor that has moved past the API's data, or a changed cursor field, looks exactly like this. Compare `python -m lake_ingest state show` with the API."

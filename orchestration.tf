@@ -45,12 +45,22 @@ locals {
         ResultPath     = "$.last"
         TimeoutSeconds = var.timeout_seconds + 60
         # AWS's recommended retrier for Lambda service errors, and throttles (the reserved concurrency).
-        Retry = [{
-          ErrorEquals     = ["Lambda.ClientExecutionTimeoutException", "Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException", "Lambda.TooManyRequestsException"]
-          IntervalSeconds = 2
-          MaxAttempts     = 6
-          BackoffRate     = 2
-        }]
+        Retry = [
+          {
+            ErrorEquals     = ["Lambda.ClientExecutionTimeoutException", "Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException", "Lambda.TooManyRequestsException"]
+            IntervalSeconds = 2
+            MaxAttempts     = 6
+            BackoffRate     = 2
+          },
+          {
+            # The function raised StateLocked or RefreshLocked: another run (or another copy of this one,
+            # after a retried Lambda call) holds the state and fetched nothing here; wait for it to finish.
+            ErrorEquals     = ["StateLocked", "RefreshLocked"]
+            IntervalSeconds = 30
+            MaxAttempts     = 5
+            BackoffRate     = 2
+          },
+        ]
         Next = "Outcome"
       }
       Outcome = {

@@ -190,6 +190,7 @@ output "source_json" {
         run_state_machine_arn      = aws_sfn_state_machine.run[0].arn
         backfill_state_machine_arn = try(aws_sfn_state_machine.backfill[0].arn, null)
         backfill_max_concurrency   = local.orchestration.backfill_max_concurrency
+        max_resumes                = local.max_resumes
       }
     } : {},
   ))

@@ -217,6 +217,9 @@ def sample_api(token: str, pages: int = 3, per_page: int = 50) -> Callable[[Seen
     POST /admin/latency?seconds=S delays every answer by S seconds (a slow API, for benchmarks); GET
     /admin/oauth2 counts the token endpoint's answers by status and lists its live refresh tokens;
     GET /admin/requests?path=P lists the data requests it answered (method, path, query), oldest first.
+    GET /v2/<anything>: the same orders as an OData service pages them (Microsoft Graph, Dynamics):
+    {"value": [...], "@odata.nextLink": "<absolute URL with $skiptoken>"} until the last page, whose
+    answer has no next link; `$top` sets the page size (default `per_page`).
     """
     from scripts.oauth2_server import TOKEN_PATH, TokenEndpoint
 
@@ -253,6 +256,8 @@ def sample_api(token: str, pages: int = 3, per_page: int = 50) -> Callable[[Seen
         answered.append({"method": seen.method, "path": seen.path, "query": seen.query})
         if arg.get("updated_from") in failing:
             return Reply(503, b'{"error": "temporarily unavailable"}', {"Retry-After": "0"})
+        if seen.path.startswith("/v2/"):
+            return _odata_page(seen, arg, data.matching(), per_page)
         collection = events if seen.path == "/v1/events" else data
         try:
             page, size = int(arg.get("page", 1)), min(100, int(arg.get("per_page", per_page)))
@@ -267,6 +272,20 @@ def sample_api(token: str, pages: int = 3, per_page: int = 50) -> Callable[[Seen
         return Reply(200, json.dumps(body).encode(), delay=latency[0])
 
     return respond
+
+
+def _odata_page(seen: SeenRequest, arg: dict[str, str], found: list[dict[str, object]], size: int) -> Reply:
+    """One page of an OData collection: `value`, and `@odata.nextLink` (absolute) while more follow."""
+    try:
+        skip, top = int(arg.get("$skiptoken", 0)), min(100, int(arg.get("$top", size)))
+    except ValueError as error:
+        return Reply(400, json.dumps({"error": {"code": "BadRequest", "message": str(error)}}).encode())
+    body: dict[str, object] = {"@odata.context": "$metadata#tickets", "value": found[skip : skip + top]}
+    if skip + top < len(found):
+        body["@odata.nextLink"] = (
+            f"http://{seen.headers.get('host')}{seen.path}?$skiptoken={skip + top}&$top={top}"
+        )
+    return Reply(200, json.dumps(body).encode(), {"Content-Type": "application/json; odata.metadata=minimal"})
 
 
 def _admin(path: str, arg: dict[str, str], orders: SampleOrders, failing: set[str]) -> Reply:

@@ -109,6 +109,11 @@ class Source:
     s3: Any
 
     def keys(self) -> list[str]:
+        """Every object but the failure records (`_failure.json`, what a run that raised says): the
+        data, manifests and state a run leaves."""
+        return [k for k in self.all_keys() if not k.endswith("/_failure.json")]
+
+    def all_keys(self) -> list[str]:
         pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket)
         return sorted(o["Key"] for page in pages for o in page.get("Contents", []))
 

@@ -13,6 +13,7 @@ import logging
 import os
 import secrets
 import stat
+from datetime import UTC, datetime
 
 import boto3
 import pytest
@@ -22,6 +23,8 @@ from scripts.upstream import Reply, ScriptedUpstream
 from lake_ingest import oauth2
 from lake_ingest.config import AuthConfig
 from lake_ingest.events import EventError, parse_event
+from lake_ingest.incremental import IncrementalConfig
+from lake_ingest.incremental_run import with_partition_date
 from lake_ingest.redaction import Redactor
 from lake_ingest.trial import keep_rotated_refresh_token
 from tests.test_handler import api, invoke
@@ -206,6 +209,7 @@ def test_query_auth_keys_stay_out_of_urllib3s_debug_lines(make_source, upstream,
 # -- backfill events ----------------------------------------------------------------------------------
 
 WINDOW = {"start": "2026-01-01T00:00:00Z", "end": "2026-01-02T00:00:00Z"}
+NOW = datetime(2026, 12, 4, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(
@@ -215,7 +219,6 @@ WINDOW = {"start": "2026-01-01T00:00:00Z", "end": "2026-01-02T00:00:00Z"}
         ({"query_params": {"status": "deleted"}}, "query_params"),
         ({"scheduled_time": "2026-01-01T00:00:00Z"}, "scheduled_time"),
         ({"run_id": "sched-20260101T000000Z"}, "run_id"),
-        ({"partition_date": "2025-06-01"}, "partition_date"),
         ({"id": "evt-1"}, "id"),
     ],
 )
@@ -223,6 +226,23 @@ def test_a_backfill_event_carries_a_window_and_nothing_else(extra, field):
     with pytest.raises(EventError) as error:
         parse_event({"backfill_id": "jan", "window": WINDOW, **extra}, "req")
     assert error.value.field == field
+
+
+def test_a_backfill_window_lands_under_its_own_local_date_and_no_other():
+    inc = IncrementalConfig.from_dict({"type": "window", "window": "1d", "timezone": "Europe/Berlin"})
+    berlin_day = {"start": "2026-03-28T23:00:00Z", "end": "2026-03-29T22:00:00Z"}  # the local 2026-03-29
+    run = with_partition_date(parse_event({"backfill_id": "jan", "window": berlin_day}, "req"), inc, NOW)
+    assert run.partition_date == "2026-03-29"
+    resumed = parse_event({**run.as_event(), "resume": {"page": 2, "cursor": "c"}}, "req")
+    assert with_partition_date(resumed, inc, NOW).partition_date == "2026-03-29"
+    elsewhere = parse_event(
+        {"backfill_id": "jan", "window": berlin_day, "partition_date": "2025-06-01"}, "req"
+    )
+    with pytest.raises(EventError) as error:
+        with_partition_date(elsewhere, inc, NOW)
+    assert error.value.field == "partition_date" and "2026-03-29 (its start in Europe/Berlin)" in str(
+        error.value
+    )
 
 
 def test_a_backfill_windows_own_resume_is_accepted():

@@ -317,10 +317,10 @@ def test_substitute_leaves_other_braces_and_missing_values_alone():
     assert substitute(42, VALUES) == 42
 
 
-def test_substitute_url_quotes_values_into_the_path_only():
+def test_substitute_url_quotes_values_into_the_path_and_query():
     url = "https://api.example.com/v1/changes/{cursor}/{window_end}?since={cursor}&x={page}#{cursor}"
     assert substitute_url(url, VALUES) == (
-        "https://api.example.com/v1/changes/c%2F1%202/2026-03-30?since={cursor}&x={page}#{cursor}"
+        "https://api.example.com/v1/changes/c%2F1%202/2026-03-30?since=c%2F1%202&x={page}#{cursor}"
     )
     offset = substitute_url("https://h.example/{window_start}", VALUES)
     assert offset == "https://h.example/2026-03-29T00:00:00%2B01:00"  # '+' would read as a space
@@ -332,6 +332,8 @@ def test_substitute_url_never_changes_the_host_or_adds_a_query():
     assert result == "https://api.example.com/v1/..%2F..%2Fevil.example%2F%3Fadmin%3D1%23/items"
     unchanged = "https://{cursor}.example.com/v1/items?page={page}"
     assert substitute_url(unchanged, values) == unchanged
+    query = substitute_url("https://api.example.com/v1/items?since={cursor}&limit=5", values)
+    assert query == "https://api.example.com/v1/items?since=..%2F..%2Fevil.example%2F%3Fadmin%3D1%23&limit=5"
 
 
 # -- cursor values -----------------------------------------------------------------------------------

@@ -312,7 +312,12 @@ def test_a_401_with_a_fresh_token_fails_the_run_and_writes_nothing(make_source, 
         ),
         (
             Reply(302, b"", {"Location": "https://evil.example/steal"}),
-            r"refused the client_credentials grant: HTTP 302$",
+            r"answered the client_credentials grant with a redirect \(HTTP 302 to "
+            r"https://evil\.example/steal\), which is not followed.*Set auth\.token_url to the final URL$",
+        ),
+        (
+            Reply(307, b"", {"Location": "https://login.example.com/tenant/oauth2/v2.0/token"}),
+            r"redirect \(HTTP 307 to https://login\.example\.com/tenant/oauth2/v2\.0/token\)",
         ),
     ],
 )

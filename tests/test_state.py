@@ -180,16 +180,20 @@ def test_an_expired_lease_of_a_crashed_run_is_taken_over(s3, bucket, store, cloc
     assert document["history"][0]["from"] == document["history"][0]["to"] == "2026-03-29T09:00:00Z"
 
 
-def test_the_same_run_id_takes_its_own_live_lease_again(s3, bucket, store, clock):
+def test_a_second_delivery_of_the_same_run_is_refused_while_the_first_holds_the_lease(
+    s3, bucket, store, clock
+):
+    """Lambda and EventBridge Scheduler may deliver one event twice: the copies share the run id."""
     first = store.acquire("run-1", 300)
     clock.tick(seconds=10)
-    again = store.acquire("run-1", 300)  # Lambda's retry of the same event, or a resume
-    assert again.taken_over is not None and again.taken_over.run_id == "run-1"
-    assert stored(s3, bucket)["history"] == []  # not a crash: nothing to record
-    with pytest.raises(StateConflict):
-        store.advance(first, "2026-03-29T09:00:00Z", "timestamp", {})
-    store.advance(again, "2026-03-29T09:30:00Z", "timestamp", {})
+    with pytest.raises(StateLocked) as locked:
+        store.acquire("run-1", 300)
+    assert "another delivery of this same run (run-1" in str(locked.value)
+    assert "this copy fetched nothing and will be retried" in str(locked.value)
+    store.advance(first, "2026-03-29T09:30:00Z", "timestamp", {})  # the first goes on, undisturbed
     assert stored(s3, bucket)["cursor"] == "2026-03-29T09:30:00Z"
+    again = store.acquire("run-1", 300)  # once it is done, the same run id may run again (a resume)
+    assert again.taken_over is None
 
 
 def test_a_run_that_lost_its_lease_cannot_advance(s3, bucket, store, clock):
@@ -200,9 +204,9 @@ def test_a_run_that_lost_its_lease_cannot_advance(s3, bucket, store, clock):
     with pytest.raises(StateConflict) as conflict:
         store.advance(slow, "2026-03-29T09:59:00Z", "timestamp", {"pages": 9})
     assert str(conflict.value) == (
-        f"run run-1 lost its lease on s3://{bucket}/{KEY} (it ran past the function timeout and another "
-        "run took over): the cursor was not advanced; its data stays in the lake and the next run "
-        "fetches from the stored cursor"
+        f"run run-1 could not record its cursor in s3://{bucket}/{KEY}: run run-2 took it over after this "
+        "run's lease ran out (2026-03-29T10:05:00.000Z). The cursor was not advanced; the run's data stays "
+        "in the lake and the next run fetches from the stored cursor"
     )
     document = stored(s3, bucket)
     assert document["cursor"] == "2026-03-29T08:00:00Z"
@@ -219,7 +223,7 @@ def test_release_gives_the_state_back_without_advancing(s3, bucket, store):
     document = stored(s3, bucket)
     assert document["lease"] is None
     assert document["cursor"] == "2026-03-29T08:00:00Z" and document["history"] == history
-    assert store.release(lease) is False  # no longer ours: nothing to do
+    assert store.release(lease) is True  # released already: the state is as this release leaves it
     next_lease = store.acquire("run-2", 300)  # free at once, no need to wait for the expiry
     assert next_lease.taken_over is None
 

@@ -30,6 +30,8 @@ from botocore.exceptions import ClientError
 
 from .events import BACKFILL_ID_HINT, BACKFILL_ID_PATTERN, iso, window_run_id
 from .incremental import Duration, IncrementalError, Window, parse_duration, plus, resolve_wall_time, zone
+from .manifests import FAILURE_NAME
+from .s3_reads import read_body
 from .sink import MANIFEST_NAME, run_prefix
 from .state import kms_encryption
 
@@ -58,6 +60,7 @@ class BackfillTarget:
     window: Duration | None
     kms_key_arn: str | None = None
     bucket_owner: str | None = None
+    max_resumes: int | None = None  # the run state machine's limit (source_json's orchestration)
 
     @classmethod
     def from_source(cls, source: Mapping[str, Any]) -> BackfillTarget:
@@ -88,6 +91,7 @@ class BackfillTarget:
             window=parse_duration(window, "window") if window else None,
             kms_key_arn=source.get("kms_key_arn"),
             bucket_owner=source.get("raw_bucket_owner"),
+            max_resumes=orchestration.get("max_resumes"),
         )
 
     def base(self, backfill_id: str) -> str:
@@ -344,15 +348,19 @@ class Backfills:
     def _window(self, item: Mapping[str, Any], running: bool, failures: Mapping[str, str]) -> WindowStatus:
         start, end = _instant(item["window"]["start"]), _instant(item["window"]["end"])
         run_id = window_run_id((start, end), item["backfill_id"])
-        key = run_prefix(self.target.prefix, start.strftime("%Y-%m-%d"), run_id) + MANIFEST_NAME
-        manifest = self._get(key)
+        partition = start.astimezone(zone(self.target.timezone)).date().isoformat()  # as the handler does
+        prefix = run_prefix(self.target.prefix, partition, run_id)
+        manifest = self._get(prefix + MANIFEST_NAME)
         ends = (iso(start), iso(end), run_id)
         if manifest is not None and manifest.get("complete"):
             records, pages = manifest.get("records_ingested"), len(manifest["pages"])
             return WindowStatus(*ends, state="done", records=records, pages=pages)
         if running:
             return WindowStatus(*ends, state="pending")
-        return WindowStatus(*ends, state="failed", reason=_failure_reason(manifest, failures.get(run_id)))
+        reason = failure_reason(
+            manifest, self._get(prefix + FAILURE_NAME), failures.get(run_id), self.target.max_resumes
+        )
+        return WindowStatus(*ends, state="failed", reason=reason)
 
     def _result_writer_failures(self, prefix: str) -> dict[str, str]:
         """run id -> the error Step Functions recorded for a failed child, from ResultWriter's files.
@@ -377,23 +385,42 @@ class Backfills:
 
     def _get(self, key: str) -> Any | None:
         try:
-            response = self._s3.get_object(**self._bucket, Key=key)
+            body = read_body(self._s3, self._bucket, key)
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
                 return None
             raise
-        return json.loads(response["Body"].read())
+        return json.loads(body)
 
 
-def _failure_reason(manifest: Mapping[str, Any] | None, recorded: str | None) -> str:
+def failure_reason(
+    manifest: Mapping[str, Any] | None,
+    failure: Mapping[str, Any] | None,
+    recorded: str | None,
+    max_resumes: int | None,
+) -> str:
+    """Why a window is not done, most telling first: a quarantined page; the error the function raised
+    (its `_failure.json`, newer than any manifest); the error Step Functions recorded; the resume limit,
+    only when the run really was resumed that often; else a partial run the execution left."""
     if manifest is not None and manifest.get("status") == "QUARANTINED":
         return f"quarantined: {manifest.get('stop_reason')} (see the run's manifest and _quarantine/)"
-    if manifest is not None:
-        return f"stopped incomplete ({manifest.get('stop_reason')}): the resume limit was reached"
-    return recorded or (
-        "no manifest: the run failed before writing one (the execution's error and the function's "
-        "logs say why)"
-    )
+    if failure is not None and (
+        manifest is None or str(failure.get("failed_at")) > str(manifest.get("finished_at"))
+    ):
+        after = f" (after {failure['resumes']} resume(s))" if failure.get("resumes") else ""
+        return f"the function failed{after}: {failure.get('error_type')}: {failure.get('error')}"
+    if recorded:
+        return recorded
+    if manifest is None:
+        return (
+            "no manifest: the run failed before writing one (the execution's error and the function's "
+            "logs say why)"
+        )
+    resumes = int(manifest.get("resumes") or 0)
+    stopped = f"stopped incomplete ({manifest.get('stop_reason')}) after {resumes} resume(s)"
+    if max_resumes is not None and resumes >= max_resumes:
+        return f"{stopped}: the resume limit (orchestration.max_resumes = {max_resumes}) was reached"
+    return f"{stopped}, without an error from the function: the execution was stopped or timed out"
 
 
 def _json_or_none(text: Any) -> dict[str, Any] | None:

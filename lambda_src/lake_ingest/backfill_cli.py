@@ -29,6 +29,7 @@ def backfill_command(args: argparse.Namespace, aws: dict[str, str | None]) -> in
     """Run one backfill action; returns the exit status."""
     import boto3
 
+    from . import aws_clients
     from .backfill import (
         BackfillError,
         Backfills,
@@ -46,8 +47,8 @@ def backfill_command(args: argparse.Namespace, aws: dict[str, str | None]) -> in
         target = BackfillTarget.from_source(source)
         backfills = Backfills(
             target,
-            session.client("s3", endpoint_url=aws["endpoint_url"]),
-            session.client("stepfunctions", endpoint_url=aws["endpoint_url"]),
+            aws_clients.client("s3", session, aws["endpoint_url"]),
+            aws_clients.client("stepfunctions", session, aws["endpoint_url"]),
         )
         if args.action == "status":
             return _report(backfills, check_backfill_id(_required(args.id, "--id")))

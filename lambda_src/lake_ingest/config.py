@@ -334,10 +334,27 @@ def _incremental_problems(data: Mapping[str, Any]) -> list[Problem]:
         found.append(Problem(where, f"type cursor sends nothing: put {{cursor}} in {_WHERE}"))
     if kind == "cursor":
         found += _cursor_value_problems(incremental, where)
-    return found
+    return found + _placeholders_outside_path_and_query(str(data.get("endpoint", "")))
 
 
-_WHERE = "query_params, body or the endpoint path"
+def _placeholders_outside_path_and_query(endpoint: str) -> list[Problem]:
+    """A placeholder in the endpoint's scheme, host or fragment would be sent as written (a value must
+    never choose where the request goes): refused, with where it may go instead."""
+    head, _, rest = endpoint.partition("://")
+    host = rest.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
+    fragment = rest.partition("#")[2]
+    misplaced = sorted(set(re.findall(r"\{(window_start|window_end|cursor)\}", head + host + fragment)))
+    return [
+        Problem(
+            "API_CONFIG.endpoint",
+            f"{{{name}}} is in the scheme, host or fragment, where it is not substituted (a value must not "
+            "choose where the request goes): put it in the path or the query",
+        )
+        for name in misplaced
+    ]
+
+
+_WHERE = "query_params, body or the endpoint's path or query"
 
 
 def _cursor_value_problems(incremental: Mapping[str, Any], where: str) -> list[Problem]:

@@ -17,7 +17,6 @@ neither ever stops the run.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -31,8 +30,8 @@ from .incremental import (
     excerpt,
 )
 from .jsonscan import UNREADABLE
+from .paths import MISSING, value_at
 
-_MISSING = object()
 REJECTIONS = ("in_future", "too_long", "too_many_digits")
 
 
@@ -59,19 +58,6 @@ def describe_rejection(reason: str, not_after: datetime | None = None) -> str:
     }[reason]
 
 
-def _at_path(record: Any, path: tuple[str, ...]) -> Any:
-    """The value at a dot path (list items by index), or _MISSING."""
-    node = record
-    for part in path:
-        if isinstance(node, Mapping) and part in node:
-            node = node[part]
-        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
-            node = node[int(part)]
-        else:
-            return _MISSING
-    return node
-
-
 class CursorTracker:
     """The largest acceptable cursor value among the records a run landed.
 
@@ -84,7 +70,7 @@ class CursorTracker:
             raise CursorValueError(
                 f"{cursor_type!r} is not a cursor type (use one of {', '.join(CURSOR_TYPES)})"
             )
-        self._path = tuple(cursor_path.split(".")) if cursor_path else ()
+        self._path = cursor_path
         self._type = cursor_type
         self._not_after = not_after
         self._max: Any = None
@@ -97,15 +83,15 @@ class CursorTracker:
 
     def fresh(self) -> CursorTracker:
         """An empty tracker with the same path, type and bounds (one page's, absorbed once it lands)."""
-        return CursorTracker(".".join(self._path), self._type, self._not_after)
+        return CursorTracker(self._path, self._type, self._not_after)
 
     def see(self, record: Any) -> None:
         """Take one decoded record (or UNREADABLE) into account; never raises for what a record holds."""
         if record is UNREADABLE:
             self._unparseable("a record that could not be decoded (nested too deeply, or a number too long)")
             return
-        value = _at_path(record, self._path)
-        if value is _MISSING or value is None:
+        value = value_at(record, self._path)
+        if value is MISSING or value is None:
             self.records_without_cursor += 1
             return
         try:
@@ -147,7 +133,7 @@ class CursorTracker:
 
     @property
     def path(self) -> str:
-        return ".".join(self._path)
+        return self._path
 
     @property
     def cursor_type(self) -> str:

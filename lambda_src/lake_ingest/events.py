@@ -89,6 +89,7 @@ class RunRequest:
     window: tuple[datetime, datetime] | None = None  # an explicit window (UTC)
     force: bool = False
     backfill_id: str | None = None
+    partition_given: bool = False  # the event named partition_date (else it was derived)
 
     def as_event(self) -> dict[str, Any]:
         """The event that asks for this run again (with `resume` set, continues it)."""
@@ -176,7 +177,7 @@ def parse_event(event: Any, request_id: str, now: datetime | None = None) -> Run
     if resume is not None and event.get("run_id") is None:
         raise EventError("resume", "needs the run_id of the run to continue")
     if backfill_id is not None and window is not None:
-        _check_backfill_names(run_id, partition_date, window, backfill_id)
+        _check_backfill_run_id(run_id, window, backfill_id)
     return RunRequest(
         run_id=run_id,
         partition_date=partition_date,
@@ -186,6 +187,7 @@ def parse_event(event: Any, request_id: str, now: datetime | None = None) -> Run
         window=window,
         force=force,
         backfill_id=backfill_id,
+        partition_given=event.get("partition_date") is not None,
     )
 
 
@@ -220,18 +222,12 @@ def _check_backfill_event(event: Mapping[str, Any]) -> None:
         )
 
 
-def _check_backfill_names(
-    run_id: str, partition_date: str, window: tuple[datetime, datetime], backfill_id: str
-) -> None:
-    """A backfill window runs under its own run id and date only: never another run's keys."""
+def _check_backfill_run_id(run_id: str, window: tuple[datetime, datetime], backfill_id: str) -> None:
+    """A backfill window runs under its own run id only: never another run's keys (its partition date
+    is checked once the source's time zone is known: incremental_run.with_partition_date)."""
     expected = window_run_id(window, backfill_id)
     if run_id != expected:
         raise EventError("run_id", f"a backfill window's run id is {expected}, not {run_id}")
-    derived = window[0].strftime("%Y-%m-%d")
-    if partition_date != derived:
-        raise EventError(
-            "partition_date", f"a backfill window's partition date is {derived}, not {partition_date}"
-        )
 
 
 def _parse_window(value: Any) -> tuple[datetime, datetime] | None:

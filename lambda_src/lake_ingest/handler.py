@@ -19,16 +19,15 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-import boto3
 from aws_lambda_powertools.metrics import MetricUnit
 
-from . import manifests
+from . import aws_clients, manifests
 from .auth import TokenNotSaved
 from .config import SourceConfig, load_config
 from .events import EventError, RunRequest, parse_event
 from .fetching import Fetched, check_resume, fetch_pages
 from .http_client import Deadline, UpstreamError
-from .incremental_run import IncrementalRun, begin, with_values
+from .incremental_run import IncrementalRun, begin, with_partition_date, with_values
 from .landing import PageTarget
 from .manifests import RunResult
 from .observability import logger, metrics, quiet_libraries
@@ -51,7 +50,7 @@ def _s3_client() -> Any:
     """One S3 client per process (AWS_ENDPOINT_URL points it at a local AWS when set)."""
     global _s3
     if _s3 is None:
-        _s3 = boto3.client("s3")
+        _s3 = aws_clients.client("s3")
     return _s3
 
 
@@ -104,7 +103,14 @@ def run_ingestion(
         logger.info("run already complete: answered from its manifest", extra={"manifest": manifest_key})
         return manifests.result(previous, manifest_key, already_complete=True)
     resumed = previous.get("incremental") if previous is not None and run.resume else None
-    incremental = begin(config, run, s3_client, remaining_ms() / 1000, datetime.now(UTC), resumed)
+    resumes = int(previous.get("resumes") or 0) + 1 if previous is not None and run.resume else 0
+    try:
+        incremental = begin(config, run, s3_client, remaining_ms() / 1000, datetime.now(UTC), resumed)
+    except (StateLocked, RefreshLocked):
+        raise  # another run (or copy) holds the state: nothing happened to this run
+    except Exception as exc:
+        manifests.record_failure(sink, prefix, run, exc, resumes)
+        raise
     try:
         api = with_values(config.api, incremental.values if incremental else {})
         run_config = replace(config, api=api)
@@ -123,11 +129,13 @@ def run_ingestion(
             run_config, run, deadline, sink, target, pages, incremental.tracker if incremental else None
         )
         manifest = _write_manifest(
-            run_config, run, sink, manifest_key, fetched, incremental, (started_at, started)
+            run_config, run, sink, manifest_key, fetched, incremental, (started_at, started, resumes)
         )
-    except BaseException:
+    except BaseException as exc:
         if incremental is not None:
             incremental.abandon()
+        if isinstance(exc, Exception) and not isinstance(exc, (StateLocked, RefreshLocked)):
+            manifests.record_failure(sink, prefix, run, exc, resumes)
         raise
     _emit_metrics(fetched, manifest)
     cursor = incremental.finish(manifest["complete"], manifest["records_ingested"]) if incremental else None
@@ -143,7 +151,7 @@ def _write_manifest(
     manifest_key: str,
     fetched: Fetched,
     incremental: IncrementalRun | None,
-    started: tuple[str, float],
+    started: tuple[str, float, int],
 ) -> dict[str, Any]:
     complete = fetched.stop == "end"
     status = "SUCCESS" if complete else "QUARANTINED" if fetched.quarantined else "PARTIAL_SUCCESS"
@@ -170,6 +178,7 @@ def _write_manifest(
         "request": {"method": config.api.method, "endpoint": config.api.endpoint},
         "pagination": config.api.pagination.type,
         "resume_event": resume_event,
+        "resumes": started[2],  # how many invocations before this one the run took (backfill status)
         "incremental": incremental.manifest_section() if incremental else None,
     }
     manifest = manifests.document(facts, fetched.pages, fetched.quarantined)
@@ -209,6 +218,9 @@ def _emit_cursor_metrics(incremental: IncrementalRun, cursor: Mapping[str, Any] 
         )
     if cursor is not None and "empty_runs" in cursor:
         metrics.add_metric(name="ConsecutiveEmptyRuns", unit=MetricUnit.Count, value=cursor["empty_runs"])
+    if cursor is not None and cursor.get("error"):
+        logger.error("cursor not advanced", extra={"error": cursor["error"]})
+        metrics.add_metric(name="CursorNotAdvanced", unit=MetricUnit.Count, value=1)
 
 
 @metrics.log_metrics
@@ -219,6 +231,7 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     try:
         config = load_config()
         run = parse_event(event, getattr(context, "aws_request_id", "local"))
+        run = with_partition_date(run, config.api.incremental, datetime.now(UTC))
     except ValueError as exc:
         metrics.add_metric(name="IngestionFailed", unit=MetricUnit.Count, value=1)
         logger.error("invalid input", extra={"error": str(exc), "error_type": type(exc).__name__})

@@ -38,6 +38,8 @@ _PLACEHOLDER = re.compile(r"\{(" + "|".join(PLACEHOLDERS) + r")\}")
 # else is percent-encoded, '/' included (a value stays inside its segment) and '+' (which some
 # servers read as a space in a path).
 _PATH_SAFE = ":@-._~"
+# In a query value: unreserved characters plus ':' and '@' ('+', '&', '=', ';' and '#' are encoded).
+_QUERY_SAFE = ":@-._~"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _NAIVE_EPOCH = datetime(1970, 1, 1)
 # An epoch number at or above this is in milliseconds: as seconds it would be after the year 5000,
@@ -397,16 +399,20 @@ def substitute(value: Any, values: Mapping[str, str]) -> Any:
 
 
 def substitute_url(url: str, values: Mapping[str, str]) -> str:
-    """The endpoint with placeholders in its path replaced by the percent-encoded values.
+    """The endpoint with placeholders in its path and query replaced by the percent-encoded values.
 
-    Scheme, host and query are never touched: a value must not be able to change where the request
-    goes or add parameters (query parameters take placeholders through query_params instead).
+    Scheme and host are never touched, and a value is encoded whole (`/` in a path segment, `&`, `=`
+    and `#` in a query value), so it can neither change where the request goes nor add a parameter.
     """
     parts = urlsplit(url)
-    path = _PLACEHOLDER.sub(
-        lambda m: quote(values[m[1]], safe=_PATH_SAFE) if m[1] in values else m[0], parts.path
-    )
-    return url if path == parts.path else urlunsplit(parts._replace(path=path))
+
+    def fill(text: str, safe: str) -> str:
+        return _PLACEHOLDER.sub(lambda m: quote(values[m[1]], safe=safe) if m[1] in values else m[0], text)
+
+    path, query = fill(parts.path, _PATH_SAFE), fill(parts.query, _QUERY_SAFE)
+    if (path, query) == (parts.path, parts.query):
+        return url
+    return urlunsplit(parts._replace(path=path, query=query))
 
 
 # -- cursor values -----------------------------------------------------------------------------------

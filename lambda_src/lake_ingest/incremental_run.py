@@ -36,7 +36,7 @@ from .incremental import (
     zone,
 )
 from .observability import logger
-from .state import Lease, StateError, StateStore, kms_encryption, state_key
+from .state import Lease, StateConflict, StateError, StateStore, kms_encryption, state_key
 
 
 @dataclass
@@ -64,15 +64,26 @@ class IncrementalRun:
         """
         if self.store is None or self.lease is None or self.tracker is None:
             return None
+        kept = {"from": self.lease.state.cursor, "to": self.lease.state.cursor, "moved": False}
         if not complete:
-            self.store.release(self.lease)
-            return {"from": self.lease.state.cursor, "to": self.lease.state.cursor, "moved": False}
+            self.abandon()
+            return kept
         covered = {"sent": self.values["cursor"], "max_seen": self.tracker.maximum}
         if self.tracker.rejected_total:
             covered["rejected"] = dict(self.tracker.rejected)
-        doc = self.store.advance(
-            self.lease, self.tracker.maximum, self.config.cursor_type, covered, landed_records=records or 0
-        )
+        try:
+            doc = self.store.advance(
+                self.lease,
+                self.tracker.maximum,
+                self.config.cursor_type,
+                covered,
+                landed_records=records or 0,
+            )
+        except StateConflict as conflict:  # the state is no longer this run's: nothing to release
+            return {**kept, "error": str(conflict)}
+        except Exception as exc:  # noqa: BLE001 - the manifest is complete: the run must not raise now
+            self.abandon()
+            return {**kept, "error": self._write_failed(exc)}
         return {
             "from": self.lease.state.cursor,
             "to": doc.cursor,
@@ -80,12 +91,20 @@ class IncrementalRun:
             "empty_runs": doc.empty_runs,
         }
 
+    def _write_failed(self, exc: Exception) -> str:
+        where = self.store.where if self.store else "the cursor state"
+        return (
+            f"writing the cursor state {where} failed ({type(exc).__name__}: {exc}) after the run's manifest "
+            "said it is complete: its data is in the lake, the cursor stays where it was and the next run "
+            "fetches these records again"
+        )
+
     def abandon(self) -> None:
-        """The run failed: give the state back (best effort; an expiring lease is the backstop)."""
+        """Give the state back without moving it (best effort; an expiring lease is the backstop)."""
         if self.store is not None and self.lease is not None:
             try:
                 self.store.release(self.lease)
-            except Exception as exc:  # noqa: BLE001 - the run's own error is what the caller reports
+            except Exception as exc:  # noqa: BLE001 - the run's own outcome is what the caller reports
                 logger.warning("could not release the cursor state's lease", extra={"error": str(exc)})
 
 
@@ -171,6 +190,27 @@ def _check_stored(stored: Any, inc: IncrementalConfig, not_after: datetime | Non
             "and from it every run would ask for nothing. Set it to the last good value: python -m "
             "lake_ingest state set --config source.json --value <value> (README: repairing a cursor)"
         )
+
+
+def with_partition_date(run: RunRequest, inc: IncrementalConfig | None, now: datetime) -> RunRequest:
+    """A window's run lands under the date its window starts on, in the source's time zone.
+
+    So a daily window in Europe/Berlin for the local day 2026-03-29 (which starts at 23:00 UTC the day
+    before) lands under ingest_date=2026-03-29, whether it ran on its schedule, from an event's window
+    or in a backfill. An event's own partition_date wins, except in a backfill, where it must be that
+    date. Other sources keep the date of their scheduled time (or today), in UTC.
+    """
+    if inc is None or inc.type != "window":
+        return run
+    window = window_for(inc, run.scheduled_time, run.window, now)
+    local_date = window.start.astimezone(inc.zone).date().isoformat()
+    if run.partition_given and run.backfill_id is not None and run.partition_date != local_date:
+        raise EventError(
+            "partition_date",
+            f"a backfill window's partition date is {local_date} (its start in {inc.timezone}), "
+            f"not {run.partition_date}",
+        )
+    return run if run.partition_given else replace(run, partition_date=local_date)
 
 
 def _check_window_fits(inc: IncrementalConfig | None, run: RunRequest) -> None:

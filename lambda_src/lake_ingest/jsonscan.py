@@ -15,6 +15,8 @@ from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass, field
 from typing import Any, cast
 
+from .paths import candidates
+
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
 # The pattern matches everywhere (possibly empty), so the match is never None.
 _skip_whitespace = cast(Callable[[str, int], "re.Match[str]"], _WHITESPACE.match)
@@ -44,8 +46,8 @@ class Undecodable(ValueTooLarge):
 
 
 def split_path(dot_path: str) -> Path:
-    """'data.items' -> ('data', 'items'); '' -> () (the top level)."""
-    return tuple(dot_path.split(".")) if dot_path else ()
+    """'data.items' -> ('data', 'items'); '' -> () (the top level). The first meaning of the path."""
+    return candidates(dot_path)[-1]
 
 
 @dataclass
@@ -77,12 +79,14 @@ class JsonScanner:
         # source's cursor tracker): the elements are decoded to be counted anyway.
         self._on_record = on_record
         self._counting_records = False
-        self._records = split_path(records_path)
+        # Every meaning a path may have (paths.py: a key with dots is tried whole first).
+        self._records = frozenset(candidates(records_path))
         self._records_where = (
             f"records_path '{records_path}'" if records_path else "the top level (records_path is empty)"
         )
-        self._capture = {split_path(p): p for p in capture if p}
-        self._targets = [self._records, *self._capture]
+        self._capture = {keys: (p, rank) for p in capture if p for rank, keys in enumerate(candidates(p))}
+        self._captured_rank: dict[str, int] = {}
+        self._targets = [*self._records, *self._capture]
         self._max_value = max(max_value_bytes, 1024)
         self._utf8 = codecs.getincrementaldecoder("utf-8")()
         self._buf = ""
@@ -238,17 +242,24 @@ class JsonScanner:
     def _leads_to_target(self, path: Path) -> bool:
         return any(len(t) > len(path) and t[: len(path)] == path for t in self._targets)
 
+    def _captured(self, path: Path, value: Any) -> None:
+        """A value at a capture path: kept unless a meaning tried earlier (a whole key) was found."""
+        name, rank = self._capture[path]
+        if rank <= self._captured_rank.get(name, rank):
+            self.result.values[name] = value
+            self._captured_rank[name] = rank
+
     def _value(self, path: Path) -> _NeedMore:
         char = yield from self._peek()
-        on_records = path == self._records
+        on_records = path in self._records and self.result.records is None
         if char in "[{" and path in self._capture:  # say what is there, without holding it
-            self.result.values[self._capture[path]] = [] if char == "[" else {}
+            self._captured(path, [] if char == "[" else {})
         if char == "[" and not self._leads_to_target(path):
             self._counting_records = on_records
             count = yield from self._count_elements()
             self._counting_records = False
             if on_records:
-                self.result.records = count
+                self.result.records, self.result.records_problem = count, None
             return
         if char == "[":
             yield from self._array(path)
@@ -257,8 +268,8 @@ class JsonScanner:
         else:
             value = yield from self._decode()
             if path in self._capture:
-                self.result.values[self._capture[path]] = value
-        if on_records:
+                self._captured(path, value)
+        if on_records and self.result.records is None:
             kind = _KINDS.get(char, "number")
             self.result.records_problem = f"{self._records_where} holds a JSON {kind}, not a list of records"
 

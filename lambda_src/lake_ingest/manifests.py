@@ -1,17 +1,21 @@
 """A run's manifest (written last, the completion signal) and the result returned to the caller.
 
 A run directory without `_manifest.json`, or whose manifest says `"complete": false`, must not be
-read as a whole run. The result is a summary of the same facts; a run whose complete manifest is
-found again (Lambda retried an invocation whose result was lost) is answered from that manifest.
+read as a whole run. A run that raises writes `_failure.json` beside it instead (never a manifest):
+what failed, so that `backfill status` can name a failed window's real cause on AWS and locally.
+The result is a summary of the same facts; a run whose complete manifest is found again (Lambda
+retried an invocation whose result was lost) is answered from that manifest.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from . import __version__
+from .redaction import REDACTOR
 
 MANIFEST_VERSION = 1
 # The result lists at most this many object keys (the manifest lists all): a run of thousands of pages
@@ -123,3 +127,25 @@ def result(manifest: Mapping[str, Any], manifest_key: str, **extra: Any) -> RunR
         objects_not_listed=max(0, len(pages) - RESULT_OBJECTS_LIMIT) or None,
         **extra,
     )
+
+
+FAILURE_NAME = "_failure.json"
+FAILURE_MESSAGE_LIMIT = 1000
+
+
+def record_failure(sink: Any, prefix: str, run: Any, error: BaseException, resumes: int) -> None:
+    """Write `<run prefix>/_failure.json`: the error a run raised (scrubbed). Best effort: the run's own
+    error is what the caller reports, whether or not this could be written."""
+    document = {
+        "run_id": run.run_id,
+        "failed_at": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "error_type": type(error).__name__,
+        "error": REDACTOR.truncate(str(error), FAILURE_MESSAGE_LIMIT),
+        "resumes": resumes,
+        "resumed_at_page": (run.resume or {}).get("page"),
+        "writer": f"lake-ingest/{__version__}",
+    }
+    try:
+        sink.put_json(prefix + FAILURE_NAME, document, scrub=REDACTOR.scrub)
+    except Exception:  # noqa: BLE001, S110 - a failure record that cannot be written changes nothing
+        pass

@@ -35,6 +35,7 @@ from .http_client import (
 )
 from .origins import origin
 from .redaction import REDACTOR
+from .redirects import REDIRECT_STATUSES
 
 # An access token is used until this long before it expires (a tenth of its lifetime if shorter):
 # a page that starts with it must not reach the API after it expired.
@@ -130,6 +131,15 @@ def request_token(
             status = answer.status_code
             if status == 200:
                 return parse_token(answer, where)
+            if status in REDIRECT_STATUSES:
+                location = answer.headers.get("Location", "")
+                answer.close()
+                raise TokenError(
+                    f"the {where} answered the {form['grant_type']} grant with a redirect (HTTP {status} to "
+                    f"{REDACTOR.scrub(location) or 'no Location'}), which is not followed: the client secret "
+                    "would go wherever it points. Set auth.token_url to the final URL",
+                    status,
+                )
             retry_after = parse_retry_after(answer.headers.get("Retry-After"))
             problem, code = _refusal(answer)
             if status not in RETRYABLE_STATUS:

@@ -40,7 +40,7 @@ from botocore.exceptions import ClientError
 
 from .redaction import REDACTOR
 from .s3_reads import read_object
-from .state import STATE_DIR, _code, _is_conflict, bucket_target
+from .state_doc import STATE_DIR, bucket_target, error_code, is_conflict
 
 LOCK_NAME = "oauth2-refresh.lock"
 # Version ids of rotated tokens: uuid5 of this namespace, the secret ARN and the version rotated from.
@@ -107,14 +107,14 @@ class RefreshLease:
             try:
                 return self._put(holder, self._clock() + lease_seconds, None)
             except ClientError as exc:
-                if not _is_conflict(exc):
+                if not is_conflict(exc):
                     raise
             current, etag = self._read()
             if current is None or float(current.get("expires_at", 0)) <= self._clock():
                 try:
                     return self._put(holder, self._clock() + lease_seconds, etag)
                 except ClientError as exc:
-                    if not (_is_conflict(exc) or _code(exc) == "NoSuchKey"):
+                    if not (is_conflict(exc) or error_code(exc) == "NoSuchKey"):
                         raise
                 continue  # someone else took it first: look again
             if time.monotonic() >= give_up:
@@ -132,7 +132,7 @@ class RefreshLease:
         try:
             self._put(holder, 0.0, etag)
         except ClientError as exc:
-            if not (_is_conflict(exc) or _code(exc) == "NoSuchKey"):
+            if not (is_conflict(exc) or error_code(exc) == "NoSuchKey"):
                 raise
 
     def _put(self, holder: str, expires_at: float, etag: str | None) -> str:
@@ -147,7 +147,7 @@ class RefreshLease:
         try:
             body, etag = read_object(self._client, self._target, self._key)
         except ClientError as exc:
-            if _code(exc) == "NoSuchKey":
+            if error_code(exc) == "NoSuchKey":
                 return None, None
             raise
         try:
@@ -190,7 +190,7 @@ class SecretStore:
                 VersionStages=[ROTATED_LABEL],
             )
         except ClientError as exc:
-            if _code(exc) == "ResourceExistsException":
+            if error_code(exc) == "ResourceExistsException":
                 raise RotationConflict(
                     f"secret {self.secret_arn}: another run already wrote a token rotated from version "
                     f"{read.version_id}"

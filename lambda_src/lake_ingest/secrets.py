@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import boto3
 from aws_lambda_powertools.utilities import parameters
 
+from . import aws_clients
 from .config import AuthConfig
 from .redaction import REDACTOR
 
@@ -30,7 +30,7 @@ def secrets_client() -> Any:
     """One Secrets Manager client per process (the provider's, and the refresh token store's)."""
     global _client
     if _client is None:
-        _client = boto3.client("secretsmanager")
+        _client = aws_clients.client("secretsmanager")
     return _client
 
 

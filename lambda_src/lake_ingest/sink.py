@@ -18,6 +18,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from .s3_reads import read_body
+
 GZIP_LEVEL = 1  # fast: level 1 runs ~3x faster than 6 and the raw zone is not the archive tier
 PART_SIZE = 8 * 1024 * 1024  # S3's minimum part is 5 MiB
 MANIFEST_NAME = "_manifest.json"
@@ -160,14 +162,13 @@ class S3Sink:
         reads that as absent, where guessing wrong only means doing the work again.
         """
         try:
-            response = self._client.get_object(**self._target, Key=key)
-        except self._client.exceptions.NoSuchKey:
-            return None
+            body = read_body(self._client, self._target, key)
         except ClientError as exc:
-            if denied_is_absent and exc.response.get("Error", {}).get("Code") in ("AccessDenied", "403"):
+            code = exc.response.get("Error", {}).get("Code")
+            if code in ("NoSuchKey", "404") or (denied_is_absent and code in ("AccessDenied", "403")):
                 return None
             raise
-        return json.loads(response["Body"].read())
+        return json.loads(body)
 
 
 class _MultipartUpload:

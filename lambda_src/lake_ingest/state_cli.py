@@ -10,22 +10,35 @@ from __future__ import annotations
 
 import argparse
 import json
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from .local import InputError, emit, read_source
 
 
 def _number_or_text(value: str, cursor_type: str) -> Any:
+    """`--value` as the cursor type keeps it: a number exactly (9007199254740993 stays odd), never a float.
+
+    A whole number becomes a JSON integer; one with a fraction or exponent stays a decimal (stored as
+    its digits), as the handler keeps such values.
+    """
     if cursor_type != "number":
         return value
-    number = float(value)
-    return int(number) if number.is_integer() and "." not in value else number
+    try:
+        number = Decimal(value.strip())
+    except InvalidOperation:
+        raise ValueError(f"{value!r} is not a number") from None
+    if not number.is_finite():
+        raise ValueError(f"{value!r} is not a finite number")
+    whole = value.strip().lstrip("+-").isdigit()
+    return int(value.strip()) if whole else number
 
 
 def state_command(args: argparse.Namespace, aws: dict[str, str | None]) -> int:
     """Show, set or reset the state; prints the state document (or null) as JSON."""
     import boto3
 
+    from . import aws_clients
     from .incremental import CursorValueError
     from .state import StateDoc, StateStore, kms_encryption, state_key
 
@@ -37,7 +50,7 @@ def state_command(args: argparse.Namespace, aws: dict[str, str | None]) -> int:
         if key not in source:
             raise InputError(str(args.config), [f"{key}: is required for state: the state lives in the lake"])
     session = boto3.session.Session(profile_name=aws["profile"], region_name=aws["region"])
-    client = session.client("s3", endpoint_url=aws["endpoint_url"])
+    client = aws_clients.client("s3", session, aws["endpoint_url"])
     store = StateStore(
         client,
         source["raw_bucket"],

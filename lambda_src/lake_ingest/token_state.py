@@ -37,7 +37,7 @@ from botocore.exceptions import ClientError
 
 from .redaction import REDACTOR
 from .s3_reads import read_body
-from .state import STATE_DIR, _code, _status, bucket_target
+from .state_doc import STATE_DIR, bucket_target, error_code, http_status
 
 TOKENS_NAME = "oauth2-tokens.json"
 TOKEN_STATE_VERSION = 1
@@ -163,7 +163,7 @@ class TokenStateStore:
         try:
             body = read_body(self._client, self._target, self._key)
         except ClientError as exc:
-            if _code(exc) == "NoSuchKey" or _status(exc) in (403, 404):
+            if error_code(exc) == "NoSuchKey" or http_status(exc) in (403, 404):
                 return None
             raise
         try:

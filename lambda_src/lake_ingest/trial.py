@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from . import aws_clients
 from .config import AuthConfig, parse_api_config
 from .local import (
     EXIT_FAILED,
@@ -37,6 +38,7 @@ from .local import (
     source_environment,
 )
 from .redaction import REDACTOR
+from .s3_reads import read_body
 
 REGION = "us-east-1"
 BUCKET = "lake-ingest-try"
@@ -229,9 +231,7 @@ def write_private(target: Path, text: str) -> None:
 
 def landed(bucket: str, manifest_key: str) -> dict[str, Any]:
     """Per page (stored or quarantined) what a person trying a source asks first, from the manifest."""
-    import boto3
-
-    body = boto3.client("s3").get_object(Bucket=bucket, Key=manifest_key)["Body"].read()
+    body = read_body(aws_clients.client("s3"), {"Bucket": bucket}, manifest_key)
     manifest = json.loads(body)
     pages = []
     for entry in sorted([*manifest["pages"], *manifest["quarantined"]], key=lambda e: e["index"]):

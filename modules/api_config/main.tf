@@ -206,12 +206,15 @@ locals {
   lookback_json = jsonencode(try(local.incremental.lookback, null))
   initial_json  = jsonencode(try(local.incremental.initial_value, null))
   initial_text  = try(tostring(local.incremental.initial_value), "")
-  placeholders  = "query_params, body or the endpoint path"
+  placeholders  = "query_params, body or the endpoint's path or query"
+  # The endpoint's scheme and host, and its fragment: placeholders there are never substituted.
+  endpoint_outside = try(join("", [regex("^[^:]*://[^/?#]*", local.endpoint), try(split("#", local.endpoint)[1], "")]), "")
   incremental_problems = concat(
     local.uses_window && local.inc_type != "window" ? ["${local.inc_where}: {window_start} or {window_end} is used, so incremental must be of type window"] : [],
     local.uses_cursor && local.inc_type != "cursor" ? ["${local.inc_where}: {cursor} is used, so incremental must be of type cursor"] : [],
     local.inc_type == "window" && !local.uses_window ? ["${local.inc_where}: type window sends nothing: put {window_start} and/or {window_end} in ${local.placeholders}"] : [],
     local.inc_type == "cursor" && !local.uses_cursor ? ["${local.inc_where}: type cursor sends nothing: put {cursor} in ${local.placeholders}"] : [],
+    [for name in sort(distinct([for m in regexall("\\{(window_start|window_end|cursor)\\}", local.endpoint_outside) : m[0]])) : "${local.root}.endpoint: {${name}} is in the scheme, host or fragment, where it is not substituted (a value must not choose where the request goes): put it in the path or the query"],
     local.inc_type != "cursor" ? [] : concat(
       local.cursor_type == "timestamp" && local.lookback_json != "null" && !can(regex("^\"[0-9]+(s|m|h|d)\"$", local.lookback_json)) ?
       ["${local.inc_where}.lookback: is ${local.lookback_json}; a timestamp cursor's lookback is a duration such as 10m"] : [],
