@@ -34,7 +34,7 @@ output "raw_prefix" {
 }
 
 output "kms_key_arn" {
-  description = "ARN of the KMS key that encrypts the objects, secret, logs, queue and topic (grant kms:Decrypt to readers)."
+  description = "ARN of the KMS key that encrypts the objects, secret, logs, queue and topic (grant readers kms:Decrypt only via S3, and s3:GetObject only on the data they read: never _state/)."
   value       = local.kms_key_arn
 }
 

@@ -83,6 +83,7 @@ SKIPPED_BUCKET_STATEMENTS = (
     "DenyKmsPutsWithoutKeyId",
     "OnlyOwnPrefix*",
     "UnregisteredSourcesNoAccess",
+    "TokenStateOnlyForItsSource",
 )
 
 

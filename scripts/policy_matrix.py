@@ -406,8 +406,9 @@ def _principal(deployment: Deployment, who: str, me: Source) -> tuple[str, list[
         policies = [me.machine_policies[kind]]
         if who.endswith("+admin"):
             policies = [*policies, Policy("granted-elsewhere", BROAD_GRANT)]
-    elif who == "untagged":
-        arn, policies, tags = f"arn:{deployment.partition}:iam::{account}:role/operator", [], {}
+    elif who.removesuffix("+admin") == "untagged":
+        arn, tags = f"arn:{deployment.partition}:iam::{account}:role/operator", {}
+        policies = [Policy("granted-elsewhere", BROAD_GRANT)] if who.endswith("+admin") else []
     elif who == "backfill_operator":
         if me.operator_policy is None:
             raise MatrixError(f"source {me.source_id} has no backfill operator policy")

@@ -9,7 +9,7 @@ output "bucket_arn" {
 }
 
 output "kms_key_arn" {
-  description = "ARN of the lake's KMS key (grant lake readers kms:Decrypt via S3 on it)."
+  description = "ARN of the lake's KMS key (grant lake readers kms:Decrypt via S3 on it, and s3:GetObject only on the data they read: never _state/)."
   value       = aws_kms_key.this.arn
 }
 

@@ -223,6 +223,26 @@ data "aws_iam_policy_document" "raw_bucket" {
     }
   }
 
+  # A source's token state holds its live OAuth2 tokens (the shared access token, the write-ahead copy of
+  # a rotated refresh token): no principal without a source tag reads it, whatever its IAM policy grants
+  # (a lake reader, an administrator); the tagged source roles are confined to their own prefix above.
+  # An explicit deny wins over any allow (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html).
+  statement {
+    sid       = "TokenStateOnlyForItsSource"
+    effect    = "Deny"
+    actions   = ["s3:GetObject", "s3:GetObjectVersion"]
+    resources = ["${aws_s3_bucket.raw.arn}/*/_state/oauth2-tokens.json"]
+    principals {
+      type        = "AWS"
+      identifiers = ["*"]
+    }
+    condition {
+      test     = "Null"
+      variable = "aws:PrincipalTag/${local.source_id_tag}"
+      values   = ["true"]
+    }
+  }
+
   # A role tagged as a lake-ingest source that this lake does not know (another lake's source, or one
   # not registered in var.sources) gets nothing here. Null with "false": the tag is present.
   statement {
