@@ -409,3 +409,43 @@ def test_a_window_lands_under_its_local_date_on_schedule_by_event_and_in_a_backf
     assert dates == ["2026-03-29"] * 3
     assert scheduled["incremental"]["window_start"] == berlin_day["start"]
     assert datetime.fromisoformat(berlin_day["start"].replace("Z", "+00:00")).astimezone(UTC).day == 28
+
+
+# -- found by a user trial -----------------------------------------------------------------------------
+
+
+def test_state_set_refuses_a_value_no_run_would_adopt_unless_forced(
+    make_source, upstream, tmp_path, aws_endpoint
+):
+    source = make_source(cursor_config(upstream, "?after={cursor}", initial_value="2026-01-01T00:00:00Z"))
+    file = write_source(
+        tmp_path,
+        {
+            "source_id": "orders-api",
+            "raw_bucket": source.bucket,
+            "api_config": json.loads(source.env["API_CONFIG"]),
+            "allow_http_loopback": True,
+        },
+    )
+
+    def state_set(*extra):
+        return subprocess.run(
+            [sys.executable, "-m", "lake_ingest", "state", "set", "--config", str(file), *extra],
+            capture_output=True,
+            text=True,
+            env={**cli_env(), "AWS_ENDPOINT_URL": aws_endpoint},
+            timeout=60,
+            check=False,
+        )
+
+    refused = state_set("--value", "9999-12-31T23:59:59Z")
+    assert refused.returncode == 1 and "no run would adopt it" in refused.stderr
+    assert StateStore(source.s3, source.bucket, state_key("orders-api"), "orders-api").show() is None
+    assert state_set("--value", "9999-12-31T23:59:59Z", "--force").returncode == 0
+
+
+def test_an_events_query_params_follow_the_credential_name_rule(make_source, upstream):
+    make_source({"endpoint": f"{upstream.url}/x", "auth": {"type": "none"}, "records_path": ""})
+    with pytest.raises(ValueError, match=r"event query_params\.session_token: looks like a credential"):
+        invoke({"run_id": "leak", "query_params": {"session_token": "tok-SECRETISH-999"}})
+    assert upstream.requests == []

@@ -228,6 +228,15 @@ def looks_like_credential(name: str, non_secret: frozenset[str] = frozenset()) -
     return normal not in non_secret and _CREDENTIAL_NAME.search(normal) is not None
 
 
+def check_event_params(params: Mapping[str, str], api: ApiConfig) -> None:
+    """An event's query_params follow API_CONFIG's rule: no credential-looking name (they land in the
+    manifest's URL and the logs as plainly as API_CONFIG's own)."""
+    non_secret = frozenset(_normal(n) for n in api.non_secret_names)
+    for name in sorted(params):
+        if looks_like_credential(name, non_secret):
+            raise ConfigError(f"event query_params.{name}", _credential_hint(name))
+
+
 def _credential_hint(name: str) -> str:
     return f"looks like a credential; {USE_AUTH} (if {name!r} carries none, list it in non_secret_names)"
 

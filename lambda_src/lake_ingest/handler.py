@@ -23,7 +23,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from . import aws_clients, manifests
 from .auth import TokenNotSaved
-from .config import SourceConfig, load_config
+from .config import SourceConfig, check_event_params, load_config
 from .events import EventError, RunRequest, parse_event
 from .fetching import Fetched, check_resume, fetch_pages
 from .http_client import Deadline, UpstreamError
@@ -232,6 +232,7 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
         config = load_config()
         run = parse_event(event, getattr(context, "aws_request_id", "local"))
         run = with_partition_date(run, config.api.incremental, datetime.now(UTC))
+        check_event_params(run.query_params, config.api)
     except ValueError as exc:
         metrics.add_metric(name="IngestionFailed", unit=MetricUnit.Count, value=1)
         logger.error("invalid input", extra={"error": str(exc), "error_type": type(exc).__name__})

@@ -34,6 +34,20 @@ def _number_or_text(value: str, cursor_type: str) -> Any:
     return int(value.strip()) if whole else number
 
 
+def _unadoptable(value: Any, cursor_type: str, incremental: dict[str, Any]) -> str | None:
+    """Why a run would refuse this stored cursor (the bounds a run applies), or None."""
+    from datetime import UTC, datetime
+
+    from .cursor_tracker import bound_problem, describe_rejection
+    from .incremental import DEFAULT_FUTURE_SKEW, cursor_key, parse_duration, plus, zone
+
+    key = cursor_key(value, cursor_type)
+    skew = parse_duration(incremental.get("future_skew", DEFAULT_FUTURE_SKEW), "future_skew")
+    not_after = plus(datetime.now(UTC), skew, zone("UTC")) if cursor_type == "timestamp" else None
+    reason = bound_problem(value, key, cursor_type, not_after)
+    return describe_rejection(reason, not_after) if reason else None
+
+
 def state_command(args: argparse.Namespace, aws: dict[str, str | None]) -> int:
     """Show, set or reset the state; prints the state document (or null) as JSON."""
     import boto3
@@ -65,7 +79,17 @@ def state_command(args: argparse.Namespace, aws: dict[str, str | None]) -> int:
         if args.value is None:
             raise InputError("--value", ["is required for set: the cursor to store"])
         try:
-            doc = store.set(_number_or_text(args.value, cursor_type), cursor_type, force=args.force)
+            value = _number_or_text(args.value, cursor_type)
+            problem = _unadoptable(value, cursor_type, incremental)
+            if problem and not args.force:
+                raise InputError(
+                    "--value",
+                    [
+                        f"{args.value!r} is {problem}: no run would adopt it, and every run would then fail "
+                        "on it; give a value a run could have seen (or --force)"
+                    ],
+                )
+            doc = store.set(value, cursor_type, force=args.force)
         except (CursorValueError, ValueError) as error:
             raise InputError("--value", [f"is not a {cursor_type} cursor ({error})"]) from None
     elif args.action == "reset":

@@ -237,7 +237,9 @@ def landed(bucket: str, manifest_key: str) -> dict[str, Any]:
     for entry in sorted([*manifest["pages"], *manifest["quarantined"]], key=lambda e: e["index"]):
         page = {"page": entry["index"], "key": entry["key"], "records": entry["records"]}
         page |= {"raw_bytes": entry["raw_bytes"], "content_type": entry["content_type"]}
-        page |= {k: entry[k] for k in ("records_note", "quarantine_reason") if entry.get(k)}
+        page |= {
+            k: entry[k] for k in ("records_note", "quarantine_reason", "credentials_masked") if entry.get(k)
+        }
         pages.append(page)
     total = sum(p["records"] for p in manifest["pages"] if isinstance(p["records"], int))
     return {"page_details": pages, "total_records": total}
@@ -253,6 +255,13 @@ def summary(document: Mapping[str, Any]) -> str:
     reasons = [
         f"page {p['page']} quarantined: {p['quarantine_reason']}" for p in pages if "quarantine_reason" in p
     ]
+    rejected = (document.get("incremental") or {}).get("rejected") or {}
+    if rejected:
+        counts = ", ".join(f"{n} {reason}" for reason, n in sorted(rejected.items()))
+        reasons.append(f"cursor values not adopted: {counts} (incremental.rejected_example)")
+    masked = sum(p.get("credentials_masked", 0) for p in pages)
+    if masked:
+        reasons.append(f"{masked} credential(s) the API echoed in page bodies were masked before storing")
     return "; ".join([line, *reasons])
 
 
@@ -281,6 +290,12 @@ def try_source(source: Mapping[str, Any], event: Any, credentials_path: Path | N
             document = {**result, **landed(lake.bucket, result["manifest"])}
         except Exception as error:  # noqa: BLE001 - reported, like Lambda's errorType/errorMessage
             document = error_document(error)
+            if getattr(error, "error", None) == "invalid_grant":
+                say(
+                    "the secret named above is try's own local copy of --credentials "
+                    f"{credentials_path}: put a refresh token that is still valid in that file (one made "
+                    "for trying, not the one a deployed source uses)"
+                )
         finally:
             if lake is not None and api.auth.rotates and credentials_path and credentials is not None:
                 keep_rotated_refresh_token(lake.secret_arn, credentials_path, credentials, api.auth)
