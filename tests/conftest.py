@@ -109,9 +109,16 @@ class Source:
     s3: Any
 
     def keys(self) -> list[str]:
-        """Every object but the failure records (`_failure.json`, what a run that raised says): the
-        data, manifests and state a run leaves."""
-        return [k for k in self.all_keys() if not k.endswith("/_failure.json")]
+        """The raw zone and the state a run leaves: every object but the failure records
+        (`_failure.json`), the records zone (`records/`, `published/`) and the schema state, which
+        their own tests look at (all_keys)."""
+        return [
+            k
+            for k in self.all_keys()
+            if not k.endswith(("/_failure.json", "/_state/schema.json"))
+            and "/records/" not in k
+            and "/published/" not in k
+        ]
 
     def all_keys(self) -> list[str]:
         pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket)

@@ -17,6 +17,7 @@ from urllib.parse import SplitResult, parse_qsl, urlsplit
 
 from . import schema
 from .incremental import IncrementalConfig
+from .records_zone import RecordsConfig
 from .schema import Problem
 
 # The module's limit and message (variables.tf, modules/lake), so that the handler and the local
@@ -180,6 +181,7 @@ class SourceConfig:
     api: ApiConfig
     secret_max_age_seconds: int = 300
     raw_bucket_owner: str | None = None  # account id every S3 request names (ExpectedBucketOwner)
+    records: RecordsConfig = field(default_factory=RecordsConfig)  # the records zone (RECORDS_CONFIG)
 
 
 def _require(env: Mapping[str, str], name: str) -> str:
@@ -511,7 +513,14 @@ def load_config(env: Mapping[str, str] | None = None) -> SourceConfig:
     api = parse_api_config(_require(env, "API_CONFIG"), env)
     # A source without auth needs no secret; every other one must name its secret.
     secret_arn = _require(env, "SECRET_ARN") if api.auth.type != "none" else env.get("SECRET_ARN", "")
+    try:
+        records = RecordsConfig.from_json(env.get("RECORDS_CONFIG"))
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise ConfigError("RECORDS_CONFIG", f"is not the module's records configuration ({exc})") from None
+    if records.on_schema_change not in ("allow", "alarm", "quarantine"):
+        raise ConfigError("RECORDS_CONFIG.on_schema_change", "must be allow, alarm or quarantine")
     return SourceConfig(
+        records=records,
         source_id=source_id,
         raw_bucket=_require(env, "RAW_BUCKET"),
         raw_prefix=raw_prefix,

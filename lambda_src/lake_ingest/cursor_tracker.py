@@ -85,27 +85,29 @@ class CursorTracker:
         """An empty tracker with the same path, type and bounds (one page's, absorbed once it lands)."""
         return CursorTracker(self._path, self._type, self._not_after)
 
-    def see(self, record: Any) -> None:
-        """Take one decoded record (or UNREADABLE) into account; never raises for what a record holds."""
+    def see(self, record: Any) -> Any:
+        """Take one decoded record (or UNREADABLE) into account; its cursor key when it has an acceptable
+        one (None otherwise). Never raises for what a record holds."""
         if record is UNREADABLE:
             self._unparseable("a record that could not be decoded (nested too deeply, or a number too long)")
-            return
+            return None
         value = value_at(record, self._path)
         if value is MISSING or value is None:
             self.records_without_cursor += 1
-            return
+            return None
         try:
             key = cursor_key(value, self._type)
         except (CursorValueError, ArithmeticError, RecursionError):
             self._unparseable(excerpt(value))
-            return
+            return None
         reason = bound_problem(value, key, self._type, self._not_after)
         if reason is not None:
             self.rejected[reason] += 1
             if self.rejected_example is None:
                 self.rejected_example = f"{excerpt(value)} ({describe_rejection(reason, self._not_after)})"
-            return
+            return None
         self._offer(value, key)
+        return key
 
     def _unparseable(self, example: str) -> None:
         self.unparseable += 1

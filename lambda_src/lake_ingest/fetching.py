@@ -23,7 +23,9 @@ from .http_client import Deadline, DeadlineExceeded, Response, UpstreamHTTPError
 from .landing import PageTarget, land_page
 from .observability import logger, metrics
 from .pagination import LandedPage, PageRequest, PaginationError, Paginator
+from .records_zone import PageRecords, RecordsPlan
 from .redaction import REDACTOR
+from .schema_drift import SchemaSample
 from .sink import S3Sink
 
 # A next page starts only if the time left exceeds the slowest page so far times this factor.
@@ -36,6 +38,7 @@ class Fetched:
 
     pages: list[dict[str, Any]]
     quarantined: list[dict[str, Any]] = field(default_factory=list)
+    schema: SchemaSample | None = None  # the top-level fields of the records landed as data
     stop: str = "end"
     resume_at: PageRequest | None = None
     fetched: int = 0
@@ -106,10 +109,12 @@ def fetch_pages(
     target: PageTarget,
     pages: list[dict[str, Any]],
     tracker: CursorTracker | None = None,
+    records: RecordsPlan | None = None,
 ) -> Fetched:
     """Fetch from the run's first page (or the page it resumes at) on; `pages` are those landed before.
 
-    With a `tracker` (a cursor source), the records of every page landed as data are seen by it.
+    With a `tracker` (a cursor source), the records of every page landed as data are seen by it; with
+    `records`, each data page's records also land in the records zone and its fields are sampled.
     """
     pagination = config.api.pagination
     auth_param = config.api.auth.query_param
@@ -120,7 +125,7 @@ def fetch_pages(
     def request_url(response: Response) -> str:  # the final URL (after redirects), no credentials
         return REDACTOR.scrub(REDACTOR.without_credentials(response.raw.url or response.url, auth_param))
 
-    out = Fetched(pages=pages)
+    out = Fetched(pages=pages, schema=SchemaSample() if records and records.config.enabled else None)
     request = paginator.first(run.resume)
     slowest_page = 0.0
     while True:
@@ -129,9 +134,14 @@ def fetch_pages(
             return out
         page_started = time.monotonic()
         seen = tracker.fresh() if tracker else None
+        sample = SchemaSample() if out.schema is not None else None
+        page_records: PageRecords | None = PageRecords(seen) if seen else None
+        records_key: str | None = None
+        if records is not None:
+            page_records, records_key = records.page(request.index, seen, sample)
         try:
             landed = land_page(
-                config, request, fetch_page, sink, target, deadline, request_url, seen.see if seen else None
+                config, request, fetch_page, sink, target, deadline, request_url, page_records, records_key
             )
         except DeadlineExceeded as exc:
             if not out.fetched:
@@ -152,6 +162,8 @@ def fetch_pages(
         out.pages.append(entry)
         if tracker and seen:
             tracker.absorb(seen)
+        if out.schema is not None and sample is not None:
+            out.schema.absorb(sample)
         logger.info("page stored", extra={k: entry[k] for k in ("index", "key", "raw_bytes", "records")})
         if pagination.body_paths and landed.scan.gave_up:
             raise PaginationError(

@@ -32,9 +32,12 @@ from .landing import PageTarget
 from .manifests import RunResult
 from .observability import logger, metrics, quiet_libraries
 from .pagination import PaginationError
+from .publishing import Publisher, attempt_for
+from .records_zone import RecordsPlan
 from .redaction import REDACTOR
 from .refresh_tokens import RefreshLocked
 from .s3_reads import S3ReadError
+from .schema_drift import count as drift_count
 from .sink import MANIFEST_NAME, S3Sink, quarantine_prefix, run_prefix
 from .state import StateConflict, StateError, StateLocked
 
@@ -99,9 +102,12 @@ def run_ingestion(
     sink = S3Sink(s3_client, config.raw_bucket, config.kms_key_arn, expected_owner=config.raw_bucket_owner)
     check_resume(config, run)
     previous = _previous_manifest(sink, manifest_key, run)
+    publisher = Publisher(sink, config.raw_prefix)
     if previous is not None and previous.get("complete") and not run.force:
         logger.info("run already complete: answered from its manifest", extra={"manifest": manifest_key})
-        return manifests.result(previous, manifest_key, already_complete=True)
+        published = publisher.publish(previous, again=True) if config.records.enabled else None
+        return manifests.result(previous, manifest_key, already_complete=True, published=published)
+    attempt = attempt_for(previous, run)
     resumed = previous.get("incremental") if previous is not None and run.resume else None
     resumes = int(previous.get("resumes") or 0) + 1 if previous is not None and run.resume else 0
     try:
@@ -125,11 +131,19 @@ def run_ingestion(
             metadata={"source-id": config.source_id, "run-id": run.run_id},
         )
         deadline = Deadline(remaining_ms, DEADLINE_MARGIN_SECONDS)
-        fetched = fetch_pages(
-            run_config, run, deadline, sink, target, pages, incremental.tracker if incremental else None
-        )
+        plan = RecordsPlan(config.raw_prefix, run.partition_date, run.run_id, attempt, config.records)
+        tracker = incremental.tracker if incremental else None
+        fetched = fetch_pages(run_config, run, deadline, sink, target, pages, tracker, plan)
+        schema = _schema_check(config, publisher, fetched)
         manifest = _write_manifest(
-            run_config, run, sink, manifest_key, fetched, incremental, (started_at, started, resumes)
+            run_config,
+            run,
+            sink,
+            manifest_key,
+            fetched,
+            incremental,
+            (started_at, started, resumes, attempt),
+            schema,
         )
     except BaseException as exc:
         if incremental is not None:
@@ -138,10 +152,29 @@ def run_ingestion(
             manifests.record_failure(sink, prefix, run, exc, resumes)
         raise
     _emit_metrics(fetched, manifest)
+    published = None
+    if manifest["complete"] and config.records.enabled:
+        published = publisher.publish(manifest)
+        if schema is not None:
+            publisher.remember(schema["fields"], run.run_id)
     cursor = incremental.finish(manifest["complete"], manifest["records_ingested"]) if incremental else None
     if incremental is not None:
         _emit_cursor_metrics(incremental, cursor)
-    return manifests.result(manifest, manifest_key, cursor=cursor)
+    return manifests.result(manifest, manifest_key, cursor=cursor, published=published)
+
+
+def _schema_check(config: SourceConfig, publisher: Publisher, fetched: Fetched) -> dict[str, Any] | None:
+    """The run's fields against the last complete run's; a change stops a `quarantine` source's run."""
+    if fetched.schema is None or not config.records.enabled:
+        return None
+    schema = publisher.compare(fetched.schema.as_dict(), fetched.schema.truncated)
+    found = drift_count(schema["changes"])
+    metrics.add_metric(name="SchemaChanges", unit=MetricUnit.Count, value=found)
+    if found:
+        logger.warning("the records' fields changed since the last complete run", extra=schema["changes"])
+        if config.records.on_schema_change == "quarantine" and fetched.stop == "end":
+            fetched.stop, fetched.resume_at = "schema_changed", None
+    return schema
 
 
 def _write_manifest(
@@ -151,10 +184,12 @@ def _write_manifest(
     manifest_key: str,
     fetched: Fetched,
     incremental: IncrementalRun | None,
-    started: tuple[str, float, int],
+    started: tuple[str, float, int, int],
+    schema: Mapping[str, Any] | None,
 ) -> dict[str, Any]:
     complete = fetched.stop == "end"
-    status = "SUCCESS" if complete else "QUARANTINED" if fetched.quarantined else "PARTIAL_SUCCESS"
+    quarantined = fetched.quarantined or fetched.stop == "schema_changed"
+    status = "SUCCESS" if complete else "QUARANTINED" if quarantined else "PARTIAL_SUCCESS"
     # Resuming at page 1 (or without pagination) is a plain re-run of the run id.
     resume_at = fetched.resume_at
     resume_event = (
@@ -179,7 +214,9 @@ def _write_manifest(
         "pagination": config.api.pagination.type,
         "resume_event": resume_event,
         "resumes": started[2],  # how many invocations before this one the run took (backfill status)
+        "attempt": started[3],  # the records zone's attempt (publishing.py)
         "incremental": incremental.manifest_section() if incremental else None,
+        "schema": schema,
     }
     manifest = manifests.document(facts, fetched.pages, fetched.quarantined)
     sink.put_json(manifest_key, manifest, scrub=REDACTOR.scrub)

@@ -73,10 +73,10 @@ class JsonScanner:
         records_path: str,
         capture: Iterable[str] = (),
         max_value_bytes: int = 8 << 20,
-        on_record: Callable[[Any], None] | None = None,
+        on_record: Callable[[str | None, Any], None] | None = None,
     ) -> None:
-        # on_record sees each element of the records array, decoded, one at a time (an incremental
-        # source's cursor tracker): the elements are decoded to be counted anyway.
+        # on_record sees each element of the records array, one at a time: its exact text and its
+        # decoded value (the elements are decoded to be counted anyway).
         self._on_record = on_record
         self._counting_records = False
         # Every meaning a path may have (paths.py: a key with dots is tried whole first).
@@ -296,14 +296,19 @@ class JsonScanner:
             more = yield from self._separator("]")
 
     def _skip_value(self) -> _NeedMore:
-        """Step over one value without decoding it, in bounded memory (a record the decoder cannot build).
+        """Step over one value without decoding it, in bounded memory (a record the decoder cannot build);
+        return its text when it is at most max_value_bytes long (None otherwise: not held).
 
         Strings are stepped over with their escapes, brackets counted; the value's inner syntax is not
         checked (the decoder got past it, or failed only on depth or digits).
         """
         depth, in_string, escaped = 0, False, False
+        kept: list[str] | None = [] if self._on_record is not None else None
+        kept_size = 0
         while True:
             buf, i = self._buf, self._pos
+            begin = i
+            done = False
             while i < len(buf):
                 char = buf[i]
                 if in_string:
@@ -314,50 +319,64 @@ class JsonScanner:
                     elif char == '"':
                         in_string = False
                         if depth == 0:
-                            self._pos = i + 1
-                            return
+                            i, done = i + 1, True
+                            break
                 elif char == '"':
                     in_string = True
                 elif char in "[{":
                     depth += 1
                 elif char in "]}":
                     if depth == 0:  # the end of the enclosing array: a scalar ended here
-                        self._pos = i
-                        return
+                        done = True
+                        break
                     depth -= 1
                     if depth == 0:
-                        self._pos = i + 1
-                        return
+                        i, done = i + 1, True
+                        break
                 elif depth == 0 and char in _DELIMITERS:
-                    self._pos = i
-                    return
+                    done = True
+                    break
                 i += 1
+            if kept is not None:
+                kept_size += i - begin
+                if kept_size > self._max_value:
+                    kept = None
+                else:
+                    kept.append(buf[begin:i])
             self._pos = i
+            if done:
+                return "".join(kept) if kept is not None else None
             if self._eof:
                 if depth or in_string:
                     raise ScanError("body ended inside a JSON value")
-                return
+                return "".join(kept) if kept is not None else None
             yield
 
-    def _record(self, element: Any) -> None:
+    def _record(self, text: str | None, element: Any) -> None:
         if self._on_record is not None and self._counting_records:
-            self._on_record(element)
+            self._on_record(text, element)
 
     def _count_elements(self) -> _NeedMore:
-        """Step over an array one element at a time (the hot loop); return its length."""
+        """Step over an array one element at a time (the hot loop); return its length.
+
+        With `on_record`, each element is handed over with its exact text (a slice of the body as it
+        arrived: no re-serialization) and its decoded value.
+        """
         self._pos += 1
         if (yield from self._peek()) == "]":
             self._pos += 1
             return 0
         count = 0
         skip_space = _skip_whitespace
+        handing = self._on_record is not None and self._counting_records
+        record = self._record
         while True:
             buf, pos = self._buf, self._pos
             # Fast path: decode elements back to back while they are whole in the buffer.
             try:
                 while True:
-                    pos = skip_space(buf, pos).end()
-                    element, end = _DECODER.raw_decode(buf, pos)
+                    start = skip_space(buf, pos).end()
+                    element, end = _DECODER.raw_decode(buf, start)
                     pos = skip_space(buf, end).end()
                     if end >= len(buf) - 1 or pos >= len(buf):
                         break  # the element or its separator may continue in the next chunk
@@ -365,10 +384,12 @@ class JsonScanner:
                     if char == ",":
                         count += 1
                         self._pos = pos + 1
-                        self._record(element)
+                        if handing:
+                            record(buf[start:end], element)
                     elif char == "]":
                         self._pos = pos + 1
-                        self._record(element)
+                        if handing:
+                            record(buf[start:end], element)
                         return count + 1
                     else:
                         break  # a number cut by the chunk end, or an error: the slow path decides
@@ -377,12 +398,14 @@ class JsonScanner:
                 pass
             # Slow path: one element that may span chunks.
             yield from self._peek()
+            began = self._where()
             try:
                 element = yield from self._decode()
+                text: str | None = self._buf[began - self._offset : self._pos]
             except Undecodable:
-                yield from self._skip_value()
+                text = yield from self._skip_value()
                 element = UNREADABLE
-            self._record(element)
+            record(text, element)
             count += 1
             if not (yield from self._separator("]")):
                 return count

@@ -22,8 +22,10 @@ from .http_client import Deadline, Response
 from .jsonscan import ScanResult
 from .pagination import PageRequest
 from .records import BodyScanner, media_type, quarantine_reason, records_note, scanner_for
+from .records_zone import PageRecords
 from .redaction import REDACTOR, BodyMasker
-from .sink import S3Sink, StoredObject, page_key
+from .sink import S3Sink, page_key
+from .uploads import GzipUpload, StoredObject
 
 METADATA_VALUE_LIMIT = 512
 
@@ -67,54 +69,161 @@ def land_page(
     target: PageTarget,
     deadline: Deadline,
     request_url: Callable[[Response], str],
-    on_record: Callable[[Any], None] | None = None,
+    records: PageRecords | None = None,
+    records_key: str | None = None,
 ) -> LandedObject:
     """Fetch `request` and store its body; raise on any failure (nothing is left half-written).
 
-    `on_record` sees each record of the page as it streams (an incremental source's cursor tracker;
-    the caller keeps what it saw only if the page lands as data).
+    `records` sees each record of the page as it streams (the cursor tracker, the schema sample and,
+    with `records_key`, the records zone object); the caller keeps what it saw only if the page lands
+    as data. A page that is not data gets no records object.
     """
-    api = config.api
-    response = fetch_page(request)
-    masker = REDACTOR.body_masker()
-    try:
-        content_type = response.content_type
-        reason: str | None
-        if not api.accepts(content_type):
-            reason = f"content type '{media_type(content_type)}' is not one of API_CONFIG.content_types"
-            stored = _store(
-                sink, target, request.index, response, masker.filter(response.iter_body(deadline)), reason
-            )
-            return _landed(request, response, stored, ScanResult(), reason, request_url, masker)
+    landing = _Landing(config, request, fetch_page, sink, target, deadline, request_url, records, records_key)
+    return landing.land()
 
-        scanner = scanner_for(content_type, api, on_record)
-        body = masker.filter(response.iter_body(deadline))
+
+class _Landing:
+    """One page: fetched, scanned, stored as data (raw and records) or into quarantine."""
+
+    def __init__(
+        self,
+        config: SourceConfig,
+        request: PageRequest,
+        fetch_page: Callable[[PageRequest], Response],
+        sink: S3Sink,
+        target: PageTarget,
+        deadline: Deadline,
+        request_url: Callable[[Response], str],
+        records: PageRecords | None,
+        records_key: str | None,
+    ) -> None:
+        self.api = config.api
+        self.request = request
+        self.fetch_page = fetch_page
+        self.sink = sink
+        self.target = target
+        self.deadline = deadline
+        self.request_url = request_url
+        self.records = records
+        self.records_key = records_key if records is not None and records.writes else None
+
+    def land(self) -> LandedObject:
+        response = self.fetch_page(self.request)
+        masker = REDACTOR.body_masker()
+        try:
+            if not self.api.accepts(response.content_type):
+                kind = media_type(response.content_type)
+                reason = f"content type '{kind}' is not one of API_CONFIG.content_types"
+                return self._quarantine(
+                    response, masker, masker.filter(response.iter_body(self.deadline)), reason
+                )
+            return self._scan_and_store(response, masker)
+        finally:
+            response.close()
+
+    def _scan_and_store(self, response: Response, masker: BodyMasker) -> LandedObject:
+        content_type = response.content_type
+        needs_values = self.records is not None and self.records.needs_values
+        scanner = scanner_for(content_type, self.api, self.records, needs_values)
+        body = masker.filter(response.iter_body(self.deadline))
         head, size = [], 0
         for chunk in body:
             head.append(chunk)
             size += len(chunk)
             scanner.feed(chunk)
-            if size > api.max_parse_bytes:
+            if size > self.api.max_parse_bytes:
                 break
         else:  # the whole page is in memory: decide before writing
             scan = scanner.close()
             reason = quarantine_reason(scan, content_type, size)
-            stored = _store(sink, target, request.index, response, head, reason)
-            return _landed(request, response, stored, scan, reason, request_url, masker)
+            if reason:
+                return self._quarantine(response, masker, head, reason, scan)
+            records_upload = self._records_upload()
+            try:
+                stored = _store(self.sink, self.target, self.request.index, response, head, None)
+                written = self._close_records(records_upload)
+            except BaseException:
+                if records_upload is not None:
+                    records_upload.abort()
+                raise
+            return self._landed(response, stored, scan, None, masker, written)
+        return self._streamed(response, masker, scanner, head, size, body)
 
-        stream = _checked(head, size, body, scanner, content_type)
+    def _streamed(
+        self,
+        response: Response,
+        masker: BodyMasker,
+        scanner: BodyScanner,
+        head: list[bytes],
+        size: int,
+        body: Iterator[bytes],
+    ) -> LandedObject:
+        """A page larger than max_parse_bytes: raw and records stream out while the rest is scanned."""
+        records_upload = self._records_upload()
+        stream = _checked(head, size, body, scanner, response.content_type)
         try:
-            stored = _store(sink, target, request.index, response, stream, None)
+            stored = _store(self.sink, self.target, self.request.index, response, stream, None)
+            written = self._close_records(records_upload)
         except BadBody as bad:
+            if records_upload is not None:
+                records_upload.abort()
             response.close()
-            response = fetch_page(request)  # the aborted upload kept nothing: fetch it into quarantine
+            response = self.fetch_page(self.request)  # the aborted uploads kept nothing: fetch it again
             masker = REDACTOR.body_masker()
-            body = masker.filter(response.iter_body(deadline))
-            stored = _store(sink, target, request.index, response, body, bad.reason)
-            return _landed(request, response, stored, ScanResult(), bad.reason, request_url, masker)
-        return _landed(request, response, stored, scanner.close(), None, request_url, masker)
-    finally:
-        response.close()
+            return self._quarantine(
+                response, masker, masker.filter(response.iter_body(self.deadline)), bad.reason
+            )
+        except BaseException:
+            if records_upload is not None:
+                records_upload.abort()
+            raise
+        return self._landed(response, stored, scanner.close(), None, masker, written)
+
+    def _records_upload(self) -> GzipUpload | None:
+        """The records object's upload, fed what the scanner found so far and all that follows."""
+        if self.records_key is None or self.records is None:
+            return None
+        upload = self.sink.open(self.records_key, self.target.metadata)
+        self.records.attach(upload.write)
+        return upload
+
+    def _close_records(self, upload: GzipUpload | None) -> dict[str, Any] | None:
+        if upload is None or self.records is None:
+            return None
+        self.records.flush()
+        stored = upload.close()
+        return {
+            "key": stored.key,
+            "records": self.records.written,
+            "bytes": stored.raw_bytes,
+            "stored_bytes": stored.stored_bytes,
+            "sha256": stored.sha256,
+        }
+
+    def _quarantine(
+        self,
+        response: Response,
+        masker: BodyMasker,
+        chunks: Any,
+        reason: str,
+        scan: ScanResult | None = None,
+    ) -> LandedObject:
+        stored = _store(self.sink, self.target, self.request.index, response, chunks, reason)
+        return self._landed(response, stored, scan or ScanResult(), reason, masker, None)
+
+    def _landed(
+        self,
+        response: Response,
+        stored: StoredObject,
+        scan: ScanResult,
+        reason: str | None,
+        masker: BodyMasker,
+        records_object: dict[str, Any] | None,
+    ) -> LandedObject:
+        landed = _landed(self.request, response, stored, scan, reason, self.request_url, masker)
+        if records_object is not None and records_object["records"]:
+            landed.entry["records_object"] = records_object
+        return landed
 
 
 def _checked(

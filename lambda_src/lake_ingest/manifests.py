@@ -44,6 +44,7 @@ class RunResult:
     cursor: dict[str, Any] | None = None  # how the stored cursor moved: {"from", "to"}
     already_complete: bool | None = None  # answered from the manifest of an earlier invocation
     objects_not_listed: int | None = None  # keys left out of `objects` (RESULT_OBJECTS_LIMIT)
+    published: dict[str, Any] | None = None  # the run's published list (records zone): key and pages
 
     def as_dict(self) -> dict[str, Any]:
         optional = (
@@ -53,6 +54,7 @@ class RunResult:
             "cursor",
             "already_complete",
             "objects_not_listed",
+            "published",
         )
         return {k: v for k, v in self.__dict__.items() if k not in optional or v is not None}
 

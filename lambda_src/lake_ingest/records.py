@@ -7,6 +7,7 @@ its type promises, or has no records where records were expected, is quarantined
 
 from __future__ import annotations
 
+import codecs
 import json
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -27,34 +28,44 @@ class BodyScanner(Protocol):
 class LineCounter:
     """Counts the lines (records) of an NDJSON body; a last line without a newline counts too.
 
-    With `on_record` (an incremental source's cursor tracker), each line is decoded and handed over;
-    a line longer than `max_line_bytes` is handed over as None (not held whole).
+    The body must be UTF-8 (checked as it streams: otherwise the page is quarantined, as a JSON page
+    would be). With `on_record`, each non-blank line is handed over with its text (a trailing CR
+    dropped) and, with `decode`, its decoded value (UNREADABLE when it is not JSON); blank lines are not
+    records then. A line longer than `max_line_bytes` is handed over as (None, UNREADABLE): not held.
     """
-
-    invalid = None
 
     def __init__(
         self,
         wanted: tuple[str, ...] = (),
-        on_record: Callable[[Any], None] | None = None,
+        on_record: Callable[[str | None, Any], None] | None = None,
         max_line_bytes: int = 8 << 20,
+        decode: bool = False,
     ) -> None:
         self._lines = 0
         self._last = b"\n"
         self._gave_up = _values_not_read(wanted, "application/x-ndjson")
         self._on_record = on_record
+        self._decode = decode
         self._max_line = max_line_bytes
         self._partial = bytearray()
         self._too_long = False
+        self._utf8 = codecs.getincrementaldecoder("utf-8")()
+        self._fed = 0
+        self.invalid: str | None = None
 
     def feed(self, chunk: bytes) -> None:
-        if chunk:
+        if not chunk or self.invalid:
+            return
+        try:
+            self._utf8.decode(chunk)
+        except UnicodeDecodeError as exc:
+            self.invalid = f"body is not valid UTF-8 ({exc.reason} at byte {self._fed + exc.start})"
+            return
+        self._fed += len(chunk)
+        self._last = chunk[-1:]
+        if self._on_record is None:
             self._lines += chunk.count(b"\n")
-            self._last = chunk[-1:]
-            if self._on_record is not None:
-                self._hand_over(chunk)
-
-    def _hand_over(self, chunk: bytes) -> None:
+            return
         *whole, rest = chunk.split(b"\n")
         for piece in whole:
             self._line(piece)
@@ -70,19 +81,33 @@ class LineCounter:
         self._append(piece)
         line, too_long = bytes(self._partial), self._too_long
         self._partial, self._too_long = bytearray(), False
-        if too_long or line.strip():
-            record: Any = UNREADABLE
-            if not too_long:
-                try:
-                    record = json.loads(line)
-                except (ValueError, RecursionError):
-                    record = UNREADABLE
-            assert self._on_record is not None
-            self._on_record(record)
+        if not too_long and not line.strip():
+            return
+        self._lines += 1
+        assert self._on_record is not None
+        if too_long:
+            self._on_record(None, UNREADABLE)
+            return
+        text = line.decode().removesuffix("\r")
+        record: Any = None
+        if self._decode:
+            try:
+                record = json.loads(text)
+            except (ValueError, RecursionError):
+                record = UNREADABLE
+        self._on_record(text, record)
 
     def close(self) -> ScanResult:
-        if self._on_record is not None and (self._partial.strip() or self._too_long):
-            self._line(b"")
+        if self.invalid:
+            return ScanResult(invalid=self.invalid)
+        try:
+            self._utf8.decode(b"", final=True)
+        except UnicodeDecodeError as exc:
+            return ScanResult(invalid=f"body is not valid UTF-8 ({exc.reason} at the end)")
+        if self._on_record is not None:
+            if self._partial.strip() or self._too_long:
+                self._line(b"")
+            return ScanResult(records=self._lines, gave_up=self._gave_up)
         return ScanResult(records=self._lines + (self._last != b"\n"), gave_up=self._gave_up)
 
 
@@ -122,17 +147,23 @@ def is_json(content_type: str) -> bool:
 
 
 def scanner_for(
-    content_type: str, api: ApiConfig, on_record: Callable[[Any], None] | None = None
+    content_type: str,
+    api: ApiConfig,
+    on_record: Callable[[str | None, Any], None] | None = None,
+    decode: bool = True,
 ) -> BodyScanner:
     """The scanner for a page of this content type (a missing type is read as JSON); `on_record` sees
-    every record, decoded (JSON array elements at records_path, NDJSON lines)."""
+    every record: its exact text and, with `decode` (JSON records are decoded anyway), its value."""
     kind = media_type(content_type)
     limit = max(api.max_parse_bytes, 1 << 20)
     if is_json(content_type):
         return JsonScanner(api.records_path, api.pagination.body_paths, limit, on_record)
-    if kind in ("application/x-ndjson", "application/ndjson", "application/jsonl", "application/jsonlines"):
-        return LineCounter(api.pagination.body_paths, on_record, limit)
+    if kind in NDJSON_TYPES:
+        return LineCounter(api.pagination.body_paths, on_record, limit, decode)
     return Uncounted(kind, api.pagination.body_paths)
+
+
+NDJSON_TYPES = ("application/x-ndjson", "application/ndjson", "application/jsonl", "application/jsonlines")
 
 
 def quarantine_reason(scan: ScanResult, content_type: str, raw_bytes: int) -> str | None:

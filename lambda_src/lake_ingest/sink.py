@@ -8,20 +8,18 @@ Layout (Hive-style partition, run id in the key, so a re-run of a run id rewrite
 
 from __future__ import annotations
 
-import gzip
 import hashlib
-import io
 import json
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
 
+from . import uploads
 from .s3_reads import read_body
+from .uploads import Destination, GzipUpload, StoredObject
 
-GZIP_LEVEL = 1  # fast: level 1 runs ~3x faster than 6 and the raw zone is not the archive tier
-PART_SIZE = 8 * 1024 * 1024  # S3's minimum part is 5 MiB
+PART_SIZE = uploads.PART_SIZE  # read when a sink is made (tests make parts smaller)
 MANIFEST_NAME = "_manifest.json"
 EXTENSIONS = {
     "application/json": "json",
@@ -53,17 +51,6 @@ def page_key(prefix: str, index: int, content_type: str) -> str:
     return f"{prefix}page-{index:05d}.{extension}.gz"
 
 
-@dataclass(frozen=True)
-class StoredObject:
-    """What was written for one object."""
-
-    key: str
-    raw_bytes: int
-    stored_bytes: int
-    sha256: str
-    version_id: str | None
-
-
 class S3Sink:
     """Writes objects to one bucket with the source's encryption settings.
 
@@ -86,12 +73,12 @@ class S3Sink:
         self._target: dict[str, str] = {"Bucket": bucket}
         if expected_owner:
             self._target["ExpectedBucketOwner"] = expected_owner
-        self._part_size = part_size or PART_SIZE
         self._encryption: dict[str, Any] = (
             {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": kms_key_arn, "BucketKeyEnabled": True}
             if kms_key_arn
             else {}
         )
+        self._destination = Destination(client, self._target, self._encryption, part_size or PART_SIZE)
 
     @property
     def bucket(self) -> str:
@@ -102,45 +89,22 @@ class S3Sink:
         """The S3 client (shared with what else a run keeps beside its data: the refresh lock)."""
         return self._client
 
+    def open(self, key: str, metadata: Mapping[str, str] | None = None) -> GzipUpload:
+        """An object written as gzip in the background (uploads.py): write, then close or abort."""
+        return GzipUpload(self._destination, key, metadata)
+
     def put_stream(
         self, key: str, chunks: Iterable[bytes], metadata: Mapping[str, str] | None = None
     ) -> StoredObject:
         """Gzip `chunks` into `key` without holding the whole body; abort cleanly on any error."""
-        digest = hashlib.sha256()
-        raw_bytes = 0
-        buffer = io.BytesIO()
-        upload = _MultipartUpload(self, key, metadata or {})
+        upload = self.open(key, metadata)
         try:
-            with gzip.GzipFile(fileobj=buffer, mode="wb", compresslevel=GZIP_LEVEL, mtime=0) as gz:
-                for chunk in chunks:
-                    if not chunk:
-                        continue
-                    digest.update(chunk)
-                    raw_bytes += len(chunk)
-                    gz.write(chunk)
-                    if buffer.tell() >= self._part_size:
-                        upload.add_part(buffer.getvalue())
-                        buffer.seek(0)
-                        buffer.truncate()
-            data = buffer.getvalue()
-            if upload.started:
-                upload.add_part(data)
-                version_id = upload.complete()
-                stored = upload.size
-            else:
-                response = self._client.put_object(
-                    **self._target,
-                    Key=key,
-                    Body=data,
-                    ContentType="application/gzip",
-                    Metadata=dict(metadata or {}),
-                    **self._encryption,
-                )
-                version_id, stored = response.get("VersionId"), len(data)
+            for chunk in chunks:
+                upload.write(chunk)
+            return upload.close()
         except BaseException:
             upload.abort()
             raise
-        return StoredObject(key, raw_bytes, stored, digest.hexdigest(), version_id)
 
     def put_json(
         self, key: str, document: Mapping[str, Any], scrub: Callable[[str], str] = str
@@ -153,6 +117,23 @@ class S3Sink:
         return StoredObject(
             key, len(body), len(body), hashlib.sha256(body).hexdigest(), response.get("VersionId")
         )
+
+    def put_bytes(self, key: str, body: bytes, content_type: str) -> None:
+        """Write a small object as it is, in one request (a published list, a state document)."""
+        self._client.put_object(
+            **self._target, Key=key, Body=body, ContentType=content_type, **self._encryption
+        )
+
+    def exists(self, key: str) -> bool:
+        """Whether `key` exists; without s3:ListBucket a missing key answers 403, read as absent (so
+        the caller writes it again, which is always safe for what it asks about)."""
+        try:
+            self._client.head_object(**self._target, Key=key)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "403", "AccessDenied"):
+                return False
+            raise
+        return True
 
     def get_json(self, key: str, denied_is_absent: bool = False) -> Any | None:
         """Read a small JSON document back (a run's manifest); None if absent.
@@ -169,54 +150,3 @@ class S3Sink:
                 return None
             raise
         return json.loads(body)
-
-
-class _MultipartUpload:
-    """A multipart upload started lazily, once a body outgrows one part."""
-
-    def __init__(self, sink: S3Sink, key: str, metadata: Mapping[str, str]) -> None:
-        self._sink = sink
-        self._key = key
-        self._metadata = dict(metadata)
-        self._upload_id: str | None = None
-        self._parts: list[dict[str, Any]] = []
-        self.size = 0
-
-    @property
-    def started(self) -> bool:
-        return self._upload_id is not None
-
-    def add_part(self, data: bytes) -> None:
-        client = self._sink._client
-        if self._upload_id is None:
-            self._upload_id = client.create_multipart_upload(
-                **self._sink._target,
-                Key=self._key,
-                ContentType="application/gzip",
-                Metadata=self._metadata,
-                **self._sink._encryption,
-            )["UploadId"]
-        number = len(self._parts) + 1
-        response = client.upload_part(
-            **self._sink._target, Key=self._key, UploadId=self._upload_id, PartNumber=number, Body=data
-        )
-        self._parts.append({"PartNumber": number, "ETag": response["ETag"]})
-        self.size += len(data)
-
-    def complete(self) -> str | None:
-        response = self._sink._client.complete_multipart_upload(
-            **self._sink._target,
-            Key=self._key,
-            UploadId=self._upload_id,
-            MultipartUpload={"Parts": self._parts},
-        )
-        self._upload_id = None
-        version_id: str | None = response.get("VersionId")
-        return version_id
-
-    def abort(self) -> None:
-        if self._upload_id is not None:
-            self._sink._client.abort_multipart_upload(
-                **self._sink._target, Key=self._key, UploadId=self._upload_id
-            )
-            self._upload_id = None
