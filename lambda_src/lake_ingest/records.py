@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any, Protocol
 
 from .config import ApiConfig
-from .jsonscan import UNREADABLE, JsonScanner, ScanResult
+from .jsonscan import EXACT_DECODER, UNREADABLE, JsonScanner, ScanResult
+
+_PLAIN = json.JSONDecoder()
 
 
 class BodyScanner(Protocol):
@@ -38,7 +41,9 @@ class LineCounter:
         wanted: tuple[str, ...] = (),
         on_record: Callable[[Any], None] | None = None,
         max_line_bytes: int = 8 << 20,
+        exact: bool = False,
     ) -> None:
+        self._exact = exact  # decimals decoded exactly (a number cursor)
         self._lines = 0
         self._last = b"\n"
         self._gave_up = _values_not_read(wanted, "application/x-ndjson")
@@ -74,7 +79,7 @@ class LineCounter:
             record: Any = UNREADABLE
             if not too_long:
                 try:
-                    record = json.loads(line)
+                    record = json.loads(line, parse_float=Decimal) if self._exact else json.loads(line)
                 except (ValueError, RecursionError):
                     record = UNREADABLE
             assert self._on_record is not None
@@ -128,10 +133,17 @@ def scanner_for(
     every record, decoded (JSON array elements at records_path, NDJSON lines)."""
     kind = media_type(content_type)
     limit = max(api.max_parse_bytes, 1 << 20)
+    exact = (
+        api.incremental is not None
+        and api.incremental.type == "cursor"
+        and api.incremental.cursor_type == "number"
+    )
     if is_json(content_type):
-        return JsonScanner(api.records_path, api.pagination.body_paths, limit, on_record)
+        return JsonScanner(
+            api.records_path, api.pagination.body_paths, limit, on_record, EXACT_DECODER if exact else _PLAIN
+        )
     if kind in ("application/x-ndjson", "application/ndjson", "application/jsonl", "application/jsonlines"):
-        return LineCounter(api.pagination.body_paths, on_record, limit)
+        return LineCounter(api.pagination.body_paths, on_record, limit, exact)
     return Uncounted(kind, api.pagination.body_paths)
 
 
