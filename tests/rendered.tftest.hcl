@@ -278,9 +278,15 @@ run "own_lake_bucket_key_and_topic_as_rendered" {
 
   assert {
     condition = toset([for s in jsondecode(output.policies.resource.bucket).Statement : s.Sid]) == toset([
-      "DenyInsecureTransport", "DenyPutsWithOtherEncryption", "DenyPutsWithOtherKey", "DenyKmsPutsWithoutKeyId", "OnlyOwnPrefixorders", "UnregisteredSourcesNoAccess"
+      "DenyInsecureTransport", "DenyPutsWithOtherEncryption", "DenyPutsWithOtherKey", "DenyKmsPutsWithoutKeyId", "OnlyOwnPrefixorders", "TokenStateOnlyForItsSource", "UnregisteredSourcesNoAccess"
     ])
-    error_message = "The rendered bucket policy must hold exactly the TLS, encryption, key, key-id, own-prefix and unregistered-source guards."
+    error_message = "The rendered bucket policy must hold exactly the TLS, encryption, key, key-id, own-prefix, token-state and unregistered-source guards."
+  }
+  assert {
+    condition = [for s in jsondecode(output.policies.resource.bucket).Statement : [s.Resource, s.Condition] if s.Sid == "TokenStateOnlyForItsSource"][0] == [
+      "arn:aws:s3:::lake-ingest-orders-raw-x/*/_state/oauth2-tokens.json", { Null = { "aws:PrincipalTag/lake-ingest:source-id" = "true" } }
+    ]
+    error_message = "Every principal without a source tag (a reader, an administrator) is kept out of the sources' OAuth2 token state."
   }
   assert {
     condition     = [for s in jsondecode(output.policies.resource.bucket).Statement : s.Condition if s.Sid == "DenyKmsPutsWithoutKeyId"][0] == { Null = { "s3:x-amz-server-side-encryption" = "false", "s3:x-amz-server-side-encryption-aws-kms-key-id" = "true" } }

@@ -449,3 +449,74 @@ def test_an_events_query_params_follow_the_credential_name_rule(make_source, ups
     with pytest.raises(ValueError, match=r"event query_params\.session_token: looks like a credential"):
         invoke({"run_id": "leak", "query_params": {"session_token": "tok-SECRETISH-999"}})
     assert upstream.requests == []
+
+
+# -- found by a second user trial -------------------------------------------------------------------------
+
+
+def test_a_decimal_number_cursor_is_kept_exactly_not_through_a_float(make_source, upstream):
+    make_source(cursor_config(upstream, "?since={cursor}", cursor_type="number", initial_value=0))
+    upstream.script(
+        Reply(200, b'{"data": [{"id": 12345678901234567.89}, {"id": 1767225600.123456789}]}'),
+        Reply(200, b'{"data": []}'),
+    )
+    first = invoke({"run_id": "dec-1"})
+    assert first["cursor"]["to"] == "12345678901234567.89"  # not 1.2345678901234568e+16
+    invoke({"run_id": "dec-2"})
+    assert upstream.requests[-1].query["since"] == ["12345678901234567.89"]
+
+
+def test_unreadable_cursor_values_count_in_the_metric(make_source, upstream, capfd):
+    make_source(cursor_config(upstream, "?since={cursor}", initial_value="2026-01-01T00:00:00Z"))
+    upstream.script(
+        Reply(200, b'{"data": [{"id": "9999-12-31T23:59:59-05:00"}, {"id": "2026-02-01T00:00:00Z"}]}')
+    )
+    result = invoke({"run_id": "unreadable-metric"})
+    assert result["incremental"]["unparseable"] == 1
+    emf = [json.loads(line) for line in capfd.readouterr().out.splitlines() if '"_aws"' in line][-1]
+    assert emf["CursorValuesRejected"] == [1.0]
+
+
+def test_a_next_url_path_absent_from_the_first_page_is_said_not_silent(make_source, upstream):
+    config = {
+        "endpoint": f"{upstream.url}/x",
+        "auth": {"type": "none"},
+        "records_path": "value",
+        "pagination": {"type": "next_url", "next_url_path": "@odata.nextlink"},  # misspelled: nextLink
+    }
+    make_source(config)
+    upstream.script(Reply(200, b'{"value": [1], "@odata.nextLink": "/x?p=2"}'))
+    result = invoke({"run_id": "misspelled"})
+    assert result["status"] == "SUCCESS" and result["pages"] == 1
+    assert "next_url_path '@odata.nextlink' is not in it" in result["note"]
+
+
+def test_state_set_takes_numbers_in_plain_digits_and_says_how_it_read_an_epoch(
+    make_source, upstream, tmp_path, aws_endpoint
+):
+    for cursor_type, value, expected in (("number", "1e3", 1), ("timestamp", "253402300799", 0)):
+        source = make_source(
+            cursor_config(upstream, "?since={cursor}", cursor_type=cursor_type, initial_value=0)
+        )
+        file = write_source(
+            tmp_path,
+            {
+                "source_id": "orders-api",
+                "raw_bucket": source.bucket,
+                "api_config": json.loads(source.env["API_CONFIG"]),
+                "allow_http_loopback": True,
+            },
+        )
+        done = subprocess.run(
+            [sys.executable, "-m", "lake_ingest", "state", "set", "--config", str(file), "--value", value],
+            capture_output=True,
+            text=True,
+            env={**cli_env(), "AWS_ENDPOINT_URL": aws_endpoint},
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == expected, done.stderr
+        if expected:
+            assert "plain digits" in done.stderr
+        else:
+            assert json.loads(done.stdout)["read_as"].startswith("1978-01-11T21:31:40.799")  # milliseconds

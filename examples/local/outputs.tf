@@ -102,3 +102,8 @@ output "sources" {
   description = "Every output of the lake-ingest module by source id (the shape examples/multi-source uses), for tools that handle any number of sources."
   value       = { (var.source_id) = module.source }
 }
+
+output "source_json" {
+  description = "The source file for `python -m lake_ingest run | state | backfill --config source.json` (terraform output -raw source_json > source.json; add --endpoint-url for the local AWS)."
+  value       = module.source.source_json
+}

@@ -147,7 +147,11 @@ def _parser() -> argparse.ArgumentParser:
     state.add_argument("action", choices=("show", "set", "reset"))
     state.add_argument("--config", required=True, type=Path, help="source JSON file (source.schema.json)")
     state.add_argument("--value", help="set: the cursor to store (e.g. 2026-01-01T00:00:00Z)")
-    state.add_argument("--force", action="store_true", help="even while a run holds the state's lease")
+    state.add_argument(
+        "--force",
+        action="store_true",
+        help="even while a run holds the state's lease, or for a value no run would adopt (past future_skew)",
+    )
     for flag, text in (
         ("--profile", "AWS profile"),
         ("--region", "AWS region"),

@@ -382,12 +382,13 @@ def _cursor_value_problems(incremental: Mapping[str, Any], where: str) -> list[P
                     "such as 10m",
                 )
             )
-        if not (is_number or (isinstance(initial, str) and ISO_INSTANT.match(initial))):
+        text = isinstance(initial, str) and (ISO_INSTANT.match(initial) or NUMBER_TEXT.match(initial))
+        if not (is_number or text):
             found.append(
                 Problem(
                     f"{where}.initial_value",
                     f"is {schema.value_text(initial)}; a timestamp cursor starts at an ISO 8601 time such as "
-                    "2026-01-01T00:00:00Z (or epoch seconds)",
+                    "2026-01-01T00:00:00Z (or epoch seconds, as a number or its digits)",
                 )
             )
     elif cursor_type == "number":

@@ -58,6 +58,13 @@ def describe_rejection(reason: str, not_after: datetime | None = None) -> str:
     }[reason]
 
 
+def json_value(value: Any) -> Any:
+    """A cursor value as JSON holds it: an exact decimal as an integer, or as its digits in a string."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else format(value, "f")
+    return value
+
+
 class CursorTracker:
     """The largest acceptable cursor value among the records a run landed.
 
@@ -143,8 +150,9 @@ class CursorTracker:
 
     @property
     def maximum(self) -> Any:
-        """The largest acceptable value as it was found in its record; None when no record had one."""
-        return self._max
+        """The largest acceptable value as it was found in its record (an exact decimal as its digits);
+        None when no record had one."""
+        return json_value(self._max)
 
     @property
     def maximum_key(self) -> Any:
@@ -154,10 +162,15 @@ class CursorTracker:
     def rejected_total(self) -> int:
         return sum(self.rejected.values())
 
+    @property
+    def not_adopted(self) -> int:
+        """Values that were there but not adopted: beyond the bounds, or unreadable (the metric)."""
+        return self.rejected_total + self.unparseable
+
     def as_dict(self) -> dict[str, Any]:
         """For the run's manifest and result."""
         return {
-            "max_seen": self._max,
+            "max_seen": json_value(self._max),
             "records_without_cursor": self.records_without_cursor,
             "unparseable": self.unparseable,
             "unparseable_example": self.unparseable_example,

@@ -44,6 +44,7 @@ class Fetched:
     fetched: int = 0
     retries: int = 0
     latencies: list[float] = field(default_factory=list)
+    note: str | None = None  # something a person should check about how the run ended
 
 
 def _warn(message: str, **fields: Any) -> None:
@@ -183,8 +184,24 @@ def fetch_pages(
         if next_request is None:
             if out.stop.startswith("repeated") and entry["records"] == 0:
                 out.stop = "end"  # an empty page that points at itself is the end, not a loop
+            out.note = _first_page_note(pagination, request.index, landed.scan.values)
             return out
         if out.fetched >= pagination.max_pages:
             out.stop, out.resume_at = "max_pages", next_request
             return out
         request = next_request
+
+
+def _first_page_note(pagination: Any, index: int, values: dict[str, Any]) -> str | None:
+    """A run that ends on its first page because the next page's path was not in it at all: the last
+    page of a one-page answer, or a misspelled path (`@odata.nextlink`); said, so it is never silent."""
+    option = {"next_url": "next_url_path", "cursor": "cursor_path"}.get(pagination.type)
+    path = getattr(pagination, option) if option else ""
+    if index != 1 or not path or path in values:
+        return None
+    note = (
+        f"the run ended on its first page: pagination.{option} '{path}' is not in it (not even null); if "
+        "more pages were expected, check the path's spelling"
+    )
+    logger.warning(note)
+    return note

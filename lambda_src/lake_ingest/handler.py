@@ -212,6 +212,7 @@ def _write_manifest(
         "duration_ms": round((time.monotonic() - started[1]) * 1000, 1),
         "request": {"method": config.api.method, "endpoint": config.api.endpoint},
         "pagination": config.api.pagination.type,
+        "note": fetched.note,
         "resume_event": resume_event,
         "resumes": started[2],  # how many invocations before this one the run took (backfill status)
         "attempt": started[3],  # the records zone's attempt (publishing.py)
@@ -247,11 +248,16 @@ def _emit_cursor_metrics(incremental: IncrementalRun, cursor: Mapping[str, Any] 
     tracker = incremental.tracker
     if tracker is None:
         return
-    metrics.add_metric(name="CursorValuesRejected", unit=MetricUnit.Count, value=tracker.rejected_total)
-    if tracker.rejected_total:
+    metrics.add_metric(name="CursorValuesRejected", unit=MetricUnit.Count, value=tracker.not_adopted)
+    if tracker.not_adopted:
         logger.warning(
-            "cursor values not adopted (beyond the bounds)",
-            extra={"rejected": dict(tracker.rejected), "example": tracker.rejected_example},
+            "cursor values not adopted (beyond the bounds, or unreadable)",
+            extra={
+                "rejected": dict(tracker.rejected),
+                "example": tracker.rejected_example,
+                "unparseable": tracker.unparseable,
+                "unparseable_example": tracker.unparseable_example,
+            },
         )
     if cursor is not None and "empty_runs" in cursor:
         metrics.add_metric(name="ConsecutiveEmptyRuns", unit=MetricUnit.Count, value=cursor["empty_runs"])

@@ -13,6 +13,7 @@ import json
 import re
 from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any, cast
 
 from .paths import candidates
@@ -21,6 +22,9 @@ _WHITESPACE = re.compile(r"[ \t\n\r]*")
 # The pattern matches everywhere (possibly empty), so the match is never None.
 _skip_whitespace = cast(Callable[[str, int], "re.Match[str]"], _WHITESPACE.match)
 _DECODER = json.JSONDecoder()
+# For a number cursor: decimals decoded exactly (a float would round 12345678901234567.89 up, past the
+# largest value really seen, and the next run would skip what lies between).
+EXACT_DECODER = json.JSONDecoder(parse_float=Decimal)
 # A decode that fails this close to the end of the buffer may only be missing the next chunk.
 _TAIL = 8
 _DELIMITERS = frozenset(" \t\n\r,]}")
@@ -74,10 +78,12 @@ class JsonScanner:
         capture: Iterable[str] = (),
         max_value_bytes: int = 8 << 20,
         on_record: Callable[[str | None, Any], None] | None = None,
+        decoder: json.JSONDecoder = _DECODER,
     ) -> None:
         # on_record sees each element of the records array, one at a time: its exact text and its
         # decoded value (the elements are decoded to be counted anyway).
         self._on_record = on_record
+        self._raw_decode = decoder.raw_decode
         self._counting_records = False
         # Every meaning a path may have (paths.py: a key with dots is tried whole first).
         self._records = frozenset(candidates(records_path))
@@ -179,7 +185,7 @@ class JsonScanner:
         while True:
             buf, pos = self._buf, self._pos
             try:
-                value, end = _DECODER.raw_decode(buf, pos)
+                value, end = self._raw_decode(buf, pos)
             except json.JSONDecodeError as exc:
                 if self._eof or not (exc.pos >= len(buf) - _TAIL or exc.msg.startswith("Unterminated")):
                     raise ScanError(f"{exc.msg} at character {self._offset + exc.pos}") from None
@@ -376,7 +382,7 @@ class JsonScanner:
             try:
                 while True:
                     start = skip_space(buf, pos).end()
-                    element, end = _DECODER.raw_decode(buf, start)
+                    element, end = self._raw_decode(buf, start)
                     pos = skip_space(buf, end).end()
                     if end >= len(buf) - 1 or pos >= len(buf):
                         break  # the element or its separator may continue in the next chunk

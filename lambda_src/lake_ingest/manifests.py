@@ -45,6 +45,7 @@ class RunResult:
     already_complete: bool | None = None  # answered from the manifest of an earlier invocation
     objects_not_listed: int | None = None  # keys left out of `objects` (RESULT_OBJECTS_LIMIT)
     published: dict[str, Any] | None = None  # the run's published list (records zone): key and pages
+    note: str | None = None  # something to check about how the run ended (the manifest's note)
 
     def as_dict(self) -> dict[str, Any]:
         optional = (
@@ -55,6 +56,7 @@ class RunResult:
             "already_complete",
             "objects_not_listed",
             "published",
+            "note",
         )
         return {k: v for k, v in self.__dict__.items() if k not in optional or v is not None}
 
@@ -127,6 +129,7 @@ def result(manifest: Mapping[str, Any], manifest_key: str, **extra: Any) -> RunR
         records_note=totals.note,
         incremental=manifest.get("incremental"),
         objects_not_listed=max(0, len(pages) - RESULT_OBJECTS_LIMIT) or None,
+        note=manifest.get("note"),
         **extra,
     )
 

@@ -10,10 +10,13 @@ from __future__ import annotations
 import codecs
 import json
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any, Protocol
 
 from .config import ApiConfig
-from .jsonscan import UNREADABLE, JsonScanner, ScanResult
+from .jsonscan import EXACT_DECODER, UNREADABLE, JsonScanner, ScanResult
+
+_PLAIN = json.JSONDecoder()
 
 
 class BodyScanner(Protocol):
@@ -40,7 +43,9 @@ class LineCounter:
         on_record: Callable[[str | None, Any], None] | None = None,
         max_line_bytes: int = 8 << 20,
         decode: bool = False,
+        exact: bool = False,
     ) -> None:
+        self._exact = exact  # decimals decoded exactly (a number cursor)
         self._lines = 0
         self._last = b"\n"
         self._gave_up = _values_not_read(wanted, "application/x-ndjson")
@@ -92,7 +97,7 @@ class LineCounter:
         record: Any = None
         if self._decode:
             try:
-                record = json.loads(text)
+                record = json.loads(text, parse_float=Decimal) if self._exact else json.loads(text)
             except (ValueError, RecursionError):
                 record = UNREADABLE
         self._on_record(text, record)
@@ -156,10 +161,16 @@ def scanner_for(
     every record: its exact text and, with `decode` (JSON records are decoded anyway), its value."""
     kind = media_type(content_type)
     limit = max(api.max_parse_bytes, 1 << 20)
+    exact = (
+        api.incremental is not None
+        and api.incremental.type == "cursor"
+        and api.incremental.cursor_type == "number"
+    )
     if is_json(content_type):
-        return JsonScanner(api.records_path, api.pagination.body_paths, limit, on_record)
+        decoder = EXACT_DECODER if exact else _PLAIN
+        return JsonScanner(api.records_path, api.pagination.body_paths, limit, on_record, decoder)
     if kind in NDJSON_TYPES:
-        return LineCounter(api.pagination.body_paths, on_record, limit, decode)
+        return LineCounter(api.pagination.body_paths, on_record, limit, decode, exact)
     return Uncounted(kind, api.pagination.body_paths)
 
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import argparse
 import json
-from decimal import Decimal, InvalidOperation
+import re
+from decimal import Decimal
 from typing import Any
 
 from .local import InputError, emit, read_source
@@ -24,14 +25,10 @@ def _number_or_text(value: str, cursor_type: str) -> Any:
     """
     if cursor_type != "number":
         return value
-    try:
-        number = Decimal(value.strip())
-    except InvalidOperation:
-        raise ValueError(f"{value!r} is not a number") from None
-    if not number.is_finite():
-        raise ValueError(f"{value!r} is not a finite number")
-    whole = value.strip().lstrip("+-").isdigit()
-    return int(value.strip()) if whole else number
+    text = value.strip()
+    if not re.fullmatch(r"-?[0-9]+(\.[0-9]+)?", text):
+        raise ValueError(f"{value!r} is not a number written in plain digits (such as 1500 or 12.75)")
+    return int(text) if "." not in text else Decimal(text)
 
 
 def _unadoptable(value: Any, cursor_type: str, incremental: dict[str, Any]) -> str | None:
@@ -53,7 +50,8 @@ def state_command(args: argparse.Namespace, aws: dict[str, str | None]) -> int:
     import boto3
 
     from . import aws_clients
-    from .incremental import CursorValueError
+    from .events import iso
+    from .incremental import CursorValueError, cursor_key
     from .state import StateDoc, StateStore, kms_encryption, state_key
 
     source = read_source(args.config, "state")
@@ -96,5 +94,9 @@ def state_command(args: argparse.Namespace, aws: dict[str, str | None]) -> int:
         doc = store.reset(force=args.force)
     else:
         doc = store.show()
-    emit({"state": json.loads(json.dumps(doc.to_json(), default=str)) if doc else None, "where": store.where})
+    shown: dict[str, Any] = {"state": json.loads(json.dumps(doc.to_json(), default=str)) if doc else None}
+    if doc is not None and doc.cursor is not None and cursor_type == "timestamp":
+        # An epoch number is seconds below 100,000,000,000 and milliseconds from there: say which.
+        shown["read_as"] = iso(cursor_key(doc.cursor, "timestamp"))
+    emit({**shown, "where": store.where})
     return 0

@@ -218,8 +218,8 @@ locals {
     local.inc_type != "cursor" ? [] : concat(
       local.cursor_type == "timestamp" && local.lookback_json != "null" && !can(regex("^\"[0-9]+(s|m|h|d)\"$", local.lookback_json)) ?
       ["${local.inc_where}.lookback: is ${local.lookback_json}; a timestamp cursor's lookback is a duration such as 10m"] : [],
-      local.cursor_type == "timestamp" && !(can(regex("^-?[0-9]", local.initial_json)) || (can(regex("^\"", local.initial_json)) && can(regex("^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]+)?)?)?(Z|[+-][0-9]{2}:?[0-9]{2})?$", local.initial_text)))) ?
-      ["${local.inc_where}.initial_value: is ${local.initial_json}; a timestamp cursor starts at an ISO 8601 time such as 2026-01-01T00:00:00Z (or epoch seconds)"] : [],
+      local.cursor_type == "timestamp" && !(can(regex("^-?[0-9]", local.initial_json)) || (can(regex("^\"", local.initial_json)) && (can(regex("^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]+)?)?)?(Z|[+-][0-9]{2}:?[0-9]{2})?$", local.initial_text)) || can(regex("^-?[0-9]+(\\.[0-9]+)?$", local.initial_text))))) ?
+      ["${local.inc_where}.initial_value: is ${local.initial_json}; a timestamp cursor starts at an ISO 8601 time such as 2026-01-01T00:00:00Z (or epoch seconds, as a number or its digits)"] : [],
       local.cursor_type == "number" && local.lookback_json != "null" && !can(regex("^-?[0-9]", local.lookback_json)) ?
       ["${local.inc_where}.lookback: is ${local.lookback_json}; a number cursor's lookback is a number"] : [],
       local.cursor_type == "number" && !(can(regex("^-?[0-9]", local.initial_json)) || (can(regex("^\"", local.initial_json)) && can(regex("^-?[0-9]+(\\.[0-9]+)?$", local.initial_text)))) ?
