@@ -129,7 +129,7 @@ output "policies" {
     resource = merge(
       { for k, doc in data.aws_iam_policy_document.queue : k => doc.json },
       { secret = data.aws_iam_policy_document.secret.json },
-      local.own_lake ? module.lake[0].policies : {},
+      local.own_lake ? { for k, doc in module.lake[0].policies : k => doc if k != "reader" } : {},
     )
   }
 }

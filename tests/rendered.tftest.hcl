@@ -167,6 +167,12 @@ override_resource {
 override_resource {
   target = module.lake[0].aws_sns_topic_policy.alarms
 }
+override_resource {
+  target = module.lake[0].aws_glue_catalog_database.this
+}
+override_resource {
+  target = module.lake[0].aws_athena_workgroup.this
+}
 
 run "function_role_as_rendered" {
   command = apply
@@ -278,9 +284,9 @@ run "own_lake_bucket_key_and_topic_as_rendered" {
 
   assert {
     condition = toset([for s in jsondecode(output.policies.resource.bucket).Statement : s.Sid]) == toset([
-      "DenyInsecureTransport", "DenyPutsWithOtherEncryption", "DenyPutsWithOtherKey", "DenyKmsPutsWithoutKeyId", "OnlyOwnPrefixorders", "UnregisteredSourcesNoAccess"
+      "DenyInsecureTransport", "DenyPutsWithOtherEncryption", "DenyPutsWithOtherKey", "DenyKmsPutsWithoutKeyId", "OnlyOwnPrefixorders", "TokenStateOnlyForItsSource", "UnregisteredSourcesNoAccess"
     ])
-    error_message = "The rendered bucket policy must hold exactly the TLS, encryption, key, key-id, own-prefix and unregistered-source guards."
+    error_message = "The rendered bucket policy must hold exactly the TLS, encryption, key, key-id, own-prefix, token-state and unregistered-source guards."
   }
   assert {
     condition     = [for s in jsondecode(output.policies.resource.bucket).Statement : s.Condition if s.Sid == "DenyKmsPutsWithoutKeyId"][0] == { Null = { "s3:x-amz-server-side-encryption" = "false", "s3:x-amz-server-side-encryption-aws-kms-key-id" = "true" } }
