@@ -102,3 +102,23 @@ output "sources" {
   description = "Every output of the lake-ingest module by source id (the shape examples/multi-source uses), for tools that handle any number of sources."
   value       = { (var.source_id) = module.source }
 }
+
+output "glue_database" {
+  description = "The Glue database holding the source's tables."
+  value       = module.source.glue_database
+}
+
+output "glue_tables" {
+  description = "The source's Glue tables: records and published."
+  value       = module.source.glue_tables
+}
+
+output "named_queries" {
+  description = "The source's Athena named queries by name (id)."
+  value       = module.source.named_queries
+}
+
+output "reader_policy_json" {
+  description = "The IAM policy an analyst needs to query the source's records with Athena."
+  value       = module.source.reader_policy_json
+}
