@@ -22,7 +22,7 @@ export TF_CLI_CONFIG_FILE := $(CURDIR)/.tfcli.rc
 export TF_IN_AUTOMATION := 1
 TF_INIT := terraform init -input=false -backend=false $(if $(TF_PLUGIN_DIR),-plugin-dir=$(TF_PLUGIN_DIR))
 TF_DIRS := . $(wildcard modules/*) $(wildcard examples/*)
-TF_TEST_DIRS := . modules/lake
+TF_TEST_DIRS := . modules/lake modules/reader_policy
 
 .PHONY: help venv demo test bench docs policy-matrix lint py-test tf-fmt tf-validate tf-test checkov package clean
 

@@ -1,7 +1,7 @@
 # Alarms a data team needs, to the lake's topic: error rate, throttles, duration near the timeout,
 # concurrency near the reserved limit, dead letters, async events dropped, quarantined pages,
-# freshness (no successful run for N hours), and per source type refresh-token rotations and the
-# cursor's health. Thresholds in var.alarms; each can be disabled.
+# freshness (no successful run for N hours), per source type refresh-token rotations and the cursor's
+# health, and with the records zone schema changes. Thresholds in var.alarms; each can be disabled.
 
 locals {
   alarm_period = var.alarms.period_seconds
@@ -184,6 +184,16 @@ locals {
       enabled     = local.cursor_source
       description = "A ${var.source_id} run completed (its manifest says so) but writing its cursor state failed (CursorNotAdvanced): the cursor stayed where it was, so the next run fetches those records again; nothing is lost. The run's result and log name the write and its error (throttling, access denied, a changed state)."
       metric      = "CursorNotAdvanced"
+      statistic   = "Sum"
+      period      = local.alarm_period
+      comparison  = "GreaterThanThreshold"
+      threshold   = 0
+    }
+    # The records' fields against the last complete run's (_state/schema.json): new, missing or retyped.
+    schema_changes = {
+      enabled     = var.table.enabled && var.table.on_schema_change != "allow"
+      description = "The fields of ${var.source_id}'s records changed against the last complete run (SchemaChanges: new, missing or retyped top-level fields; on_schema_change = ${var.table.on_schema_change}). The run's log and manifest name them; an API change may need new table.columns, or a fix upstream."
+      metric      = "SchemaChanges"
       statistic   = "Sum"
       period      = local.alarm_period
       comparison  = "GreaterThanThreshold"

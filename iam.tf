@@ -55,12 +55,14 @@ data "aws_iam_policy_document" "role" {
     # source reads its cursor state (a conditional write with If-Match also needs s3:GetObject:
     # https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html), and so does an
     # oauth2_refresh_token source its refresh lease and its token state (the shared access token and the
-    # write-ahead copy of a rotated refresh token; written under prefix/* above). Nothing else is readable.
+    # write-ahead copy of a rotated refresh token; written under prefix/* above), and with the records zone
+    # the fields of the last complete run (schema drift). Nothing else is readable.
     sid     = "ReadOwnManifestsAndStateOnly"
     actions = ["s3:GetObject"]
     resources = concat(
       ["${local.bucket_arn}/${local.raw_prefix}/ingest_date=*/run_id=*/_manifest.json", "${local.bucket_arn}/${local.raw_prefix}/_state/cursor.json"],
       local.rotates_refresh_token ? ["${local.bucket_arn}/${local.raw_prefix}/_state/oauth2-refresh.lock", "${local.bucket_arn}/${local.raw_prefix}/_state/oauth2-tokens.json"] : [],
+      var.table.enabled ? ["${local.bucket_arn}/${local.raw_prefix}/_state/schema.json"] : [],
     )
     condition {
       test     = "StringEquals"

@@ -64,6 +64,7 @@ resource "aws_lambda_function" "this" {
       SECRET_ARN                   = aws_secretsmanager_secret.api.arn
       KMS_KEY_ARN                  = local.kms_key_arn
       API_CONFIG                   = local.api_config_json
+      RECORDS_CONFIG               = local.records_config_json
       POWERTOOLS_SERVICE_NAME      = local.metrics_service
       POWERTOOLS_METRICS_NAMESPACE = local.metrics_namespace
       POWERTOOLS_LOG_LEVEL         = var.log_level

@@ -46,6 +46,13 @@ locals {
     },
   )
   api_config_json = local.api_config == null ? null : jsonencode(local.api_config)
+  # The records zone as the function writes it (var.table without what only the catalog needs).
+  records_config_json = jsonencode({
+    enabled          = var.table.enabled
+    columns          = var.table.columns
+    primary_key      = var.table.primary_key
+    on_schema_change = var.table.on_schema_change
+  })
   # The handler writes a provider's rotated refresh token back to the secret (PutSecretValue).
   rotates_refresh_token = try(local.api_config.auth.type, "") == "oauth2_refresh_token"
   # A window source needs its window length: given, or the schedule's rate.

@@ -69,7 +69,7 @@ output "dlq_url" {
 }
 
 output "alarm_arns" {
-  description = "ARNs of the enabled alarms by name (error_rate, throttles, duration, concurrency, dead_letters, schedule_dead_letters, async_events_dropped, quarantined_pages, freshness; refresh_token_rotations for oauth2_refresh_token, cursor_values_rejected and cursor_empty_runs for cursor sources; with orchestration run_failed, run_timed_out, backfill_failed, backfill_timed_out, backfill_windows_failed)."
+  description = "ARNs of the enabled alarms by name (error_rate, throttles, duration, concurrency, dead_letters, schedule_dead_letters, async_events_dropped, quarantined_pages, freshness; refresh_token_rotations for oauth2_refresh_token, cursor_values_rejected, cursor_empty_runs and cursor_not_advanced for cursor sources; schema_changes with the records zone; with orchestration run_failed, run_timed_out, backfill_failed, backfill_timed_out, backfill_windows_failed)."
   value = merge(
     { for k, a in aws_cloudwatch_metric_alarm.simple : k => a.arn },
     { for k, a in aws_cloudwatch_metric_alarm.state : k => a.arn },
@@ -110,10 +110,11 @@ output "package_hash" {
 }
 
 output "policies" {
-  description = "Every policy the module renders (JSON), for security review and policy linters. identity: the function role's, the scheduler role's and (with orchestration) the state machine roles' permissions, and a backfill operator's (backfill_operator_policy_json); trust: their trust policies; resource: the queues' and the secret's policies and, with an own lake, the bucket, key and topic policies."
+  description = "Every policy the module renders (JSON), for security review and policy linters. identity: the function role's, the scheduler role's and (with orchestration) the state machine roles' permissions, a reader's (reader_policy_json) and a backfill operator's (backfill_operator_policy_json); trust: their trust policies; resource: the queues' and the secret's policies and, with an own lake, the bucket, key and topic policies."
   value = {
     identity = merge(
       { function_role = data.aws_iam_policy_document.role.json },
+      length(module.reader_policy) > 0 ? { reader = module.reader_policy[0].json } : {},
       local.scheduled ? { scheduler_role = data.aws_iam_policy_document.scheduler.json } : {},
       local.orchestrated ? { run_machine_role = data.aws_iam_policy_document.machine_common["run"].json } : {},
       local.backfill_enabled ? {
@@ -129,7 +130,7 @@ output "policies" {
     resource = merge(
       { for k, doc in data.aws_iam_policy_document.queue : k => doc.json },
       { secret = data.aws_iam_policy_document.secret.json },
-      local.own_lake ? module.lake[0].policies : {},
+      local.own_lake ? { for k, doc in module.lake[0].policies : k => doc if k != "reader" } : {},
     )
   }
 }
@@ -183,6 +184,15 @@ output "source_json" {
       kms_key_arn      = local.kms_key_arn
       raw_bucket_owner = local.account_id
       api_config       = local.api_config
+      table = {
+        enabled          = var.table.enabled
+        columns          = var.table.columns
+        primary_key      = var.table.primary_key
+        on_schema_change = var.table.on_schema_change
+        database         = local.glue_database
+        name             = local.table_name
+        published_name   = local.published_name
+      }
     },
     var.allow_http_loopback ? { allow_http_loopback = true } : {},
     local.orchestrated ? {
@@ -194,4 +204,24 @@ output "source_json" {
       }
     } : {},
   ))
+}
+
+output "glue_database" {
+  description = "The Glue database holding this source's tables (the lake's), or null when the lake gives none."
+  value       = local.glue_database
+}
+
+output "glue_tables" {
+  description = "Names of this source's Glue tables: records (<source_id with _ for ->, over <raw_prefix>/records/) and published (<name>_published, the pages of complete runs); null without tables (table.enabled false, or no Glue database)."
+  value       = local.tables_enabled ? { records = aws_glue_catalog_table.this["records"].name, published = aws_glue_catalog_table.this["published"].name } : null
+}
+
+output "named_queries" {
+  description = "IDs of this source's Athena named queries by name (<source_id>-complete, -runs and, with table.primary_key, -latest), in the lake's workgroup; empty without tables."
+  value       = { for k, q in aws_athena_named_query.this : q.name => q.id }
+}
+
+output "reader_policy_json" {
+  description = "The IAM policy (JSON) an analyst needs to query this source's records with Athena, and nothing else: the lake's reader policy (modules/lake reader_policy_json) for this source alone. Attach it to the analyst's role (not to a role tagged as a source). Null when the lake gives no Glue database or no Athena workgroup."
+  value       = try(module.reader_policy[0].json, null)
 }

@@ -273,7 +273,7 @@ variable "async_max_event_age_seconds" {
 }
 
 variable "alarms" {
-  description = "Alarm thresholds (all alarms publish to the lake's topic). error_rate_percent: Errors / Invocations in a period (metric math); throttles, dead_letters, async_events_dropped, quarantined_pages: alarm above this count in a period; duration_percent_of_timeout; concurrency_percent_of_reserved (needs reserved_concurrency); freshness_hours: no successful run (IngestionSucceeded) for this long, missing data breaching (scheduled sources only); refresh_token_rotations_per_hour (oauth2_refresh_token sources): alarm above this many rotated refresh tokens in an hour (each is a new secret version; Secrets Manager recommends at most one every 10 minutes sustained); cursor_values_rejected (cursor sources): alarm above this many rejected cursor values in a period; cursor_empty_runs (cursor sources): alarm when this many runs in a row landed no records; cursor sources also alarm when a complete run could not write its cursor (cursor_not_advanced). disabled: names of alarms to leave out (error_rate, throttles, duration, concurrency, dead_letters, schedule_dead_letters, async_events_dropped, freshness, quarantined_pages, refresh_token_rotations, cursor_values_rejected, cursor_empty_runs, cursor_not_advanced; with orchestration: run_failed, run_timed_out, and for a window source backfill_failed, backfill_timed_out, backfill_windows_failed: executions that failed or timed out)."
+  description = "Alarm thresholds (all alarms publish to the lake's topic). error_rate_percent: Errors / Invocations in a period (metric math); throttles, dead_letters, async_events_dropped, quarantined_pages: alarm above this count in a period; duration_percent_of_timeout; concurrency_percent_of_reserved (needs reserved_concurrency); freshness_hours: no successful run (IngestionSucceeded) for this long, missing data breaching (scheduled sources only); refresh_token_rotations_per_hour (oauth2_refresh_token sources): alarm above this many rotated refresh tokens in an hour (each is a new secret version; Secrets Manager recommends at most one every 10 minutes sustained); cursor_values_rejected (cursor sources): alarm above this many rejected cursor values in a period; cursor_empty_runs (cursor sources): alarm when this many runs in a row landed no records; cursor sources also alarm when a complete run could not write its cursor (cursor_not_advanced); with the records zone (table.enabled, on_schema_change not allow) schema_changes alarms when the records' fields change against the last complete run. disabled: names of alarms to leave out (error_rate, throttles, duration, concurrency, dead_letters, schedule_dead_letters, async_events_dropped, freshness, quarantined_pages, refresh_token_rotations, cursor_values_rejected, cursor_empty_runs, cursor_not_advanced, schema_changes; with orchestration: run_failed, run_timed_out, and for a window source backfill_failed, backfill_timed_out, backfill_windows_failed: executions that failed or timed out)."
   type = object({
     period_seconds                   = optional(number, 300)
     error_rate_percent               = optional(number, 10)
@@ -292,8 +292,8 @@ variable "alarms" {
   default = {}
 
   validation {
-    condition     = alltrue([for name in var.alarms.disabled : contains(["error_rate", "throttles", "duration", "concurrency", "dead_letters", "schedule_dead_letters", "async_events_dropped", "freshness", "quarantined_pages", "refresh_token_rotations", "cursor_values_rejected", "cursor_empty_runs", "cursor_not_advanced", "run_failed", "run_timed_out", "backfill_failed", "backfill_timed_out", "backfill_windows_failed"], name)])
-    error_message = "alarms.disabled may name only: error_rate, throttles, duration, concurrency, dead_letters, schedule_dead_letters, async_events_dropped, freshness, quarantined_pages, refresh_token_rotations, cursor_values_rejected, cursor_empty_runs, cursor_not_advanced, run_failed, run_timed_out, backfill_failed, backfill_timed_out, backfill_windows_failed."
+    condition     = alltrue([for name in var.alarms.disabled : contains(["error_rate", "throttles", "duration", "concurrency", "dead_letters", "schedule_dead_letters", "async_events_dropped", "freshness", "quarantined_pages", "refresh_token_rotations", "cursor_values_rejected", "cursor_empty_runs", "cursor_not_advanced", "schema_changes", "run_failed", "run_timed_out", "backfill_failed", "backfill_timed_out", "backfill_windows_failed"], name)])
+    error_message = "alarms.disabled may name only: error_rate, throttles, duration, concurrency, dead_letters, schedule_dead_letters, async_events_dropped, freshness, quarantined_pages, refresh_token_rotations, cursor_values_rejected, cursor_empty_runs, cursor_not_advanced, schema_changes, run_failed, run_timed_out, backfill_failed, backfill_timed_out, backfill_windows_failed."
   }
   validation {
     condition     = contains([60, 300, 900, 3600], var.alarms.period_seconds)
@@ -370,12 +370,15 @@ variable "orchestration" {
 }
 
 variable "lake" {
-  description = "Use a shared lake instead of creating this source's own bucket, KMS key and alarm topic: modules/lake's for_sources output (then this source must be registered in that lake's `sources` with its prefix), or existing resources {bucket_name, kms_key_arn, alarm_topic_arn} of this account, region and partition. An existing key's policy must delegate to IAM (account root) and let CloudWatch Logs use it for this function's log group; an existing topic must accept this source's alarms. Null (default): the module creates its own."
+  description = "Use a shared lake instead of creating this source's own bucket, KMS key and alarm topic: modules/lake's for_sources output (then this source must be registered in that lake's `sources` with its prefix), or existing resources {bucket_name, kms_key_arn, alarm_topic_arn} of this account, region and partition. An existing key's policy must delegate to IAM (account root) and let CloudWatch Logs use it for this function's log group; an existing topic must accept this source's alarms. Optional: glue_database (the source's Glue tables go there; null: no tables), athena_workgroup and athena_results (the workgroup's s3:// results location in the lake bucket, given together; the named queries go in the workgroup, and reader_policy_json needs both). Null (default): the module creates its own."
   type = object({
-    bucket_name     = string
-    kms_key_arn     = string
-    alarm_topic_arn = string
-    source_prefixes = optional(map(string))
+    bucket_name      = string
+    kms_key_arn      = string
+    alarm_topic_arn  = string
+    source_prefixes  = optional(map(string))
+    glue_database    = optional(string)
+    athena_workgroup = optional(string)
+    athena_results   = optional(string)
   })
   default = null
 
@@ -399,6 +402,21 @@ variable "lake" {
       try(split(":", arn)[1] == data.aws_partition.current.partition && split(":", arn)[3] == data.aws_region.current.name && split(":", arn)[4] == data.aws_caller_identity.current.account_id, true)
     ])
     error_message = "lake.kms_key_arn and lake.alarm_topic_arn must be in this source's partition, region and account (${data.aws_partition.current.partition}, ${data.aws_region.current.name}, ${data.aws_caller_identity.current.account_id}); got ${try(var.lake.kms_key_arn, "")} and ${try(var.lake.alarm_topic_arn, "")}. Deploy the source with a provider for the lake's account and region."
+  }
+  # Glue database names Athena can read: lowercase letters, digits and underscores
+  # (https://docs.aws.amazon.com/athena/latest/ug/tables-databases-columns-names.html).
+  validation {
+    condition     = try(var.lake.glue_database == null, true) || can(regex("^[a-z0-9_]{1,255}$", try(var.lake.glue_database, "")))
+    error_message = "lake.glue_database must be a Glue database name Athena can query: 1-255 lowercase letters, digits and underscores (modules/lake's for_sources gives it), or null for no Glue tables."
+  }
+  validation {
+    condition = (try(var.lake.athena_workgroup, null) == null) == (try(var.lake.athena_results, null) == null) && (
+      try(var.lake.athena_workgroup, null) == null || (
+        can(regex("^[A-Za-z0-9._-]{1,128}$", try(var.lake.athena_workgroup, ""))) &&
+        can(regex("^s3://${try(var.lake.bucket_name, "")}/[A-Za-z0-9_.=-]+(/[A-Za-z0-9_.=-]+)*/$", try(var.lake.athena_results, "")))
+      )
+    )
+    error_message = "lake.athena_workgroup (an Athena workgroup name) and lake.athena_results (its results location in the lake bucket, s3://${try(var.lake.bucket_name, "<bucket>")}/<prefix>/, ending in a slash) go together: give both (modules/lake's for_sources does) or neither."
   }
   validation {
     condition     = try(var.lake.source_prefixes == null, true) || try(var.lake.source_prefixes[var.source_id] == coalesce(var.raw_prefix, var.source_id), false)
@@ -557,5 +575,53 @@ variable "tags" {
     # IAM compares tag keys case-insensitively, so "Lake-Ingest:source-id" would replace the module's tag.
     condition     = alltrue([for k, v in var.tags : !startswith(lower(k), "aws:") && !startswith(lower(k), "lake-ingest:") && length(k) <= 128 && length(v) <= 256])
     error_message = "tags: keys may not start with \"aws:\" (reserved) or \"lake-ingest:\" in any letter case (set by the module; the source-id tag is a security boundary, and IAM tag keys are case-insensitive), keys at most 128 and values at most 256 characters."
+  }
+}
+
+variable "table" {
+  description = "The records zone and its Glue tables. enabled: the function also writes each run's records as NDJSON under <raw_prefix>/records/ and, when the run completes, the list of them under <raw_prefix>/published/, and the module creates the Glue tables <name> and <name>_published (name: source_id with '_' for '-') in the lake's Glue database (none when the lake gives no database), and the named queries <source_id>-complete, -runs and, with a primary_key, -latest; false: raw zone only. columns: typed columns taken from each record's top-level field of the same name (name => bigint, int, double, boolean, string, date, timestamp or decimal(p,s); a value that does not fit is null). primary_key: declared columns that identify a record (the latest query keeps the newest version of each). on_schema_change: allow, alarm (the schema_changes alarm fires when the fields change against the last complete run) or quarantine. date_range: the ingest_date partitions Athena projects (two values, yyyy-MM-dd or NOW[+-]N UNIT)."
+  type = object({
+    enabled          = optional(bool, true)
+    columns          = optional(map(string), {})
+    primary_key      = optional(list(string), [])
+    on_schema_change = optional(string, "alarm")
+    date_range       = optional(string, "NOW-10YEARS,NOW+1DAYS")
+  })
+  default  = {}
+  nullable = false
+
+  # Athena reads lowercase letters, digits and underscores in column names
+  # (https://docs.aws.amazon.com/athena/latest/ug/tables-databases-columns-names.html).
+  validation {
+    condition     = alltrue([for name in keys(var.table.columns) : can(regex("^[a-z_][a-z0-9_]{0,63}$", name))])
+    error_message = "table.columns: names must be 1-64 lowercase letters, digits and underscores, not starting with a digit (the record's top-level field of the same name); invalid: ${join(", ", [for name in keys(var.table.columns) : name if !can(regex("^[a-z_][a-z0-9_]{0,63}$", name))])}."
+  }
+  validation {
+    condition     = length(setintersection(keys(var.table.columns), local.reserved_columns)) == 0
+    error_message = "table.columns: ${join(", ", sort(setintersection(keys(var.table.columns), local.reserved_columns)))} ${length(setintersection(keys(var.table.columns), local.reserved_columns)) == 1 ? "is a column" : "are columns"} every records table has (${join(", ", local.reserved_columns)}): the record's field stays in `record`; read it with json_extract_scalar(record, '$.<field>') or declare it under another name."
+  }
+  validation {
+    condition     = alltrue([for type in values(var.table.columns) : contains(["bigint", "int", "double", "boolean", "string", "date", "timestamp"], type) || can(regex(local.decimal_pattern, type))])
+    error_message = "table.columns: types must be bigint, int, double, boolean, string, date, timestamp or decimal(p,s) with precision 1-38 and scale 0-p, e.g. decimal(12,2); invalid: ${join(", ", [for name, type in var.table.columns : "${name} = \"${type}\"" if !(contains(["bigint", "int", "double", "boolean", "string", "date", "timestamp"], type) || can(regex(local.decimal_pattern, type)))])}."
+  }
+  validation {
+    condition     = alltrue([for type in values(var.table.columns) : !can(regex(local.decimal_pattern, type)) || try(tonumber(regex(local.decimal_pattern, type)[1]) <= tonumber(regex(local.decimal_pattern, type)[0]), false)])
+    error_message = "table.columns: a decimal's scale may not exceed its precision (decimal(p,s) with s <= p); invalid: ${join(", ", [for name, type in var.table.columns : "${name} = \"${type}\"" if can(regex(local.decimal_pattern, type)) && !try(tonumber(regex(local.decimal_pattern, type)[1]) <= tonumber(regex(local.decimal_pattern, type)[0]), false)])}."
+  }
+  validation {
+    condition     = alltrue([for name in var.table.primary_key : contains(keys(var.table.columns), name)]) && length(distinct(var.table.primary_key)) == length(var.table.primary_key)
+    error_message = "table.primary_key must name declared columns (table.columns: ${jsonencode(keys(var.table.columns))}), each once; not declared or repeated: ${jsonencode(distinct([for i, name in var.table.primary_key : name if !contains(keys(var.table.columns), name) || index(var.table.primary_key, name) != i]))}."
+  }
+  validation {
+    condition     = contains(["allow", "alarm", "quarantine"], var.table.on_schema_change)
+    error_message = "table.on_schema_change must be allow, alarm or quarantine; got \"${var.table.on_schema_change}\"."
+  }
+  # Partition projection's date range: two values in the format (yyyy-MM-dd) or relative to NOW
+  # (https://docs.aws.amazon.com/athena/latest/ug/partition-projection-supported-types.html).
+  validation {
+    condition = length(split(",", var.table.date_range)) == 2 && alltrue([
+      for v in split(",", var.table.date_range) : can(regex(local.relative_date_pattern, v)) || can(formatdate("YYYY", "${regex("^\\s*([0-9]{4}-[0-9]{2}-[0-9]{2})\\s*$", v)[0]}T00:00:00Z"))
+    ])
+    error_message = "table.date_range must be two comma-separated dates, each yyyy-MM-dd or relative to NOW (NOW, NOW-3YEARS, NOW+1DAYS; units YEARS, MONTHS, WEEKS, DAYS, HOURS, MINUTES, SECONDS), e.g. \"2020-01-01,NOW+1DAYS\"; got \"${var.table.date_range}\"."
   }
 }

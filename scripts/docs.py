@@ -27,6 +27,7 @@ MODULES = {
     ROOT / "modules/lake": None,
     ROOT / "modules/package": None,
     ROOT / "modules/api_config": None,
+    ROOT / "modules/reader_policy": None,
 }
 TYPE_WIDTH = 40
 

@@ -53,6 +53,11 @@ moto 5.2.5 gaps (measured in ../shared/notes/local-aws.md) and what each shim do
    (moto/secretsmanager/models.py), so after a run moves AWSCURRENT to a rotated refresh token (the
    compare-and-swap in lake_ingest/refresh_tokens.py) a plain read still returns the old token. The
    shim moves the default with the label, as AWS's AWSCURRENT moves.
+11. athena_untagged_resources: ListTagsForResource on an Athena workgroup (or data catalog, or capacity
+   reservation) that has no tags answers 400 "Athena Resource, <arn> Does Not Exist"
+   (moto/athena/responses.py), where AWS answers an empty tag list; the provider reads the tags after
+   every create and refresh, so an untagged aws_athena_workgroup fails its apply. The shim answers an
+   empty list for a resource that exists, and still the error for one that does not.
 Known moto gaps the project works around rather than shims (tests/test_orchestration_e2e.py says so
 where it matters): a Distributed Map ignores ToleratedFailurePercentage (a failed child leaves null in
 the output and the execution SUCCEEDS; AWS fails it with States.ExceedToleratedFailureThreshold), its
@@ -346,6 +351,30 @@ def shim_secrets_current_follows_label() -> None:
     SecretsManagerBackend.update_secret_version_stage = update_secret_version_stage
 
 
+def shim_athena_untagged_resources() -> None:
+    """ListTagsForResource on an existing untagged Athena resource answers no tags (gap 11). Idempotent."""
+    from moto.athena.models import AthenaBackend
+
+    list_tags = AthenaBackend.list_tags_for_resource
+    if getattr(list_tags, "answers_untagged", False):
+        return
+
+    @functools.wraps(list_tags)
+    def list_tags_for_resource(self: Any, resource_arn: str) -> Any:
+        tags = list_tags(self, resource_arn)
+        if tags:
+            return tags
+        resources = [
+            *self.work_groups.values(),
+            *self.data_catalogs.values(),
+            *self.capacity_reservations.values(),
+        ]
+        return {"Tags": []} if any(r.arn == resource_arn for r in resources) else tags
+
+    list_tags_for_resource.answers_untagged = True  # type: ignore[attr-defined]
+    AthenaBackend.list_tags_for_resource = list_tags_for_resource
+
+
 def apply_shims(endpoint: str) -> None:
     shim_lambda_config_roundtrip()
     shim_bucket_policy_conditions()
@@ -357,6 +386,7 @@ def apply_shims(endpoint: str) -> None:
     shim_sfn_list_versions()
     shim_sfn_execution_names()
     shim_secrets_current_follows_label()
+    shim_athena_untagged_resources()
 
 
 def free_port() -> int:

@@ -97,6 +97,7 @@ class Source:
     # A window source with a backfill machine: the module's backfill_operator_policy_json output.
     operator_policy: Policy | None = None
     auth_type: str = "none"  # API_CONFIG.auth.type as the deployed function has it
+    reader: bool = False  # one of the lake's reader_sources (its reader_policy_json covers it)
 
     def has(self, need: str) -> bool:
         """Whether this source can have the requests of a case that `needs` this."""
@@ -107,6 +108,7 @@ class Source:
             "orchestration": "run" in self.machine_policies,
             "backfill": "backfill" in self.machine_policies,
             "unorchestrated": "run" not in self.machine_policies,
+            "reader": self.reader,
         }.get(need, True)
 
 
@@ -121,9 +123,13 @@ class Deployment:
     key_policy: Policy
     topic_policy: Policy
     sources: Mapping[str, Source]
+    # The lake's reader_policy_json (modules/lake), and a registered source it does not cover.
+    reader_policy: Policy | None = None
+    unread: str | None = None
 
     def policies(self) -> list[Policy]:
         found = [self.bucket_policy, self.key_policy, self.topic_policy]
+        found += [self.reader_policy] if self.reader_policy else []
         for s in self.sources.values():
             found += [s.role_policy, s.trust, s.secret_policy, s.dlq_policy]
             found += [p for p in (s.scheduler_policy, s.scheduler_trust, s.schedule_dlq_policy) if p]
@@ -198,8 +204,9 @@ def read_deployment(
 ) -> Deployment:
     """Every policy of an applied deployment, as the local AWS holds it.
 
-    `lake` has bucket_name, kms_key_arn and alarm_topic_arn; `sources` maps each source id to the root
-    module's outputs for it.
+    `lake` has bucket_name, kms_key_arn and alarm_topic_arn, and optionally the query side: glue_database,
+    athena_workgroup, readers (source ids) and reader_policy_json (the lake's, or a source's own); `sources`
+    maps each source id to the root module's outputs for it.
     """
     s3, kms, sns = (local_client(s, endpoint) for s in ("s3", "kms", "sns"))
     iam, secrets, sqs = (local_client(s, endpoint) for s in ("iam", "secretsmanager", "sqs"))
@@ -253,6 +260,8 @@ def read_deployment(
                 ),
             }
         machines = _machines(out, names, partition, region, account, role, source_id)
+        if out.get("glue_tables"):
+            names.update(table=out["glue_tables"]["records"], published_table=out["glue_tables"]["published"])
         if out.get("backfill_operator_policy_json"):
             machines["operator_policy"] = Policy(
                 f"backfill-operator:{source_id}", _document(out["backfill_operator_policy_json"])
@@ -262,6 +271,7 @@ def read_deployment(
         auth_type = json.loads(environment["Variables"]["API_CONFIG"]).get("auth", {}).get("type", "none")
         read[source_id] = Source(
             auth_type=auth_type,
+            reader=source_id in (lake.get("readers") or []) and bool(lake.get("reader_policy_json")),
             source_id=source_id,
             names=names,
             role_policy=Policy(f"role:{source_id}", role_policy),
@@ -273,12 +283,26 @@ def read_deployment(
             **machines,
         )
     topic = lake["alarm_topic_arn"]
+    names = {"bucket_arn": bucket_arn, "key_arn": key_arn, "topic_arn": topic}
+    reader_policy, unread = None, None
+    if lake.get("reader_policy_json"):
+        reader_policy = Policy("reader", _document(lake["reader_policy_json"]))
+        workgroup = local_client("athena", endpoint).get_work_group(WorkGroup=lake["athena_workgroup"])
+        results = workgroup["WorkGroup"]["Configuration"]["ResultConfiguration"]["OutputLocation"]
+        names.update(
+            glue_database=lake["glue_database"],
+            workgroup_arn=f"arn:{partition}:athena:{region}:{account}:workgroup/{lake['athena_workgroup']}",
+            results_prefix=results.removeprefix(f"s3://{lake['bucket_name']}/").rstrip("/"),
+        )
+        unread = next((s for s in read if not read[s].reader), None)
     return Deployment(
         partition=partition,
         region=region,
         dns_suffix=dns_suffix,
         account=account,
-        names={"bucket_arn": bucket_arn, "key_arn": key_arn, "topic_arn": topic},
+        names=names,
+        reader_policy=reader_policy,
+        unread=unread,
         bucket_policy=Policy("bucket", _document(s3.get_bucket_policy(Bucket=lake["bucket_name"])["Policy"])),
         key_policy=Policy(
             "key", _document(kms.get_key_policy(KeyId=key_arn, PolicyName="default")["Policy"])
@@ -340,7 +364,8 @@ def _values(deployment: Deployment, me: Source, other: Source | None) -> dict[st
         "dns_suffix": deployment.dns_suffix,
         "other_account": OTHER_ACCOUNT,
     }
-    for label, source in (("me", me), ("other", other)):
+    unread = deployment.sources[deployment.unread] if deployment.unread else None
+    for label, source in (("me", me), ("other", other), ("unread", unread)):
         if source is not None:
             values.update({f"{label}.{k}": v for k, v in source.names.items()})
     return values
@@ -414,6 +439,11 @@ def _principal(deployment: Deployment, who: str, me: Source) -> tuple[str, list[
             raise MatrixError(f"source {me.source_id} has no backfill operator policy")
         arn = f"arn:{deployment.partition}:iam::{account}:role/backfill-operator"
         policies, tags = [me.operator_policy], {}
+    elif who == "reader":
+        if deployment.reader_policy is None:
+            raise MatrixError("the deployment has no reader policy")
+        arn = f"arn:{deployment.partition}:iam::{account}:role/lake-reader"
+        policies, tags = [deployment.reader_policy], {}
     elif who == "stranger":
         arn = f"arn:{deployment.partition}:iam::{account}:role/lake-ingest-stranger"
         policies, tags = [Policy("granted-elsewhere", BROAD_GRANT)], {SOURCE_ID_TAG: "stranger"}
@@ -438,7 +468,10 @@ def simulations(
     values = _values(deployment, me, other)
     built, used, left_out = [], [], 0
     for case in cases:
-        if ("other" in case.needs and other is None) or not all(me.has(n) for n in case.needs):
+        absent = ("other" in case.needs and other is None) or (
+            "unread" in case.needs and not deployment.unread
+        )
+        if absent or not all(me.has(n) for n in case.needs):
             left_out += 1
             continue
         principal, identity, context = _principal(deployment, case.who, me)

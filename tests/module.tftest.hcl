@@ -87,8 +87,9 @@ run "role_is_least_privilege" {
     condition = one([for s in data.aws_iam_policy_document.role.statement : s.resources if contains(s.actions, "s3:GetObject")]) == toset([
       "arn:aws:s3:::lake-ingest-orders-raw-x/orders/ingest_date=*/run_id=*/_manifest.json",
       "arn:aws:s3:::lake-ingest-orders-raw-x/orders/_state/cursor.json",
+      "arn:aws:s3:::lake-ingest-orders-raw-x/orders/_state/schema.json",
     ]) && one([for s in data.aws_iam_policy_document.role.statement : s.actions if contains(s.actions, "s3:GetObject")]) == toset(["s3:GetObject"])
-    error_message = "s3:GetObject must be scoped to the source's own run manifests (resume, retries) and cursor state."
+    error_message = "s3:GetObject must be scoped to the source's own run manifests (resume, retries), cursor state and schema state (the records zone, on by default)."
   }
   assert {
     condition = one([for s in data.aws_iam_policy_document.role.statement : s.resources if contains(s.actions, "secretsmanager:GetSecretValue")]) == toset([
@@ -187,8 +188,8 @@ run "function_settings" {
     error_message = "Without a schedule there is no schedule group either."
   }
   assert {
-    condition     = length(aws_cloudwatch_metric_alarm.state) == 0
-    error_message = "A source that neither rotates a refresh token nor keeps a cursor has no refresh-token or cursor alarm."
+    condition     = keys(aws_cloudwatch_metric_alarm.state) == ["schema_changes"]
+    error_message = "A source that neither rotates a refresh token nor keeps a cursor has no refresh-token or cursor alarm (only schema_changes, the records zone being on by default)."
   }
   assert {
     condition     = aws_iam_role.this.tags["lake-ingest:raw-prefix"] == "orders"
@@ -834,8 +835,8 @@ run "a_cursor_source_alarms_on_rejected_cursor_values_and_empty_runs" {
     }
   }
   assert {
-    condition     = toset(keys(aws_cloudwatch_metric_alarm.state)) == toset(["cursor_values_rejected", "cursor_empty_runs", "cursor_not_advanced"])
-    error_message = "A cursor source alarms on rejected cursor values and on empty runs in a row; it rotates no refresh token."
+    condition     = toset(keys(aws_cloudwatch_metric_alarm.state)) == toset(["cursor_values_rejected", "cursor_empty_runs", "cursor_not_advanced", "schema_changes"])
+    error_message = "A cursor source alarms on rejected cursor values and on empty runs in a row (and schema changes, as every source with the records zone); it rotates no refresh token."
   }
   assert {
     condition = alltrue([for a in aws_cloudwatch_metric_alarm.state :
@@ -865,7 +866,7 @@ run "a_window_source_has_no_cursor_alarms" {
     }
   }
   assert {
-    condition     = length(aws_cloudwatch_metric_alarm.state) == 0
+    condition     = keys(aws_cloudwatch_metric_alarm.state) == ["schema_changes"]
     error_message = "A window source keeps no cursor: no cursor alarms."
   }
 }
@@ -889,7 +890,7 @@ run "state_alarms_can_be_tuned_and_disabled" {
   }
   assert {
     condition = (
-      toset(keys(aws_cloudwatch_metric_alarm.state)) == toset(["refresh_token_rotations", "cursor_empty_runs", "cursor_not_advanced"]) &&
+      toset(keys(aws_cloudwatch_metric_alarm.state)) == toset(["refresh_token_rotations", "cursor_empty_runs", "cursor_not_advanced", "schema_changes"]) &&
       aws_cloudwatch_metric_alarm.state["refresh_token_rotations"].threshold == 6 && aws_cloudwatch_metric_alarm.state["refresh_token_rotations"].period == 3600 &&
       aws_cloudwatch_metric_alarm.state["cursor_empty_runs"].threshold == 12 && aws_cloudwatch_metric_alarm.state["cursor_empty_runs"].period == 900 &&
       toset(keys(output.alarm_arns)) == toset(keys(merge(aws_cloudwatch_metric_alarm.simple, aws_cloudwatch_metric_alarm.state, { error_rate = 1 })))
@@ -965,11 +966,11 @@ run "rejects_fractional_cursor_empty_runs" {
 run "accepts_the_state_alarm_names_in_disabled" {
   command = plan
   variables {
-    alarms = { disabled = ["refresh_token_rotations", "cursor_values_rejected", "cursor_empty_runs"] }
+    alarms = { disabled = ["refresh_token_rotations", "cursor_values_rejected", "cursor_empty_runs", "schema_changes"] }
   }
   assert {
     condition     = length(aws_cloudwatch_metric_alarm.state) == 0
-    error_message = "The state alarms' names are valid in alarms.disabled."
+    error_message = "The state alarms' names (schema_changes too) are valid in alarms.disabled."
   }
 }
 
@@ -1652,12 +1653,13 @@ run "oauth2_refresh_token_may_write_its_own_secret_only" {
       "arn:aws:s3:::lake-ingest-orders-raw-x/orders/_state/cursor.json",
       "arn:aws:s3:::lake-ingest-orders-raw-x/orders/_state/oauth2-refresh.lock",
       "arn:aws:s3:::lake-ingest-orders-raw-x/orders/_state/oauth2-tokens.json",
+      "arn:aws:s3:::lake-ingest-orders-raw-x/orders/_state/schema.json",
     ])
     error_message = "The refresh lease and the token state (shared access token, write-ahead refresh token) are read back from the source's own _state/, and nothing more."
   }
   assert {
     condition = (
-      keys(aws_cloudwatch_metric_alarm.state) == ["refresh_token_rotations"] &&
+      keys(aws_cloudwatch_metric_alarm.state) == ["refresh_token_rotations", "schema_changes"] &&
       aws_cloudwatch_metric_alarm.state["refresh_token_rotations"].metric_name == "RefreshTokensRotated" &&
       aws_cloudwatch_metric_alarm.state["refresh_token_rotations"].namespace == "LakeIngest" &&
       aws_cloudwatch_metric_alarm.state["refresh_token_rotations"].dimensions == tomap({ SourceId = "orders", service = "lake-ingest" }) &&
@@ -1694,7 +1696,7 @@ run "oauth2_client_credentials_writes_no_secret" {
     error_message = "Reading the secret needs Decrypt only."
   }
   assert {
-    condition     = !contains(flatten([for s in data.aws_iam_policy_document.role.statement : s.actions]), "secretsmanager:UpdateSecretVersionStage") && !contains(flatten([for s in data.aws_iam_policy_document.role.statement : s.resources if s.sid == "ReadOwnManifestsAndStateOnly"]), "arn:aws:s3:::lake-ingest-orders-raw-x/orders/_state/oauth2-tokens.json") && length(aws_cloudwatch_metric_alarm.state) == 0
+    condition     = !contains(flatten([for s in data.aws_iam_policy_document.role.statement : s.actions]), "secretsmanager:UpdateSecretVersionStage") && !contains(flatten([for s in data.aws_iam_policy_document.role.statement : s.resources if s.sid == "ReadOwnManifestsAndStateOnly"]), "arn:aws:s3:::lake-ingest-orders-raw-x/orders/_state/oauth2-tokens.json") && !contains(keys(aws_cloudwatch_metric_alarm.state), "refresh_token_rotations")
     error_message = "Only a rotating refresh-token source may move its secret's staging labels, read the token state or alarm on rotations."
   }
 }
@@ -1721,4 +1723,374 @@ run "rejects_write_only_credentials_for_a_rotating_refresh_token" {
     api_credentials_wo_version = 1
   }
   expect_failures = [var.api_credentials_wo_version]
+}
+
+# The records zone (issue 21): the Glue tables, the named queries, what the function is told, the
+# reader's policy, and the table input's validation.
+run "records_tables_in_the_own_lakes_database" {
+  command = plan
+
+  assert {
+    condition = (
+      aws_glue_catalog_table.this["records"].name == "orders" && aws_glue_catalog_table.this["records"].database_name == "lake_ingest_orders" &&
+      aws_glue_catalog_table.this["published"].name == "orders_published" && aws_glue_catalog_table.this["published"].database_name == "lake_ingest_orders" &&
+      alltrue([for t in aws_glue_catalog_table.this : t.table_type == "EXTERNAL_TABLE"])
+    )
+    error_message = "Two external tables in the own lake's database: orders and orders_published."
+  }
+  assert {
+    condition = aws_glue_catalog_table.this["records"].parameters == tomap({
+      "classification"                       = "json"
+      "projection.enabled"                   = "true"
+      "projection.ingest_date.type"          = "date"
+      "projection.ingest_date.format"        = "yyyy-MM-dd"
+      "projection.ingest_date.range"         = "NOW-10YEARS,NOW+1DAYS"
+      "projection.ingest_date.interval"      = "1"
+      "projection.ingest_date.interval.unit" = "DAYS"
+      "storage.location.template"            = "s3://lake-ingest-orders-raw-x/orders/records/ingest_date=$${ingest_date}/"
+    })
+    error_message = "The records table projects ingest_date (dates, daily, the default range) onto <prefix>/records/ingest_date=<date>/."
+  }
+  assert {
+    condition = (
+      aws_glue_catalog_table.this["published"].parameters["storage.location.template"] == "s3://lake-ingest-orders-raw-x/orders/published/ingest_date=$${ingest_date}/" &&
+      one(aws_glue_catalog_table.this["published"].storage_descriptor).location == "s3://lake-ingest-orders-raw-x/orders/published/" &&
+      one(aws_glue_catalog_table.this["records"].storage_descriptor).location == "s3://lake-ingest-orders-raw-x/orders/records/"
+    )
+    error_message = "Locations: <prefix>/records/ and <prefix>/published/."
+  }
+  assert {
+    condition = alltrue([for t in aws_glue_catalog_table.this :
+      jsonencode([for k in t.partition_keys : [k.name, k.type]]) == jsonencode([["ingest_date", "string"]]) &&
+      one(t.storage_descriptor).input_format == "org.apache.hadoop.mapred.TextInputFormat" &&
+      one(t.storage_descriptor).output_format == "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat" &&
+      one(one(t.storage_descriptor).ser_de_info).serialization_library == "org.apache.hive.hcatalog.data.JsonSerDe"
+    ])
+    error_message = "Both tables: partitioned by ingest_date (string), NDJSON read with the Hive JSON SerDe."
+  }
+  assert {
+    condition = (
+      jsonencode([for c in one(aws_glue_catalog_table.this["records"].storage_descriptor).columns : [c.name, c.type]]) == jsonencode([["run_id", "string"], ["attempt", "int"], ["page", "int"], ["record_index", "int"], ["ingested_at", "timestamp"], ["record", "string"]]) &&
+      jsonencode([for c in one(aws_glue_catalog_table.this["published"].storage_descriptor).columns : [c.name, c.type]]) == jsonencode([["run_id", "string"], ["attempt", "int"], ["page", "int"], ["records", "bigint"], ["object", "string"], ["published_at", "timestamp"]])
+    )
+    error_message = "A source that is not incremental and declares no columns: the records table's fixed columns (no cursor_value), and the published table's."
+  }
+  assert {
+    condition = (
+      keys(aws_athena_named_query.this) == ["complete", "runs"] &&
+      alltrue([for k, q in aws_athena_named_query.this : q.name == "orders-${k}" && q.database == "lake_ingest_orders" && q.workgroup == "lake-ingest-orders"]) &&
+      strcontains(aws_athena_named_query.this["complete"].query, "FROM \"lake_ingest_orders\".\"orders\" AS r") &&
+      strcontains(aws_athena_named_query.this["complete"].query, "JOIN \"lake_ingest_orders\".\"orders_published\" AS p") &&
+      strcontains(aws_athena_named_query.this["runs"].query, "FROM \"lake_ingest_orders\".\"orders_published\"")
+    )
+    error_message = "Named queries orders-complete and orders-runs (no primary key: no -latest), in the own lake's workgroup, on its database and tables."
+  }
+  assert {
+    condition = jsondecode(aws_lambda_function.this.environment[0].variables.RECORDS_CONFIG) == {
+      enabled = true, columns = {}, primary_key = [], on_schema_change = "alarm"
+    }
+    error_message = "RECORDS_CONFIG tells the function the records zone's settings (the catalog's are not its concern)."
+  }
+  assert {
+    condition = jsondecode(output.source_json).table == {
+      enabled  = true, columns = {}, primary_key = [], on_schema_change = "alarm",
+      database = "lake_ingest_orders", name = "orders", published_name = "orders_published"
+    }
+    error_message = "source_json carries the table settings and where the tables are, for the local query command."
+  }
+  assert {
+    condition     = output.glue_database == "lake_ingest_orders" && output.glue_tables == { records = "orders", published = "orders_published" }
+    error_message = "Outputs glue_database and glue_tables name the database and the two tables."
+  }
+  assert {
+    condition = (
+      aws_cloudwatch_metric_alarm.state["schema_changes"].metric_name == "SchemaChanges" && aws_cloudwatch_metric_alarm.state["schema_changes"].statistic == "Sum" &&
+      aws_cloudwatch_metric_alarm.state["schema_changes"].comparison_operator == "GreaterThanThreshold" && aws_cloudwatch_metric_alarm.state["schema_changes"].threshold == 0 &&
+      aws_cloudwatch_metric_alarm.state["schema_changes"].period == 300 && aws_cloudwatch_metric_alarm.state["schema_changes"].alarm_name == "lake-ingest-orders-schema-changes" &&
+      aws_cloudwatch_metric_alarm.state["schema_changes"].dimensions == tomap({ SourceId = "orders", service = "lake-ingest" })
+    )
+    error_message = "schema_changes: the Sum of SchemaChanges above 0 in alarms.period_seconds, with the handler's dimensions."
+  }
+  assert {
+    condition = (
+      jsonencode([for s in module.reader_policy[0].statements : s.sid]) == jsonencode(["RunQueriesInTheLakeWorkgroupOnly", "ReadTheChosenSourcesTablesOnly", "ReadTheChosenSourcesRecordsOnly", "ListTheChosenRecordsAndResultsOnly", "WriteAndReadQueryResultsOnly", "LocateTheLakeBucket", "UseKeyViaS3ForTheChosenDataOnly"]) &&
+      toset(one([for s in module.reader_policy[0].statements : s.resources if s.sid == "ReadTheChosenSourcesRecordsOnly"])) == toset(["arn:aws:s3:::lake-ingest-orders-raw-x/orders/records/*", "arn:aws:s3:::lake-ingest-orders-raw-x/orders/published/*"]) &&
+      jsonencode(one([for s in module.reader_policy[0].statements : s.resources if s.sid == "RunQueriesInTheLakeWorkgroupOnly"])) == jsonencode(["arn:aws:athena:eu-west-1:111122223333:workgroup/lake-ingest-orders"]) &&
+      jsonencode(one([for s in module.reader_policy[0].statements : s.resources if s.sid == "WriteAndReadQueryResultsOnly"])) == jsonencode(["arn:aws:s3:::lake-ingest-orders-raw-x/_athena/*"])
+    )
+    error_message = "The source's reader policy: its own lake's workgroup, its records and published lists, results under _athena/."
+  }
+}
+
+run "a_cursor_source_with_typed_columns_and_a_primary_key" {
+  command = plan
+  variables {
+    source_id = "stripe-charges"
+    api_config = {
+      endpoint     = "https://api.example.com/v1/charges"
+      query_params = { since = "{cursor}" }
+      incremental  = { type = "cursor", cursor_path = "seq", cursor_type = "number", initial_value = 0 }
+    }
+    table = {
+      columns          = { id = "string", amount = "decimal(12,2)", created = "timestamp", paid = "boolean" }
+      primary_key      = ["id"]
+      on_schema_change = "quarantine"
+      date_range       = "2020-01-01,NOW+1DAYS"
+    }
+  }
+  assert {
+    condition     = jsonencode([for c in one(aws_glue_catalog_table.this["records"].storage_descriptor).columns : [c.name, c.type]]) == jsonencode([["run_id", "string"], ["attempt", "int"], ["page", "int"], ["record_index", "int"], ["ingested_at", "timestamp"], ["record", "string"], ["cursor_value", "double"], ["amount", "decimal(12,2)"], ["created", "timestamp"], ["id", "string"], ["paid", "boolean"]])
+    error_message = "A number cursor adds cursor_value as double after record; the declared columns follow, by name."
+  }
+  assert {
+    condition     = aws_glue_catalog_table.this["records"].name == "stripe_charges" && aws_glue_catalog_table.this["published"].name == "stripe_charges_published" && aws_glue_catalog_table.this["records"].parameters["projection.ingest_date.range"] == "2020-01-01,NOW+1DAYS"
+    error_message = "Table names take '_' for '-'; the projected range is table.date_range."
+  }
+  assert {
+    condition = (
+      keys(aws_athena_named_query.this) == ["complete", "latest", "runs"] && aws_athena_named_query.this["latest"].name == "stripe-charges-latest" &&
+      strcontains(aws_athena_named_query.this["latest"].query, "row_number() OVER (PARTITION BY r.\"id\" ORDER BY r.cursor_value DESC NULLS LAST, r.ingested_at DESC, r.page DESC, r.record_index DESC) AS row_rank")
+    )
+    error_message = "With a primary key: stripe-charges-latest, one row per key, newest by cursor, then ingestion time, page and index."
+  }
+  assert {
+    condition     = jsondecode(aws_lambda_function.this.environment[0].variables.RECORDS_CONFIG) == { enabled = true, columns = { id = "string", amount = "decimal(12,2)", created = "timestamp", paid = "boolean" }, primary_key = ["id"], on_schema_change = "quarantine" }
+    error_message = "RECORDS_CONFIG carries the declared columns, the primary key and on_schema_change."
+  }
+  assert {
+    condition     = contains(keys(aws_cloudwatch_metric_alarm.state), "schema_changes") && strcontains(aws_cloudwatch_metric_alarm.state["schema_changes"].alarm_description, "quarantine")
+    error_message = "quarantine alarms as well."
+  }
+}
+
+run "cursor_value_follows_the_cursor_type" {
+  command = plan
+  variables {
+    api_config = {
+      endpoint     = "https://api.example.com/v1/orders"
+      query_params = { since = "{cursor}" }
+      incremental  = { type = "cursor", cursor_path = "updated_at", initial_value = "2026-01-01T00:00:00Z" }
+    }
+  }
+  assert {
+    condition     = one([for c in one(aws_glue_catalog_table.this["records"].storage_descriptor).columns : c.type if c.name == "cursor_value"]) == "timestamp"
+    error_message = "A timestamp cursor (the default cursor_type) is a timestamp column (UTC)."
+  }
+}
+
+run "a_string_cursor_is_a_string_column" {
+  command = plan
+  variables {
+    api_config = {
+      endpoint     = "https://api.example.com/v1/orders"
+      query_params = { after = "{cursor}" }
+      incremental  = { type = "cursor", cursor_path = "id", cursor_type = "string", initial_value = "" }
+    }
+  }
+  assert {
+    condition     = one([for c in one(aws_glue_catalog_table.this["records"].storage_descriptor).columns : c.type if c.name == "cursor_value"]) == "string"
+    error_message = "A string cursor is a string column."
+  }
+}
+
+run "a_shared_lake_gives_the_database_and_the_workgroup" {
+  command = plan
+  variables {
+    lake = {
+      bucket_name      = "acme-raw-lake"
+      kms_key_arn      = "arn:aws:kms:eu-west-1:111122223333:key/2222"
+      alarm_topic_arn  = "arn:aws:sns:eu-west-1:111122223333:lake-alarms"
+      glue_database    = "acme_raw"
+      athena_workgroup = "acme-raw"
+      athena_results   = "s3://acme-raw-lake/_athena/"
+    }
+    raw_prefix = "vendor/orders"
+  }
+  assert {
+    condition = (
+      alltrue([for t in aws_glue_catalog_table.this : t.database_name == "acme_raw"]) &&
+      one(aws_glue_catalog_table.this["records"].storage_descriptor).location == "s3://acme-raw-lake/vendor/orders/records/" &&
+      alltrue([for q in aws_athena_named_query.this : q.workgroup == "acme-raw" && q.database == "acme_raw"])
+    )
+    error_message = "In a shared lake the tables go to the lake's database over the source's prefix, the named queries to its workgroup."
+  }
+  assert {
+    condition = (
+      toset(one([for s in module.reader_policy[0].statements : s.resources if s.sid == "ReadTheChosenSourcesTablesOnly"])) == toset(["arn:aws:glue:eu-west-1:111122223333:catalog", "arn:aws:glue:eu-west-1:111122223333:database/acme_raw", "arn:aws:glue:eu-west-1:111122223333:table/acme_raw/orders", "arn:aws:glue:eu-west-1:111122223333:table/acme_raw/orders_published"]) &&
+      jsonencode(one([for s in module.reader_policy[0].statements : s.resources if s.sid == "WriteAndReadQueryResultsOnly"])) == jsonencode(["arn:aws:s3:::acme-raw-lake/_athena/*"]) &&
+      contains(one([for s in module.reader_policy[0].statements : s.conditions[0].values if s.sid == "ListTheChosenRecordsAndResultsOnly"]), "vendor/orders/records/*")
+    )
+    error_message = "The source's reader policy covers its own tables and prefix in the shared lake, and the lake's results prefix."
+  }
+}
+
+run "a_lake_without_a_database_gets_no_tables" {
+  command = plan
+  variables {
+    lake = {
+      bucket_name     = "acme-raw-lake"
+      kms_key_arn     = "arn:aws:kms:eu-west-1:111122223333:key/2222"
+      alarm_topic_arn = "arn:aws:sns:eu-west-1:111122223333:lake-alarms"
+    }
+  }
+  assert {
+    condition = (
+      length(aws_glue_catalog_table.this) == 0 && length(aws_athena_named_query.this) == 0 && length(module.reader_policy) == 0 &&
+      output.glue_database == null && output.glue_tables == null && output.named_queries == {} && output.reader_policy_json == null &&
+      jsondecode(output.source_json).table.database == null
+    )
+    error_message = "A lake passed in by hand without glue_database: no tables, no named queries, no reader policy."
+  }
+  assert {
+    condition     = jsondecode(aws_lambda_function.this.environment[0].variables.RECORDS_CONFIG).enabled
+    error_message = "The function still writes the records zone (tables can come later)."
+  }
+}
+
+run "a_lake_with_a_database_but_no_workgroup" {
+  command = plan
+  variables {
+    lake = {
+      bucket_name     = "acme-raw-lake"
+      kms_key_arn     = "arn:aws:kms:eu-west-1:111122223333:key/2222"
+      alarm_topic_arn = "arn:aws:sns:eu-west-1:111122223333:lake-alarms"
+      glue_database   = "acme_raw"
+    }
+  }
+  assert {
+    condition     = length(aws_glue_catalog_table.this) == 2 && alltrue([for q in aws_athena_named_query.this : q.workgroup == null]) && length(module.reader_policy) == 0
+    error_message = "Without a workgroup: the tables, the named queries in Athena's primary workgroup, and no reader policy."
+  }
+}
+
+run "the_records_zone_can_be_turned_off" {
+  command = plan
+  variables {
+    table = { enabled = false }
+  }
+  assert {
+    condition = (
+      length(aws_glue_catalog_table.this) == 0 && length(aws_athena_named_query.this) == 0 && !contains(keys(aws_cloudwatch_metric_alarm.state), "schema_changes") &&
+      !jsondecode(aws_lambda_function.this.environment[0].variables.RECORDS_CONFIG).enabled &&
+      !contains(one([for s in data.aws_iam_policy_document.role.statement : s.resources if contains(s.actions, "s3:GetObject")]), "arn:aws:s3:::lake-ingest-orders-raw-x/orders/_state/schema.json")
+    )
+    error_message = "table.enabled = false: raw zone only (no tables, queries, schema alarm or schema state read)."
+  }
+}
+
+run "on_schema_change_allow_has_no_alarm" {
+  command = plan
+  variables {
+    table = { on_schema_change = "allow" }
+  }
+  assert {
+    condition     = !contains(keys(aws_cloudwatch_metric_alarm.state), "schema_changes") && length(aws_glue_catalog_table.this) == 2
+    error_message = "allow: the tables, and no schema_changes alarm."
+  }
+}
+
+run "rejects_an_uppercase_column_name" {
+  command = plan
+  variables {
+    table = { columns = { Amount = "double" } }
+  }
+  expect_failures = [var.table]
+}
+
+run "rejects_a_reserved_column_name" {
+  command = plan
+  variables {
+    table = { columns = { record = "string" } }
+  }
+  expect_failures = [var.table]
+}
+
+run "rejects_an_unknown_column_type" {
+  command = plan
+  variables {
+    table = { columns = { amount = "float" } }
+  }
+  expect_failures = [var.table]
+}
+
+run "rejects_a_decimal_scale_above_its_precision" {
+  command = plan
+  variables {
+    table = { columns = { amount = "decimal(4,6)" } }
+  }
+  expect_failures = [var.table]
+}
+
+run "rejects_a_primary_key_that_is_not_a_column" {
+  command = plan
+  variables {
+    table = { columns = { id = "string" }, primary_key = ["order_id"] }
+  }
+  expect_failures = [var.table]
+}
+
+run "rejects_an_unknown_on_schema_change" {
+  command = plan
+  variables {
+    table = { on_schema_change = "ignore" }
+  }
+  expect_failures = [var.table]
+}
+
+run "rejects_a_date_range_of_one_value" {
+  command = plan
+  variables {
+    table = { date_range = "NOW-1YEARS" }
+  }
+  expect_failures = [var.table]
+}
+
+run "rejects_a_date_range_in_another_format" {
+  command = plan
+  variables {
+    table = { date_range = "2020/01/01,NOW" }
+  }
+  expect_failures = [var.table]
+}
+
+run "rejects_a_lake_database_name_athena_cannot_read" {
+  command = plan
+  variables {
+    lake = {
+      bucket_name     = "acme-raw-lake"
+      kms_key_arn     = "arn:aws:kms:eu-west-1:111122223333:key/2222"
+      alarm_topic_arn = "arn:aws:sns:eu-west-1:111122223333:lake-alarms"
+      glue_database   = "acme-raw"
+    }
+  }
+  expect_failures = [var.lake]
+}
+
+run "rejects_a_lake_workgroup_without_its_results" {
+  command = plan
+  variables {
+    lake = {
+      bucket_name      = "acme-raw-lake"
+      kms_key_arn      = "arn:aws:kms:eu-west-1:111122223333:key/2222"
+      alarm_topic_arn  = "arn:aws:sns:eu-west-1:111122223333:lake-alarms"
+      glue_database    = "acme_raw"
+      athena_workgroup = "acme-raw"
+    }
+  }
+  expect_failures = [var.lake]
+}
+
+run "rejects_lake_results_in_another_bucket" {
+  command = plan
+  variables {
+    lake = {
+      bucket_name      = "acme-raw-lake"
+      kms_key_arn      = "arn:aws:kms:eu-west-1:111122223333:key/2222"
+      alarm_topic_arn  = "arn:aws:sns:eu-west-1:111122223333:lake-alarms"
+      glue_database    = "acme_raw"
+      athena_workgroup = "acme-raw"
+      athena_results   = "s3://other-bucket/_athena/"
+    }
+  }
+  expect_failures = [var.lake]
 }

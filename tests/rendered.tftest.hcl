@@ -167,6 +167,18 @@ override_resource {
 override_resource {
   target = module.lake[0].aws_sns_topic_policy.alarms
 }
+override_resource {
+  target = module.lake[0].aws_glue_catalog_database.this
+}
+override_resource {
+  target = module.lake[0].aws_athena_workgroup.this
+}
+override_resource {
+  target = aws_glue_catalog_table.this
+}
+override_resource {
+  target = aws_athena_named_query.this
+}
 
 run "function_role_as_rendered" {
   command = apply
@@ -368,6 +380,14 @@ run "aws_cn_partition" {
     error_message = "kms:ViaService takes the .amazonaws.com suffix in every partition, aws-cn included (KMS developer guide)."
   }
   assert {
+    condition = alltrue([
+      for arn in flatten([for s in jsondecode(output.reader_policy_json).Statement : flatten([s.Resource])]) : startswith(arn, "arn:aws-cn:")
+      ]) && contains(flatten([for s in jsondecode(output.reader_policy_json).Statement : flatten([s.Resource])]), "arn:aws-cn:glue:cn-north-1:111122223333:table/lake_ingest_orders/orders_published") && [
+      for s in jsondecode(output.reader_policy_json).Statement : s.Condition.StringEquals["kms:ViaService"] if s.Sid == "UseKeyViaS3ForTheChosenDataOnly"
+    ][0] == "s3.cn-north-1.amazonaws.com"
+    error_message = "In aws-cn the reader policy names aws-cn ARNs (Glue, Athena, S3, KMS) and kms:ViaService keeps the .amazonaws.com suffix."
+  }
+  assert {
     condition     = [for s in jsondecode(output.policies.resource.key).Statement : s.Principal.Service if s.Sid == "CloudWatchLogsForTheSourcesLogGroupsOnly"][0] == "logs.cn-north-1.amazonaws.com.cn"
     error_message = "CloudWatch Logs' principal is regional and uses the China DNS suffix."
   }
@@ -424,7 +444,11 @@ run "aws_us_gov_partition" {
       for arn in flatten([for name, doc in output.policies.identity : [for s in jsondecode(doc).Statement : flatten([try(s.Resource, s.NotResource)]) if s.Sid != "XRayTraces"]]) :
       startswith(arn, "arn:aws-us-gov:")
     ])
-    error_message = "In aws-us-gov every ARN the module builds must use the aws-us-gov partition."
+    error_message = "In aws-us-gov every ARN the module builds must use the aws-us-gov partition (the reader's Glue, Athena, S3 and KMS ARNs included)."
+  }
+  assert {
+    condition     = contains(keys(output.policies.identity), "reader") && jsondecode(output.reader_policy_json) == jsondecode(output.policies.identity.reader) && contains(flatten([for s in jsondecode(output.reader_policy_json).Statement : flatten([s.Resource])]), "arn:aws-us-gov:athena:us-gov-west-1:111122223333:workgroup/lake-ingest-orders")
+    error_message = "The reader policy is rendered in aws-us-gov, with the workgroup's aws-us-gov ARN, and listed in policies.identity."
   }
   assert {
     condition     = [for s in jsondecode(output.policies.resource.key).Statement : s.Principal.AWS if s.Sid == "AccountAdministersKeyAndDelegatesToIAM"][0] == "arn:aws-us-gov:iam::111122223333:root"
@@ -527,5 +551,103 @@ run "state_machine_roles_as_rendered" {
       [for s in jsondecode(output.backfill_operator_policy_json).Statement : s.Condition if s.Sid == "UseKeyViaS3ForOwnPrefixOnly"][0] == { StringEquals = { "kms:ViaService" = "s3.eu-west-1.amazonaws.com" }, StringLike = { "kms:EncryptionContext:aws:s3:arn" = ["arn:aws:s3:::lake-ingest-orders-raw-x", "arn:aws:s3:::lake-ingest-orders-raw-x/orders/*"] } }
     )
     error_message = "The rendered backfill operator policy: no wildcard action or resource, listing confined to its _backfill/, the key only through S3 for this bucket and prefix; also listed in policies.identity."
+  }
+}
+
+
+# The records zone (issue 21): the Glue tables and named queries as the provider receives them, and the
+# source's reader policy as rendered.
+run "records_tables_queries_and_reader_as_rendered" {
+  command   = apply
+  state_key = "records"
+  variables {
+    api_config = {
+      endpoint     = "https://api.example.com/v1/orders"
+      auth         = { type = "bearer", secret_field = "api_key" }
+      records_path = "data.items"
+      query_params = { since = "{cursor}" }
+      incremental  = { type = "cursor", cursor_path = "seq", cursor_type = "number", initial_value = 0 }
+    }
+    table = {
+      columns     = { id = "string", amount = "decimal(12,2)" }
+      primary_key = ["id"]
+    }
+  }
+
+  assert {
+    condition = aws_glue_catalog_table.this["records"].parameters == tomap({
+      "classification"                       = "json"
+      "projection.enabled"                   = "true"
+      "projection.ingest_date.type"          = "date"
+      "projection.ingest_date.format"        = "yyyy-MM-dd"
+      "projection.ingest_date.range"         = "NOW-10YEARS,NOW+1DAYS"
+      "projection.ingest_date.interval"      = "1"
+      "projection.ingest_date.interval.unit" = "DAYS"
+      "storage.location.template"            = "s3://lake-ingest-orders-raw-x/orders/records/ingest_date=$${ingest_date}/"
+    }) && aws_glue_catalog_table.this["published"].parameters["storage.location.template"] == "s3://lake-ingest-orders-raw-x/orders/published/ingest_date=$${ingest_date}/"
+    error_message = "Projection parameters, with the exact location templates of both tables."
+  }
+  assert {
+    condition = (
+      jsonencode([for c in one(aws_glue_catalog_table.this["records"].storage_descriptor).columns : "${c.name} ${c.type}"]) == jsonencode(["run_id string", "attempt int", "page int", "record_index int", "ingested_at timestamp", "record string", "cursor_value double", "amount decimal(12,2)", "id string"]) &&
+      jsonencode([for c in one(aws_glue_catalog_table.this["published"].storage_descriptor).columns : "${c.name} ${c.type}"]) == jsonencode(["run_id string", "attempt int", "page int", "records bigint", "object string", "published_at timestamp"]) &&
+      aws_glue_catalog_table.this["records"].database_name == "lake_ingest_orders" && aws_glue_catalog_table.this["records"].table_type == "EXTERNAL_TABLE"
+    )
+    error_message = "A number-cursor source's records table: the fixed columns, cursor_value double, then the declared columns; the published table's columns."
+  }
+  assert {
+    condition     = aws_athena_named_query.this["latest"].query == <<-SQL
+      -- One row per primary key: the newest version of each record among the complete runs (by the
+      -- source's cursor, then by when it was ingested), so the lookback overlap and re-fetches disappear.
+      SELECT *
+      FROM (
+        SELECT
+          r.*,
+          row_number() OVER (PARTITION BY r."id" ORDER BY r.cursor_value DESC NULLS LAST, r.ingested_at DESC, r.page DESC, r.record_index DESC) AS row_rank
+        FROM "lake_ingest_orders"."orders" AS r
+        JOIN "lake_ingest_orders"."orders_published" AS p
+          ON p.ingest_date = r.ingest_date
+          AND p.run_id = r.run_id
+          AND p.attempt = r.attempt
+          AND p.page = r.page
+      ) AS ranked
+      WHERE row_rank = 1
+    SQL
+    error_message = "orders-latest, rendered from queries/latest.sql: partitioned by the primary key, newest first by cursor, ingestion time, page and index."
+  }
+  assert {
+    condition     = aws_athena_named_query.this["complete"].query == <<-SQL
+      -- Every record of the source's complete runs, each once. A run's records become visible when its
+      -- manifest says it is complete: it then publishes the list of its pages, and only listed pages are
+      -- joined (a run still going, stopped incomplete, quarantined or being re-run is not). Filter on
+      -- r.ingest_date to read only the days you need (the partitions Athena projects).
+      SELECT r.*
+      FROM "lake_ingest_orders"."orders" AS r
+      JOIN "lake_ingest_orders"."orders_published" AS p
+        ON p.ingest_date = r.ingest_date
+        AND p.run_id = r.run_id
+        AND p.attempt = r.attempt
+        AND p.page = r.page
+    SQL
+    error_message = "orders-complete, rendered from queries/complete.sql."
+  }
+  assert {
+    condition     = strcontains(aws_athena_named_query.this["runs"].query, "FROM \"lake_ingest_orders\".\"orders_published\"\nGROUP BY ingest_date, run_id, attempt") && aws_athena_named_query.this["runs"].workgroup == "lake-ingest-orders"
+    error_message = "orders-runs reads the published table, in the own lake's workgroup."
+  }
+  assert {
+    condition = (
+      [for s in jsondecode(output.reader_policy_json).Statement : s.Sid] == ["RunQueriesInTheLakeWorkgroupOnly", "ReadTheChosenSourcesTablesOnly", "ReadTheChosenSourcesRecordsOnly", "ListTheChosenRecordsAndResultsOnly", "WriteAndReadQueryResultsOnly", "LocateTheLakeBucket", "UseKeyViaS3ForTheChosenDataOnly"] &&
+      alltrue([for s in jsondecode(output.reader_policy_json).Statement : s.Effect == "Allow" && !contains(flatten([s.Resource]), "*") && alltrue([for a in flatten([s.Action]) : !strcontains(a, "*")])]) &&
+      toset(flatten([[for s in jsondecode(output.reader_policy_json).Statement : s.Resource if s.Sid == "ReadTheChosenSourcesRecordsOnly"]])) == toset(["arn:aws:s3:::lake-ingest-orders-raw-x/orders/records/*", "arn:aws:s3:::lake-ingest-orders-raw-x/orders/published/*"]) &&
+      [for s in jsondecode(output.reader_policy_json).Statement : s.Condition if s.Sid == "ListTheChosenRecordsAndResultsOnly"][0] == { StringEquals = { "aws:ResourceAccount" = "111122223333" }, StringLike = { "s3:prefix" = ["orders/records/", "orders/records/*", "orders/published/", "orders/published/*", "_athena/", "_athena/*"] } } &&
+      [for s in jsondecode(output.reader_policy_json).Statement : s.Condition if s.Sid == "UseKeyViaS3ForTheChosenDataOnly"][0] == { StringEquals = { "kms:ViaService" = "s3.eu-west-1.amazonaws.com" }, StringLike = { "kms:EncryptionContext:aws:s3:arn" = ["arn:aws:s3:::lake-ingest-orders-raw-x", "arn:aws:s3:::lake-ingest-orders-raw-x/orders/records/*", "arn:aws:s3:::lake-ingest-orders-raw-x/orders/published/*", "arn:aws:s3:::lake-ingest-orders-raw-x/_athena/*"] } } &&
+      toset(flatten([[for s in jsondecode(output.reader_policy_json).Statement : s.Resource if s.Sid == "ReadTheChosenSourcesTablesOnly"]])) == toset(["arn:aws:glue:eu-west-1:111122223333:catalog", "arn:aws:glue:eu-west-1:111122223333:database/lake_ingest_orders", "arn:aws:glue:eu-west-1:111122223333:table/lake_ingest_orders/orders", "arn:aws:glue:eu-west-1:111122223333:table/lake_ingest_orders/orders_published"])
+    )
+    error_message = "The rendered reader policy: no wildcard action or resource; the source's records and published lists, listing only there and under _athena/, its two tables, the key only via S3 for those objects."
+  }
+  assert {
+    condition     = contains([for s in jsondecode(output.policies.identity.function_role).Statement : s.Resource if s.Sid == "ReadOwnManifestsAndStateOnly"][0], "arn:aws:s3:::lake-ingest-orders-raw-x/orders/_state/schema.json")
+    error_message = "The function reads back its schema state (the last complete run's fields)."
   }
 }

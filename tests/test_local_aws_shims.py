@@ -383,6 +383,8 @@ def test_the_conditional_write_shim_is_applied_once_and_by_apply_shims(monkeypat
         "shim_sfn_validate_definition",
         "shim_sfn_list_versions",
         "shim_sfn_execution_names",
+        "shim_secrets_current_follows_label",
+        "shim_athena_untagged_resources",
     ):
         monkeypatch.setattr(local_aws, name, lambda *_: None)
     monkeypatch.setattr(local_aws, "shim_s3_conditional_writes_atomic", lambda: called.append(True))
@@ -412,3 +414,45 @@ def test_a_plain_secret_read_follows_awscurrent_after_its_label_moves(local_aws)
         client.update_secret_version_stage(
             SecretId=arn, VersionStage="AWSCURRENT", MoveToVersionId=first, RemoveFromVersionId=first
         )
+
+
+def test_an_untagged_athena_workgroup_lists_no_tags_and_a_missing_one_still_fails(local_aws):
+    """Gap 11: the provider reads a workgroup's tags after every create and refresh; AWS answers an
+    untagged one with an empty list (moto: "Does Not Exist"), and a missing one with an error."""
+    athena = local_client("athena", local_aws)
+    name = f"wg-{uuid.uuid4().hex[:8]}"
+    athena.create_work_group(Name=name, Configuration={"EnforceWorkGroupConfiguration": True})
+    arn = f"arn:aws:athena:us-east-1:123456789012:workgroup/{name}"
+    assert athena.list_tags_for_resource(ResourceARN=arn)["Tags"] == []
+    athena.tag_resource(ResourceARN=arn, Tags=[{"Key": "lake-ingest:lake", "Value": "acme"}])
+    assert athena.list_tags_for_resource(ResourceARN=arn)["Tags"] == [
+        {"Key": "lake-ingest:lake", "Value": "acme"}
+    ]
+    athena.untag_resource(ResourceARN=arn, TagKeys=["lake-ingest:lake"])
+    assert athena.list_tags_for_resource(ResourceARN=arn)["Tags"] == []
+    with pytest.raises(ClientError, match="Does Not Exist"):
+        athena.list_tags_for_resource(ResourceARN=f"{arn}-missing")
+
+
+def test_without_the_shim_moto_answers_an_untagged_workgroup_does_not_exist(monkeypatch):
+    """The gap itself, in moto's own in-process mock without the shim: what the shim exists for."""
+    from moto import mock_aws
+    from moto.athena.models import AthenaBackend
+
+    unshimmed = getattr(
+        AthenaBackend.list_tags_for_resource, "__wrapped__", AthenaBackend.list_tags_for_resource
+    )
+    monkeypatch.setattr(AthenaBackend, "list_tags_for_resource", unshimmed)
+    with mock_aws():
+        athena = boto3.client(
+            "athena",
+            region_name="us-east-1",
+            endpoint_url="https://athena.us-east-1.amazonaws.com",
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+        )
+        athena.create_work_group(Name="untagged")
+        with pytest.raises(ClientError, match="Does Not Exist"):
+            athena.list_tags_for_resource(
+                ResourceARN="arn:aws:athena:us-east-1:123456789012:workgroup/untagged"
+            )

@@ -203,7 +203,7 @@ def test_try_a_misspelled_key_names_it_and_the_options(upstream, tmp_path):
     assert process.returncode == 1
     assert (
         "  alow_http_loopback: is not an option; the options are: allow_http_loopback, api_config, "
-        "kms_key_arn, orchestration, raw_bucket, raw_bucket_owner, raw_prefix, secret_arn, source_id\n"
+        "kms_key_arn, orchestration, raw_bucket, raw_bucket_owner, raw_prefix, secret_arn, source_id, table\n"
     ) in process.stderr
     assert "source.json: 1 problem(s):" in process.stderr
     assert json.loads(process.stdout)["error"]["errorType"] == "InputError"

@@ -64,6 +64,7 @@ def test_role_policy_read_back_is_least_privilege(deployed):
     assert by_sid["ReadOwnManifestsAndStateOnly"]["Action"] == "s3:GetObject"
     assert sorted(as_list(by_sid["ReadOwnManifestsAndStateOnly"]["Resource"])) == [
         f"{out['bucket_arn']}/{out['raw_prefix']}/_state/cursor.json",
+        f"{out['bucket_arn']}/{out['raw_prefix']}/_state/schema.json",
         f"{out['bucket_arn']}/{out['raw_prefix']}/ingest_date=*/run_id=*/_manifest.json",
     ]
     assert by_sid["ReadOwnSecretOnly"]["Resource"] == out["secret_arn"]
@@ -140,15 +141,27 @@ def test_key_bucket_and_function_read_back(deployed):
 
 def test_the_applied_policies_pass_the_evaluation_matrix(deployed):
     """The same matrix as tests/test_policy_matrix.py, on a source with its own lake: one scheduled
-    bearer-token source without `orchestration`, so the cases that need a second source, a state machine
-    or a rotating refresh token are left out, and so is the check that every statement is exercised."""
+    bearer-token source without `orchestration`, read by its own reader policy (the source's
+    reader_policy_json), so the cases that need a second source, a state machine, a rotating refresh token
+    or a source the reader was not given are left out, and so is the check that every statement is
+    exercised."""
     out = deployed["outputs"]
     lake = {k: out[k] for k in ("bucket_name", "kms_key_arn")} | {"alarm_topic_arn": out["sns_topic_arn"]}
-    report = evaluate(read_deployment(deployed["endpoint"], lake, out["sources"]))
+    ((source_id, source),) = out["sources"].items()
+    lake |= {
+        "glue_database": source["glue_database"],
+        "athena_workgroup": out["function_name"],  # an own lake is named as the function
+        "readers": [source_id],
+        "reader_policy_json": out["reader_policy_json"],
+    }
+    deployment = read_deployment(deployed["endpoint"], lake, out["sources"])
+    assert deployment.reader_policy is not None and deployment.unread is None
+    report = evaluate(deployment)
     assert not report.failures, describe(report)
     assert len(report.outcomes) == len(load_cases()) - report.left_out
-    absent = {"other", "orchestration", "backfill", "rotates"}  # its auth is bearer
+    absent = {"other", "orchestration", "backfill", "rotates", "unread"}  # its auth is bearer
     assert report.left_out == sum(1 for c in load_cases() if absent & set(c.needs))
+    assert any(o.case.who == "reader" for o in report.outcomes)
 
 
 def test_deployed_code_ingests_and_state_holds_no_secret(deployed):
@@ -179,3 +192,31 @@ def test_second_plan_shows_no_changes(deployed):
         "plan", "-detailed-exitcode", "-no-color", *deployed["variables"], check=False
     )
     assert plan.returncode == 0, plan.stdout[-4000:] + plan.stderr[-2000:]
+
+
+def test_the_catalog_of_the_own_lake_reads_back(deployed):
+    out, endpoint = deployed["outputs"], deployed["endpoint"]
+    glue, athena = local_client("glue", endpoint), local_client("athena", endpoint)
+    database = out["glue_database"]
+    assert database == out["function_name"].replace("-", "_")
+    assert glue.get_database(Name=database)["Database"]["Name"] == database
+    assert sorted(t["Name"] for t in glue.get_tables(DatabaseName=database)["TableList"]) == sorted(
+        out["glue_tables"].values()
+    )
+    columns = glue.get_table(DatabaseName=database, Name=out["glue_tables"]["records"])["Table"][
+        "StorageDescriptor"
+    ]["Columns"]
+    # examples/local is a timestamp-cursor source: cursor_value is a timestamp column
+    assert [(c["Name"], c["Type"]) for c in columns][-2:] == [
+        ("record", "string"),
+        ("cursor_value", "timestamp"),
+    ]
+    workgroup = athena.get_work_group(WorkGroup=out["function_name"])["WorkGroup"]["Configuration"]
+    assert workgroup["ResultConfiguration"]["OutputLocation"] == f"s3://{out['bucket_name']}/_athena/"
+    assert set(out["named_queries"]) == {
+        f"{out['function_name'].removeprefix('lake-ingest-')}-{q}" for q in ("complete", "runs")
+    }
+    for query_id in out["named_queries"].values():
+        assert (
+            athena.get_named_query(NamedQueryId=query_id)["NamedQuery"]["WorkGroup"] == out["function_name"]
+        )

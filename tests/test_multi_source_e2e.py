@@ -1,8 +1,10 @@
-"""examples/multi-source applied to the local AWS: one shared lake, three sources, policies read back.
+"""examples/multi-source applied to the local AWS: one shared lake, four sources, policies read back.
 
 Each source's role must be confined to its own prefix and its own secret, the shared bucket must
 confine every tagged source role again, one source's deployed code must land data in the shared
-lake, and every identity policy the module rendered must pass parliament and cloudsplaining.
+lake, every identity policy the module rendered must pass parliament and cloudsplaining, the lake's
+Glue database, each source's two tables, the Athena workgroup and the named queries must read back as
+configured, and a second plan must show no changes.
 """
 
 from __future__ import annotations
@@ -65,6 +67,7 @@ def test_each_role_is_confined_to_its_own_prefix_and_secret(lake):
         assert resources_of(policy, "s3:GetObject") == {
             f"{bucket_arn}/{prefix}/ingest_date=*/run_id=*/_manifest.json",
             f"{bucket_arn}/{prefix}/_state/cursor.json",
+            f"{bucket_arn}/{prefix}/_state/schema.json",  # the records zone's schema drift state
             # events signs in with a rotating OAuth2 refresh token: it reads back its refresh lease
             *(
                 [
@@ -148,9 +151,10 @@ def test_every_rendered_identity_policy_passes_parliament_and_cloudsplaining(lak
         for source_id, source in lake["outputs"]["sources"].items()
         for name, document in source["policies"]["identity"].items()
     }
-    # four function roles, three scheduler roles (invoices has no schedule), events' two machine roles
-    # and its backfill operator's policy
-    assert len(identity) == 10
+    # four function roles, three scheduler roles (invoices has no schedule), events' two machine roles,
+    # its backfill operator's policy and each source's reader policy; and the lake's reader policy
+    identity["lake.reader"] = lake["outputs"]["lake"]["reader_policy_json"]
+    assert len(identity) == 15
     policies_file = lake["workdir"] / "identity-policies.json"
     policies_file.write_text(json.dumps(identity))
     lint = subprocess.run(
@@ -160,7 +164,7 @@ def test_every_rendered_identity_policy_passes_parliament_and_cloudsplaining(lak
         check=False,
     )
     assert lint.returncode == 0, lint.stdout + lint.stderr
-    assert "10 identity policies linted" in lint.stdout and "0 finding(s)" in lint.stdout
+    assert "15 identity policies linted" in lint.stdout and "0 finding(s)" in lint.stdout
 
 
 def test_the_iam_gate_fails_on_a_broad_policy(tmp_path):
@@ -182,3 +186,88 @@ def test_the_iam_gate_fails_on_a_broad_policy(tmp_path):
     )
     assert lint.returncode == 1
     assert "RESOURCE_STAR" in lint.stdout and "allows_data_exfiltration_actions" in lint.stdout
+
+
+def test_the_catalog_reads_back_as_configured(lake):
+    out, endpoint = lake["outputs"], lake["endpoint"]
+    glue, athena = local_client("glue", endpoint), local_client("athena", endpoint)
+    database = out["lake"]["glue_database"]
+    assert database == "acme_raw" and glue.get_database(Name=database)["Database"]["Name"] == database
+    bucket = out["lake"]["bucket_name"]
+    for source_id, source in out["sources"].items():
+        name = source_id.replace("-", "_")
+        assert source["glue_database"] == database
+        assert source["glue_tables"] == {"records": name, "published": f"{name}_published"}
+        for zone, table_name in (("records", name), ("published", f"{name}_published")):
+            table = glue.get_table(DatabaseName=database, Name=table_name)["Table"]
+            location = f"s3://{bucket}/{source['raw_prefix']}/{zone}/"
+            assert table["TableType"] == "EXTERNAL_TABLE"
+            assert table["StorageDescriptor"]["Location"] == location
+            serde = table["StorageDescriptor"]["SerdeInfo"]["SerializationLibrary"]
+            assert serde == "org.apache.hive.hcatalog.data.JsonSerDe"
+            assert [(k["Name"], k["Type"]) for k in table["PartitionKeys"]] == [("ingest_date", "string")]
+            assert (
+                table["Parameters"]["storage.location.template"] == location + "ingest_date=${ingest_date}/"
+            )
+            assert table["Parameters"]["projection.ingest_date.range"] == "NOW-10YEARS,NOW+1DAYS"
+        columns = glue.get_table(DatabaseName=database, Name=name)["Table"]["StorageDescriptor"]["Columns"]
+        # no source of the example keeps a cursor: the fixed columns only
+        assert [c["Name"] for c in columns] == [
+            "run_id",
+            "attempt",
+            "page",
+            "record_index",
+            "ingested_at",
+            "record",
+        ]
+    workgroup = athena.get_work_group(WorkGroup=out["lake"]["athena_workgroup"])["WorkGroup"]
+    assert workgroup["Name"] == "acme-raw" and workgroup["State"] == "ENABLED"
+    configuration = workgroup["Configuration"]
+    assert configuration["EnforceWorkGroupConfiguration"] is True
+    assert configuration["PublishCloudWatchMetricsEnabled"] is True
+    assert configuration["BytesScannedCutoffPerQuery"] == 10737418240
+    results = configuration["ResultConfiguration"]
+    assert results["OutputLocation"] == f"s3://{bucket}/_athena/" == out["lake"]["athena_results"]
+    assert results["EncryptionConfiguration"] == {
+        "EncryptionOption": "SSE_KMS",
+        "KmsKey": out["lake"]["kms_key_arn"],
+    }
+    ids = athena.list_named_queries(WorkGroup="acme-raw")["NamedQueryIds"]
+    # (moto has no BatchGetNamedQuery; the provider uses GetNamedQuery too)
+    queries = {q["Name"]: q for q in (athena.get_named_query(NamedQueryId=i)["NamedQuery"] for i in ids)}
+    # no source declares a primary key: complete and runs for each, no latest
+    assert set(queries) == {f"{s}-{q}" for s in out["sources"] for q in ("complete", "runs")}
+    for source_id, source in out["sources"].items():
+        assert source["named_queries"] == {
+            f"{source_id}-{q}": queries[f"{source_id}-{q}"]["NamedQueryId"] for q in ("complete", "runs")
+        }
+        complete = queries[f"{source_id}-complete"]
+        assert complete["Database"] == database and complete["WorkGroup"] == "acme-raw"
+        assert f'FROM "acme_raw"."{source_id}" AS r' in complete["QueryString"]
+
+
+def test_the_lake_reader_policy_covers_the_readers_only(lake):
+    out = lake["outputs"]
+    policy = json.loads(out["lake"]["reader_policy_json"])
+    assert out["lake"]["readers"] == ["orders", "customers", "events"]
+    rendered = json.dumps(policy)
+    assert "billing/invoices" not in rendered and "acme_raw/invoices" not in rendered
+    for source_id in out["lake"]["readers"]:
+        assert f"table/acme_raw/{source_id}_published" in rendered
+        assert f"{out['lake']['bucket_arn']}/{out['sources'][source_id]['raw_prefix']}/records/*" in rendered
+    functions = local_client("lambda", lake["endpoint"])
+    for source in out["sources"].values():
+        variables = functions.get_function_configuration(FunctionName=source["function_name"])["Environment"][
+            "Variables"
+        ]
+        assert json.loads(variables["RECORDS_CONFIG"]) == {
+            "enabled": True,
+            "columns": {},
+            "primary_key": [],
+            "on_schema_change": "alarm",
+        }
+
+
+def test_a_second_plan_shows_no_changes(lake):
+    plan = lake["terraform"]("plan", "-detailed-exitcode", "-no-color", *lake["variables"], check=False)
+    assert plan.returncode == 0, plan.stdout[-4000:] + plan.stderr[-2000:]

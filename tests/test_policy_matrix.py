@@ -65,13 +65,16 @@ def test_every_request_reaches_the_decision_aws_must_reach(report, deployment):
     assert not [o for o in report.outcomes if o.subject != "events" and "rotates" in o.case.needs]
     decisions = {o.decision for o in report.outcomes}
     assert decisions == {"Allowed", "ImplicitlyDenied", "ExplicitlyDenied"}
+    # the lake's reader policy: evaluated for each of its reader_sources, against invoices' data (not one)
+    assert deployment.unread == "invoices" and not deployment.sources["invoices"].reader
+    assert {o.subject for o in report.outcomes if o.case.who == "reader"} == {"orders", "customers", "events"}
 
 
 def test_every_statement_of_every_policy_is_exercised(report, deployment):
     assert not report.uncovered, describe(report)
-    # lake; per source; per scheduled source; the run and backfill machines' roles (policy and trust);
-    # the backfill operator's policy (the module's output)
-    assert len(deployment.policies()) == 3 + 4 * 4 + 3 * 3 + 2 * 2 + 1
+    # lake (bucket, key, topic, and its reader policy); per source; per scheduled source; the run and
+    # backfill machines' roles (policy and trust); the backfill operator's policy (the module's output)
+    assert len(deployment.policies()) == 4 + 4 * 4 + 3 * 3 + 2 * 2 + 1
 
 
 def test_the_readme_shows_this_matrix(report):
@@ -155,6 +158,18 @@ def test_the_original_encryption_deny_breaks_multipart_pages(deployment):
             "the Distributed Map starts its children (executions of its own machine)",
         ),
         ("backfill-operator:events", "ListOwnBackfillsOnly", "the operator lists a backfill's item lists"),
+        ("reader", "RunQueriesInTheLakeWorkgroupOnly", "the reader starts a query in the lake's workgroup"),
+        (
+            "reader",
+            "ReadTheChosenSourcesTablesOnly",
+            "the reader gets the source's records table (on the table)",
+        ),
+        ("reader", "WriteAndReadQueryResultsOnly", "the reader reads the query results back"),
+        (
+            "reader",
+            "UseKeyViaS3ForTheChosenDataOnly",
+            "the reader decrypts a records object through S3 (object context)",
+        ),
     ],
 )
 def test_a_broken_policy_fails_the_matrix(deployment, policy, sid, must_fail):
@@ -230,3 +245,43 @@ def test_the_backfill_trust_needs_both_exact_forms_and_no_wildcard(deployment):
 
 def _as_list(value: Any) -> list:
     return value if isinstance(value, list) else [value]
+
+
+def test_a_wider_reader_policy_fails_the_matrix(deployment):
+    """The reader's grants, each widened the way a hand-written policy often is: the matrix notices."""
+
+    def whole_prefixes(statement: dict[str, Any]) -> dict[str, Any]:
+        return {
+            **statement,
+            "Resource": [
+                r.split("/records/")[0].split("/published/")[0] + "/*"
+                for r in _as_list(statement["Resource"])
+            ],
+        }
+
+    def any_listing(statement: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in statement.items() if k != "Condition"}
+
+    def key_directly(statement: dict[str, Any]) -> dict[str, Any]:
+        return {
+            **statement,
+            "Condition": {k: v for k, v in statement["Condition"].items() if k != "StringEquals"},
+        }
+
+    wide = evaluate(with_statement(deployment, "reader", "ReadTheChosenSourcesRecordsOnly", whole_prefixes))
+    assert {
+        "the reader reads a raw page",
+        "the reader reads a run manifest",
+        "the reader reads the cursor state",
+        "the reader reads a backfill's item list",
+    } <= failing_titles(wide)
+    listing = evaluate(
+        with_statement(deployment, "reader", "ListTheChosenRecordsAndResultsOnly", any_listing)
+    )
+    assert {
+        "the reader lists the bucket without a prefix",
+        "the reader lists the source's raw prefix",
+        "the reader lists the records of a source it was not given",
+    } <= failing_titles(listing)
+    direct = evaluate(with_statement(deployment, "reader", "UseKeyViaS3ForTheChosenDataOnly", key_directly))
+    assert "the reader decrypts with the key directly (not through S3)" in failing_titles(direct)

@@ -11,9 +11,11 @@ provider "aws" {
   s3_use_path_style           = true
 
   endpoints {
+    athena         = var.aws_endpoint
     cloudwatch     = var.aws_endpoint
     cloudwatchlogs = var.aws_endpoint
     events         = var.aws_endpoint
+    glue           = var.aws_endpoint
     iam            = var.aws_endpoint
     kms            = var.aws_endpoint
     lambda         = var.aws_endpoint

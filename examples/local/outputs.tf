@@ -107,3 +107,23 @@ output "source_json" {
   description = "The source file for `python -m lake_ingest run | state | backfill --config source.json` (terraform output -raw source_json > source.json; add --endpoint-url for the local AWS)."
   value       = module.source.source_json
 }
+
+output "glue_database" {
+  description = "The Glue database holding the source's tables."
+  value       = module.source.glue_database
+}
+
+output "glue_tables" {
+  description = "The source's Glue tables: records and published."
+  value       = module.source.glue_tables
+}
+
+output "named_queries" {
+  description = "The source's Athena named queries by name (id)."
+  value       = module.source.named_queries
+}
+
+output "reader_policy_json" {
+  description = "The IAM policy an analyst needs to query the source's records with Athena."
+  value       = module.source.reader_policy_json
+}

@@ -2,7 +2,9 @@
 # under its own prefix and reads only its own secret. Adding a source is one more map entry. `events`
 # is incremental by window, on Step Functions: its runs finish by themselves, and its history loads
 # with `python -m lake_ingest backfill start`; it signs in with OAuth2 (a refresh token the provider
-# rotates on every use, which the function writes back to its secret).
+# rotates on every use, which the function writes back to its secret). Each source's records land in
+# tables of the lake's Glue database; analysts query orders, customers and events (not invoices) in
+# the lake's Athena workgroup with the lake's reader policy.
 
 locals {
   local_aws = var.aws_endpoint != null
@@ -35,6 +37,8 @@ locals {
   }
   # Settings that only some sources have; invoices' prefix is not its id.
   raw_prefixes = { invoices = "billing/invoices" }
+  # The sources whose records analysts may query with the lake's reader policy.
+  readers = ["orders", "customers", "events"]
 }
 provider "aws" {
   region = var.region
@@ -48,8 +52,10 @@ provider "aws" {
   s3_use_path_style           = local.local_aws
 
   endpoints {
+    athena         = var.aws_endpoint
     cloudwatch     = var.aws_endpoint
     cloudwatchlogs = var.aws_endpoint
+    glue           = var.aws_endpoint
     iam            = var.aws_endpoint
     kms            = var.aws_endpoint
     lambda         = var.aws_endpoint
@@ -74,6 +80,9 @@ module "lake" {
     { for id, s in local.sources : id => lookup(local.raw_prefixes, id, id) },
     { events = "events" },
   )
+  # Analysts query every source's records but invoices' (billing data): the lake's reader_policy_json
+  # covers exactly these.
+  reader_sources = local.readers
 }
 
 module "source" {

@@ -34,5 +34,10 @@ locals {
   # Every source role carries this tag (the root module sets it); the bucket policy keys on it.
   source_id_tag = "lake-ingest:source-id"
 
+  # Glue and Athena take lowercase letters, digits and underscores in database names.
+  glue_database  = replace(var.name, "-", "_")
+  athena_results = "s3://${aws_s3_bucket.raw.id}/${var.athena.results_prefix}/"
+  reader_sources = var.reader_sources == null ? keys(var.sources) : var.reader_sources
+
   tags = merge(var.tags, { "lake-ingest:lake" = var.name })
 }

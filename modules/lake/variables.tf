@@ -6,6 +6,12 @@ variable "name" {
     condition     = can(regex("^[a-z0-9][a-z0-9-]{0,38}[a-z0-9]$", var.name))
     error_message = "name must be 2-40 characters of lowercase letters, digits and hyphens, starting and ending with a letter or digit."
   }
+  # The Glue database is the name with '_' for '-': Athena reads only lowercase letters, digits and
+  # underscores in database names (https://docs.aws.amazon.com/athena/latest/ug/tables-databases-columns-names.html).
+  validation {
+    condition     = can(regex("^[a-z0-9_]{1,255}$", replace(var.name, "-", "_")))
+    error_message = "name must also make a Glue database name Athena can query (the name with '_' for '-'): lowercase letters, digits and underscores only, got \"${replace(var.name, "-", "_")}\"."
+  }
 }
 
 variable "function_name_patterns" {
@@ -107,10 +113,52 @@ variable "sources" {
     ])
     error_message = "sources: every prefix must be a relative key prefix such as \"vendor/orders\" of letters, digits, '_', '.', '=', '-' (at most 200 characters; no leading, trailing or double slash; no \".\" or \"..\" segment); invalid: ${jsonencode([for id, p in var.sources : "${id} = ${p}" if !(can(regex("^[A-Za-z0-9_.=-]+(/[A-Za-z0-9_.=-]+)*$", p)) && length(p) <= 200 && !anytrue([for s in split("/", p) : contains([".", ".."], s)]))])}."
   }
+  # The workgroup's query results live under athena.results_prefix: no source may write there, and the
+  # results may not land inside a source's prefix (its role could read or replace them).
+  validation {
+    condition = length([
+      for id, p in var.sources : id
+      if p == var.athena.results_prefix || startswith(p, "${var.athena.results_prefix}/") || startswith(var.athena.results_prefix, "${p}/")
+    ]) == 0
+    error_message = "sources: the prefix \"${var.athena.results_prefix}\" holds the Athena workgroup's query results (athena.results_prefix): ${join("; ", [for id, p in var.sources : "${id} = \"${p}\"" if p == var.athena.results_prefix || startswith(p, "${var.athena.results_prefix}/") || startswith(var.athena.results_prefix, "${p}/")])} may not be it, be under it or contain it. Give the source another prefix (or the results another athena.results_prefix)."
+  }
   validation {
     condition = length(flatten([
       for a, pa in var.sources : [for b, pb in var.sources : b if a != b && (pa == pb || startswith(pb, "${pa}/"))]
     ])) == 0
     error_message = "sources: prefixes may not nest or overlap (a source could read or overwrite another's data): ${join("; ", flatten([for a, pa in var.sources : [for b, pb in var.sources : "${a} (${pa}) contains ${b} (${pb})" if a != b && (pa == pb || startswith(pb, "${pa}/"))]]))}. Give each source a prefix of its own, e.g. \"billing/invoices\" and \"billing/payments\" instead of \"billing\" and \"billing/invoices\"."
+  }
+}
+
+variable "athena" {
+  description = "The lake's Athena workgroup (named as the lake): enabled; bytes_scanned_cutoff_per_query, the most one query may scan (bytes; 0: no limit, else at least 10485760 = 10 MiB); results_prefix, the key prefix in the bucket where query results are written, encrypted with the lake key (no source may use it). The workgroup's settings override the client's (results location, encryption) and it publishes CloudWatch metrics. Off: no workgroup, and reader_policy_json grants no Athena action."
+  type = object({
+    enabled                        = optional(bool, true)
+    bytes_scanned_cutoff_per_query = optional(number, 10737418240)
+    results_prefix                 = optional(string, "_athena")
+  })
+  default  = { enabled = true, bytes_scanned_cutoff_per_query = 10737418240, results_prefix = "_athena" }
+  nullable = false
+
+  # The provider accepts 0 (no limit) or at least 10485760 (10 MiB)
+  # (https://registry.terraform.io/providers/hashicorp/aws/latest/docs/resources/athena_workgroup#bytes_scanned_cutoff_per_query).
+  validation {
+    condition     = var.athena.bytes_scanned_cutoff_per_query == 0 || (var.athena.bytes_scanned_cutoff_per_query >= 10485760 && floor(var.athena.bytes_scanned_cutoff_per_query) == var.athena.bytes_scanned_cutoff_per_query)
+    error_message = "athena.bytes_scanned_cutoff_per_query must be 0 (no limit) or a whole number of bytes of at least 10485760 (10 MiB), e.g. 10737418240 (10 GiB); got ${var.athena.bytes_scanned_cutoff_per_query}."
+  }
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_.=-]+(/[A-Za-z0-9_.=-]+)*$", var.athena.results_prefix)) && length(var.athena.results_prefix) <= 200 && !anytrue([for s in split("/", var.athena.results_prefix) : contains([".", ".."], s)])
+    error_message = "athena.results_prefix must be a relative key prefix such as \"_athena\" of letters, digits, '_', '.', '=', '-' (at most 200 characters; no leading, trailing or double slash; no \".\" or \"..\" segment)."
+  }
+}
+
+variable "reader_sources" {
+  description = "The sources whose records reader_policy_json lets an analyst query (source ids registered in `sources`). Null (default): every registered source."
+  type        = list(string)
+  default     = null
+
+  validation {
+    condition     = var.reader_sources == null || alltrue([for id in(var.reader_sources == null ? [] : var.reader_sources) : contains(keys(var.sources), id)])
+    error_message = "reader_sources may name only sources registered in `sources` (${join(", ", sort(keys(var.sources)))}); not registered: ${join(", ", [for id in(var.reader_sources == null ? [] : var.reader_sources) : id if !contains(keys(var.sources), id)])}."
   }
 }

@@ -207,3 +207,200 @@ run "rejects_a_bad_source_id" {
   }
   expect_failures = [var.sources]
 }
+
+# The query side: the Glue database, the Athena workgroup and the reader's policy.
+run "database_and_workgroup" {
+  command = plan
+  variables {
+    sources = { orders = "orders" }
+  }
+  assert {
+    condition     = aws_glue_catalog_database.this.name == "acme_lake"
+    error_message = "The Glue database is the lake's name with '_' for '-' (Athena reads lowercase letters, digits and underscores)."
+  }
+  assert {
+    condition = (
+      aws_athena_workgroup.this[0].name == "acme-lake" && aws_athena_workgroup.this[0].state == "ENABLED" &&
+      one(aws_athena_workgroup.this[0].configuration).bytes_scanned_cutoff_per_query == 10737418240 &&
+      one(aws_athena_workgroup.this[0].configuration).enforce_workgroup_configuration &&
+      one(aws_athena_workgroup.this[0].configuration).publish_cloudwatch_metrics_enabled
+    )
+    error_message = "The workgroup is named as the lake, stops a query at 10 GiB scanned, overrides client settings and publishes metrics."
+  }
+  assert {
+    condition = (
+      one(one(aws_athena_workgroup.this[0].configuration).result_configuration).output_location == "s3://acme-lake-raw-x/_athena/" &&
+      one(one(aws_athena_workgroup.this[0].configuration).result_configuration).expected_bucket_owner == "111122223333" &&
+      one(one(one(aws_athena_workgroup.this[0].configuration).result_configuration).encryption_configuration).encryption_option == "SSE_KMS" &&
+      one(one(one(aws_athena_workgroup.this[0].configuration).result_configuration).encryption_configuration).kms_key_arn == "arn:aws:kms:eu-west-1:111122223333:key/1111"
+    )
+    error_message = "Query results go to s3://<bucket>/_athena/ of this account, encrypted SSE_KMS with the lake key."
+  }
+  assert {
+    condition = (
+      output.for_sources.glue_database == "acme_lake" && output.for_sources.athena_workgroup == "acme-lake" &&
+      output.for_sources.athena_results == "s3://acme-lake-raw-x/_athena/"
+    )
+    error_message = "for_sources must hand each source the database, the workgroup and the results location."
+  }
+}
+
+run "reader_policy_covers_the_chosen_sources_only" {
+  command = plan
+  variables {
+    sources        = { orders = "orders", invoices = "billing/invoices", "orders-archive" = "orders-archive" }
+    reader_sources = ["orders", "invoices"]
+  }
+  assert {
+    condition     = jsonencode([for s in module.reader.statements : s.sid]) == jsonencode(["RunQueriesInTheLakeWorkgroupOnly", "ReadTheChosenSourcesTablesOnly", "ReadTheChosenSourcesRecordsOnly", "ListTheChosenRecordsAndResultsOnly", "WriteAndReadQueryResultsOnly", "LocateTheLakeBucket", "UseKeyViaS3ForTheChosenDataOnly"])
+    error_message = "The reader policy's statements: workgroup, tables, records, listing, results, bucket location, key via S3."
+  }
+  assert {
+    condition = jsonencode(one([for s in module.reader.statements : s.resources if s.sid == "RunQueriesInTheLakeWorkgroupOnly"])) == jsonencode(["arn:aws:athena:eu-west-1:111122223333:workgroup/acme-lake"]) && toset(one([for s in module.reader.statements : s.actions if s.sid == "RunQueriesInTheLakeWorkgroupOnly"])) == toset([
+      "athena:StartQueryExecution", "athena:GetQueryExecution", "athena:GetQueryResults", "athena:StopQueryExecution",
+      "athena:GetWorkGroup", "athena:ListNamedQueries", "athena:GetNamedQuery", "athena:BatchGetNamedQuery",
+    ])
+    error_message = "Queries and named queries, in the lake's workgroup only."
+  }
+  assert {
+    condition = toset(one([for s in module.reader.statements : s.resources if s.sid == "ReadTheChosenSourcesTablesOnly"])) == toset([
+      "arn:aws:glue:eu-west-1:111122223333:catalog", "arn:aws:glue:eu-west-1:111122223333:database/acme_lake",
+      "arn:aws:glue:eu-west-1:111122223333:table/acme_lake/orders", "arn:aws:glue:eu-west-1:111122223333:table/acme_lake/orders_published",
+      "arn:aws:glue:eu-west-1:111122223333:table/acme_lake/invoices", "arn:aws:glue:eu-west-1:111122223333:table/acme_lake/invoices_published",
+    ])
+    error_message = "Glue: the catalog, the database and the chosen sources' two tables each; not orders-archive's."
+  }
+  assert {
+    condition = toset(one([for s in module.reader.statements : s.resources if s.sid == "ReadTheChosenSourcesRecordsOnly"])) == toset([
+      "arn:aws:s3:::acme-lake-raw-x/orders/records/*", "arn:aws:s3:::acme-lake-raw-x/orders/published/*",
+      "arn:aws:s3:::acme-lake-raw-x/billing/invoices/records/*", "arn:aws:s3:::acme-lake-raw-x/billing/invoices/published/*",
+    ])
+    error_message = "Objects: only the chosen sources' records/ and published/ zones (never raw pages, manifests, _state/ or _backfill/)."
+  }
+  assert {
+    condition = jsonencode(one([for s in module.reader.statements : s.conditions if s.sid == "ListTheChosenRecordsAndResultsOnly"])) == jsonencode([
+      { test = "StringLike", variable = "s3:prefix", values = [
+        "billing/invoices/records/", "billing/invoices/records/*", "billing/invoices/published/", "billing/invoices/published/*",
+        "orders/records/", "orders/records/*", "orders/published/", "orders/published/*", "_athena/", "_athena/*",
+      ] },
+      { test = "StringEquals", variable = "aws:ResourceAccount", values = ["111122223333"] },
+    ])
+    error_message = "Listing only below the chosen sources' records/ and published/ and the results prefix, in this account's bucket."
+  }
+  assert {
+    condition     = jsonencode(one([for s in module.reader.statements : s.resources if s.sid == "WriteAndReadQueryResultsOnly"])) == jsonencode(["arn:aws:s3:::acme-lake-raw-x/_athena/*"]) && toset(one([for s in module.reader.statements : s.actions if s.sid == "WriteAndReadQueryResultsOnly"])) == toset(["s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"])
+    error_message = "Query results: written and read under _athena/ only."
+  }
+  assert {
+    condition = jsonencode(one([for s in module.reader.statements : [s.actions, s.resources, s.conditions] if s.sid == "UseKeyViaS3ForTheChosenDataOnly"])) == jsonencode([
+      ["kms:Decrypt", "kms:GenerateDataKey"], ["arn:aws:kms:eu-west-1:111122223333:key/1111"], [
+        { test = "StringEquals", variable = "kms:ViaService", values = ["s3.eu-west-1.amazonaws.com"] },
+        { test = "StringLike", variable = "kms:EncryptionContext:aws:s3:arn", values = [
+          "arn:aws:s3:::acme-lake-raw-x",
+          "arn:aws:s3:::acme-lake-raw-x/billing/invoices/records/*", "arn:aws:s3:::acme-lake-raw-x/billing/invoices/published/*",
+          "arn:aws:s3:::acme-lake-raw-x/orders/records/*", "arn:aws:s3:::acme-lake-raw-x/orders/published/*",
+          "arn:aws:s3:::acme-lake-raw-x/_athena/*",
+        ] },
+      ],
+    ])
+    error_message = "The key: Decrypt and GenerateDataKey only through S3, only for the bucket (Bucket Keys) and the chosen data and results."
+  }
+  assert {
+    condition     = !strcontains(jsonencode(module.reader.statements), "orders-archive") && !strcontains(jsonencode(module.reader.statements), "orders_archive")
+    error_message = "A source that is not a reader appears nowhere in the reader policy."
+  }
+}
+
+run "reader_policy_defaults_to_every_registered_source" {
+  command = plan
+  variables {
+    sources = { orders = "orders", "orders-archive" = "orders-archive" }
+  }
+  assert {
+    condition     = contains(one([for s in module.reader.statements : s.resources if s.sid == "ReadTheChosenSourcesTablesOnly"]), "arn:aws:glue:eu-west-1:111122223333:table/acme_lake/orders_archive_published")
+    error_message = "Without reader_sources every registered source is readable (table name: the source id with '_' for '-')."
+  }
+}
+
+run "athena_can_be_turned_off" {
+  command = plan
+  variables {
+    sources = { orders = "orders" }
+    athena  = { enabled = false }
+  }
+  assert {
+    condition     = length(aws_athena_workgroup.this) == 0 && output.for_sources.athena_workgroup == null && output.for_sources.athena_results == null && output.for_sources.glue_database == "acme_lake"
+    error_message = "Without Athena: no workgroup (the database stays, for other engines)."
+  }
+  assert {
+    condition = (
+      jsonencode([for s in module.reader.statements : s.sid]) == jsonencode(["ReadTheChosenSourcesTablesOnly", "ReadTheChosenSourcesRecordsOnly", "ListTheChosenRecordsAndResultsOnly", "LocateTheLakeBucket", "UseKeyViaS3ForTheChosenDataOnly"]) &&
+      jsonencode(one([for s in module.reader.statements : s.actions if s.sid == "UseKeyViaS3ForTheChosenDataOnly"])) == jsonencode(["kms:Decrypt"])
+    )
+    error_message = "Without Athena the reader gets no Athena action, writes no results and may only decrypt."
+  }
+}
+
+run "athena_settings_are_passed_on" {
+  command = plan
+  variables {
+    athena = { bytes_scanned_cutoff_per_query = 0, results_prefix = "query-results/athena" }
+  }
+  assert {
+    condition = (
+      one(aws_athena_workgroup.this[0].configuration).bytes_scanned_cutoff_per_query == 0 &&
+      one(one(aws_athena_workgroup.this[0].configuration).result_configuration).output_location == "s3://acme-lake-raw-x/query-results/athena/"
+    )
+    error_message = "A cutoff of 0 means no limit; the results prefix is the one given."
+  }
+}
+
+run "rejects_a_source_prefix_named_athena" {
+  command = plan
+  variables {
+    sources = { orders = "orders", athena = "_athena" }
+  }
+  expect_failures = [var.sources]
+}
+
+run "rejects_a_source_prefix_under_the_results_prefix" {
+  command = plan
+  variables {
+    sources = { athena = "_athena/orders" }
+  }
+  expect_failures = [var.sources]
+}
+
+run "rejects_results_inside_a_source_prefix" {
+  command = plan
+  variables {
+    sources = { orders = "orders" }
+    athena  = { results_prefix = "orders/athena" }
+  }
+  expect_failures = [var.sources]
+}
+
+run "rejects_a_cutoff_below_10_mib" {
+  command = plan
+  variables {
+    athena = { bytes_scanned_cutoff_per_query = 10000000 }
+  }
+  expect_failures = [var.athena]
+}
+
+run "rejects_a_results_prefix_with_a_slash_at_the_end" {
+  command = plan
+  variables {
+    athena = { results_prefix = "_athena/" }
+  }
+  expect_failures = [var.athena]
+}
+
+run "rejects_an_unregistered_reader_source" {
+  command = plan
+  variables {
+    sources        = { orders = "orders" }
+    reader_sources = ["orders", "payroll"]
+  }
+  expect_failures = [var.reader_sources]
+}
