@@ -1,7 +1,8 @@
 """Naive handler vs lake-ingest's, side by side: wall time, peak RSS and bytes stored per body size.
 
-Both run in a fresh process against the same loopback API (bench.payload_server) and the same
-local AWS (moto server), one invocation per cell. Usage: `python -m bench.ingest_bench`
+lake-ingest runs twice per size: raw zone only (`table.enabled = false`) and raw plus records zone
+(the default: every record again as gzip NDJSON). Each runs in a fresh process against the same
+loopback API (bench.payload_server) and the same local AWS (moto server), one invocation per cell. Usage: `python -m bench.ingest_bench`
 (`make bench`); BENCH_SIZES=10M,200M,1G picks the sizes. The naive handler is skipped at a size
 whose estimated footprint (9x the body) does not fit in the memory available.
 """
@@ -21,6 +22,8 @@ from bench.payload_server import body_size_and_records
 
 MIB = 1024 * 1024
 UNITS = {"K": 1024, "M": MIB, "G": 1024 * MIB}
+# (row label, bench.run_handler's handler, records zone on)
+VARIANTS = (("naive", "naive", False), ("raw only", "lake-ingest", False), ("raw+records", "lake-ingest", True))
 NAIVE_FOOTPRINT = 9  # body bytes + text + encoded copy + parsed objects, measured at 200 MB
 
 
@@ -97,10 +100,11 @@ def main() -> None:
         for size in sizes:
             body_bytes, records = body_size_and_records(size)
             url = f"{api.url}/orders?bytes={size}"
-            for impl in ("naive", "lake-ingest"):
-                prefix = f"{impl}-{size}"
+            for label, impl, records_zone in VARIANTS:
+                prefix = f"{label.replace(' ', '-').replace('+', '-')}-{size}"
                 env = {
                     **base_env,
+                    "RECORDS_CONFIG": json.dumps({"enabled": records_zone}),
                     "RAW_PREFIX": prefix,
                     "API_URL": url,
                     "API_CONFIG": json.dumps(
@@ -112,24 +116,26 @@ def main() -> None:
                     ),
                 }
                 if impl == "naive" and body_bytes * NAIVE_FOOTPRINT > available_bytes() * 0.8:
-                    rows.append((size, impl, None, None, None, None, "skipped: would not fit in memory"))
+                    rows.append((size, label, None, None, None, None, None, "skipped: would not fit in memory"))
                     continue
                 outcome = run_child(impl, env, workdir)
                 counted = outcome["result"].get("records", outcome["result"].get("records_ingested"))
                 note = "" if counted == records else f"records {counted} != {records}"
+                records_bytes = stored_bytes(s3, bucket, f"{prefix}/records/")
                 rows.append(
                     (
                         size,
-                        impl,
+                        label,
                         outcome["seconds"],
                         outcome["peak_rss"],
                         body_bytes,
-                        stored_bytes(s3, bucket, prefix),
+                        stored_bytes(s3, bucket, prefix) + records_bytes,
+                        records_bytes,
                         note,
                     )
                 )
                 print(
-                    f"  {impl:>11} {size / MIB:>6.0f} MiB: {outcome['seconds']:.2f} s",
+                    f"  {label:>11} {size / MIB:>6.0f} MiB: {outcome['seconds']:.2f} s",
                     file=sys.stderr,
                     flush=True,
                 )
@@ -140,22 +146,26 @@ def main() -> None:
 
 
 def print_table(rows: list[tuple]) -> None:
-    print("\n| body | handler | wall time (s) | peak RSS (MiB) | body bytes | bytes stored | note |")
-    print("|---:|---|---:|---:|---:|---:|---|")
-    for size, impl, seconds, rss, body, stored, note in rows:
-        cells = [f"{size / MIB:.0f} MiB", impl]
+    print(
+        "\n| body | handler | wall time (s) | peak RSS (MiB) | body bytes | bytes stored "
+        "| of which records zone | note |"
+    )
+    print("|---:|---|---:|---:|---:|---:|---:|---|")
+    for size, label, seconds, rss, body, stored, records_bytes, note in rows:
+        cells = [f"{size / MIB:.0f} MiB", label]
         cells += (
-            [f"{seconds:.2f}", f"{rss / MIB:.0f}", f"{body:,}", f"{stored:,}"]
+            [f"{seconds:.2f}", f"{rss / MIB:.0f}", f"{body:,}", f"{stored:,}", f"{records_bytes:,}"]
             if seconds is not None
-            else ["-"] * 4
+            else ["-"] * 5
         )
         print("| " + " | ".join([*cells, note]) + " |")
     print()
-    by = {(size, impl): seconds for size, impl, seconds, *_ in rows if seconds is not None}
+    by = {(size, label): seconds for size, label, seconds, *_ in rows if seconds is not None}
     for size in sorted({r[0] for r in rows}):
-        if (size, "naive") in by and (size, "lake-ingest") in by:
-            ratio = by[(size, "lake-ingest")] / by[(size, "naive")]
-            print(f"{size / MIB:.0f} MiB: lake-ingest takes {ratio:.2f}x the naive handler's time")
+        raw, both, naive = (by.get((size, v[0])) for v in (VARIANTS[1], VARIANTS[2], VARIANTS[0]))
+        if raw and both:
+            print(f"{size / MIB:.0f} MiB: raw+records takes {both / raw:.2f}x the time of raw only", end="")
+            print(f", {both / naive:.2f}x the naive handler's" if naive else "")
 
 
 if __name__ == "__main__":

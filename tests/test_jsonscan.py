@@ -8,7 +8,7 @@ import tracemalloc
 
 import pytest
 
-from lake_ingest.jsonscan import JsonScanner
+from lake_ingest.jsonscan import UNREADABLE, JsonScanner
 from lake_ingest.records import LineCounter
 
 DOCUMENT = {
@@ -82,10 +82,21 @@ def test_invalid_bodies_are_reported_not_counted(body, message):
 
 
 def test_gives_up_on_a_single_value_over_the_limit_without_holding_it():
-    body = b'[{"blob": "' + b"x" * 300_000 + b'"}]'
-    result = scan(body, "", chunk=4096, max_value=1024)
+    body = b'{"meta": {"blob": "' + b"x" * 300_000 + b'"}, "data": [1]}'
+    result = scan(body, "data", chunk=4096, max_value=1024)
     assert result.invalid is None and result.records is None
     assert "larger than 1024 bytes" in result.gave_up
+
+
+def test_a_record_over_the_limit_is_stepped_over_and_still_counted():
+    body = b'[{"id": 1}, {"blob": "' + b"x" * 300_000 + b'", "n": [1, {"a": "]"}]}, {"id": 3}]'
+    seen = []
+    scanner = JsonScanner("", (), 1024, lambda text, element: seen.append((text, element)))
+    for start in range(0, len(body), 4096):
+        scanner.feed(body[start : start + 4096])
+    result = scanner.close()
+    assert result.invalid is None and result.gave_up is None and result.records == 3
+    assert seen == [('{"id": 1}', {"id": 1}), (None, UNREADABLE), ('{"id": 3}', {"id": 3})]
 
 
 def test_memory_stays_flat_while_a_large_array_streams_through():

@@ -13,6 +13,8 @@ from scripts.harness import local_client
 from scripts.policy_matrix import describe, evaluate, load_cases, read_deployment
 from scripts.run_deployed import invoke
 
+from lake_ingest.__main__ import main
+from lake_ingest.query_cli import LocalCatalog
 from tests.conftest import applied_example
 
 pytestmark = [pytest.mark.terraform, pytest.mark.slow]
@@ -185,6 +187,51 @@ def test_deployed_code_ingests_and_state_holds_no_secret(deployed):
     state = Path(deployed["state"]).read_text()
     assert out["secret_arn"] in state  # the state is the real one...
     assert token not in state  # ...and it never saw the value
+
+
+def test_the_deployed_runs_records_are_queried_with_the_modules_source_file(
+    deployed, tmp_path, capsys, monkeypatch
+):
+    """RECORDS_CONFIG as the module sets it, the records the deployed code wrote, the query command
+    reading them with the source file the module outputs: every record of the run, once."""
+    out, endpoint = deployed["outputs"], deployed["endpoint"]
+    for name, value in (
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+        ("AWS_DEFAULT_REGION", "us-east-1"),
+    ):
+        monkeypatch.setenv(name, value)
+    config = tmp_path / "source.json"
+    config.write_text(out["source_json"])
+    local_client("secretsmanager", endpoint).put_secret_value(
+        SecretId=out["secret_arn"], SecretString=json.dumps({"api_key": deployed["token"]})
+    )
+    # a cursor source: start it over, so that this run reads every record again
+    assert main(["state", "reset", "--config", str(config), "--endpoint-url", endpoint]) == 0, (
+        capsys.readouterr()
+    )
+    run = invoke(
+        out["function_name"], endpoint, {"run_id": "e2e-q", "scheduled_time": "2026-11-24T06:00:00Z"}
+    )
+    assert run.error is None and run.result["published"]["pages"] == 3, run.logs
+    capsys.readouterr()
+    args = ["query", "--config", str(config), "--endpoint-url", endpoint, "--json", "--named", "complete"]
+    assert main([*args, "--where", "ingest_date = '2026-11-24'"]) == 0
+    rows = json.loads(capsys.readouterr().out)["rows"]
+    assert len(rows) == run.result["records_ingested"] == 150
+    assert len({(r["page"], r["record_index"]) for r in rows}) == 150 and {r["run_id"] for r in rows} == {
+        "e2e-q"
+    }
+
+
+def test_the_named_queries_are_the_ones_the_query_command_runs(deployed, tmp_path):
+    """Terraform's templatefile() and the query command's string.Template fill the same files alike."""
+    out = deployed["outputs"]
+    catalog = LocalCatalog(json.loads(out["source_json"]), tmp_path)
+    athena = local_client("athena", deployed["endpoint"])
+    for name, query_id in out["named_queries"].items():
+        stored = athena.get_named_query(NamedQueryId=query_id)["NamedQuery"]["QueryString"]
+        assert stored == catalog.documented(name.rsplit("-", 1)[1]), name
 
 
 def test_second_plan_shows_no_changes(deployed):

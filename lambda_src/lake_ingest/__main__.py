@@ -9,6 +9,10 @@
     backfill start|status|retry --config source.json [--from D --to D --step 1d | --id ID]
                                              a window source's history, on its backfill
                                              state machine (see backfill_cli.py)
+    schema show|accept --config source.json  the records' fields runs compare with (schema_cli.py)
+    query --config source.json --named complete|latest|runs | "SELECT ..."
+                                             Athena's SQL on the source's records, run locally
+                                             with DuckDB (a dev dependency, query_cli.py)
 
 source.json holds what the module would put in the function's environment, checked against
 source.schema.json (its api_config against API_CONFIG's schema and rules) before anything runs:
@@ -26,6 +30,7 @@ jq; logs, metrics and prompts go to stderr. Exit status: 0 SUCCESS, 2 PARTIAL_SU
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 from collections.abc import Callable
@@ -46,6 +51,8 @@ from .local import (
     read_source,
     source_environment,
 )
+from .query_cli import add_parser as add_query_parser
+from .schema_cli import add_parser as add_schema_parser
 
 # Re-exported: the tests and the benchmark build their contexts and environments from here.
 __all__ = ["LocalContext", "main", "source_environment"]
@@ -81,32 +88,23 @@ def try_command(args: argparse.Namespace) -> int:
     return try_source(source, event, args.credentials, args.timeout)
 
 
-def backfill_command(args: argparse.Namespace) -> int:
-    """`backfill`: plan, start, watch and retry a window source's backfill on Step Functions."""
-    from .backfill_cli import backfill_command as run_backfill
+def _aws_command(module: str, function: str) -> Callable[[argparse.Namespace], int]:
+    """A command that works on the source's lake with the usual AWS chain; its failures (access
+    denied, StateLocked, no such state machine...) are reported like a failed run's."""
 
-    aws = {"profile": args.profile, "region": args.region, "endpoint_url": args.endpoint_url}
-    try:
-        return run_backfill(args, aws)
-    except InputError:
-        raise
-    except Exception as error:  # noqa: BLE001 - reported like a failed run (access denied, no such machine...)
-        emit(error_document(error))
-        return EXIT_FAILED
+    def command(args: argparse.Namespace) -> int:
+        run = getattr(importlib.import_module(f".{module}", __package__), function)  # only when used
+        aws = {"profile": args.profile, "region": args.region, "endpoint_url": args.endpoint_url}
+        try:
+            result: int = run(args, aws)
+            return result
+        except InputError:
+            raise
+        except Exception as error:  # noqa: BLE001 - reported, like Lambda's errorType/errorMessage
+            emit(error_document(error))
+            return EXIT_FAILED
 
-
-def state_command(args: argparse.Namespace) -> int:
-    """`state`: show, set or reset a cursor source's state in its lake."""
-    from .state_cli import state_command as run_state
-
-    aws = {"profile": args.profile, "region": args.region, "endpoint_url": args.endpoint_url}
-    try:
-        return run_state(args, aws)
-    except InputError:
-        raise
-    except Exception as error:  # noqa: BLE001 - reported like a failed run (StateLocked, access denied...)
-        emit(error_document(error))
-        return EXIT_FAILED
+    return command
 
 
 class _Parser(argparse.ArgumentParser):
@@ -159,6 +157,8 @@ def _parser() -> argparse.ArgumentParser:
     ):
         state.add_argument(flag, help=text)
     add_backfill_parser(commands)
+    add_schema_parser(commands)
+    add_query_parser(commands)
     return parser
 
 
@@ -167,8 +167,13 @@ def main(argv: list[str] | None = None) -> int:
     commands: dict[str, Callable[[argparse.Namespace], int]] = {
         "try": try_command,
         "run": run_command,
-        "state": state_command,
-        "backfill": backfill_command,
+        # backfill: plan, start, watch and retry a window source's backfill on Step Functions;
+        # state: show, set or reset a cursor source's state; schema: the records' fields;
+        # query: the documented queries on the source's records, locally.
+        "backfill": _aws_command("backfill_cli", "backfill_command"),
+        "state": _aws_command("state_cli", "state_command"),
+        "schema": _aws_command("schema_cli", "schema_command"),
+        "query": _aws_command("query_cli", "query_command"),
     }
     command = commands[args.command]
     try:

@@ -152,21 +152,23 @@ def run_ingestion(
             manifests.record_failure(sink, prefix, run, exc, resumes)
         raise
     _emit_metrics(fetched, manifest)
-    published = None
-    if manifest["complete"] and config.records.enabled:
-        published = publisher.publish(manifest)
-        if schema is not None:
-            publisher.remember(schema["fields"], run.run_id)
     cursor = incremental.finish(manifest["complete"], manifest["records_ingested"]) if incremental else None
     if incremental is not None:
         _emit_cursor_metrics(incremental, cursor)
+    published = None
+    if manifest["complete"] and config.records.enabled:
+        # Last: a failure raises (PublishFailed) with the run complete and its cursor moved, so the
+        # retry of this run id is answered from the manifest and publishes again.
+        published = publisher.publish(manifest)
+        if schema is not None:
+            publisher.remember(schema, run.run_id)
     return manifests.result(manifest, manifest_key, cursor=cursor, published=published)
 
 
 def _schema_check(config: SourceConfig, publisher: Publisher, fetched: Fetched) -> dict[str, Any] | None:
     """The run's fields against the last complete run's; a change stops a `quarantine` source's run."""
-    if fetched.schema is None or not config.records.enabled:
-        return None
+    if fetched.schema is None or not config.records.enabled or not fetched.schema.fields:
+        return None  # no records: nothing to compare
     schema = publisher.compare(fetched.schema.as_dict(), fetched.schema.truncated)
     found = drift_count(schema["changes"])
     metrics.add_metric(name="SchemaChanges", unit=MetricUnit.Count, value=found)

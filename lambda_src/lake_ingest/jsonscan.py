@@ -408,7 +408,9 @@ class JsonScanner:
             try:
                 element = yield from self._decode()
                 text: str | None = self._buf[began - self._offset : self._pos]
-            except Undecodable:
+            except (Undecodable, ValueTooLarge):
+                # A record the decoder cannot build, or larger than max_parse_bytes: stepped over in
+                # bounded memory, still counted (its text is handed over only if it could be held).
                 text = yield from self._skip_value()
                 element = UNREADABLE
             record(text, element)

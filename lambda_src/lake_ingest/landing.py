@@ -20,6 +20,7 @@ from typing import Any
 from .config import SourceConfig
 from .http_client import Deadline, Response
 from .jsonscan import ScanResult
+from .observability import logger
 from .pagination import PageRequest
 from .records import BodyScanner, media_type, quarantine_reason, records_note, scanner_for
 from .records_zone import PageRecords
@@ -191,14 +192,25 @@ class _Landing:
         if upload is None or self.records is None:
             return None
         self.records.flush()
+        if self.records.index == 0:  # a page without records has no records object
+            upload.abort()
+            return None
         stored = upload.close()
-        return {
+        written = {
             "key": stored.key,
             "records": self.records.written,
             "bytes": stored.raw_bytes,
             "stored_bytes": stored.stored_bytes,
             "sha256": stored.sha256,
         }
+        if self.records.not_written:
+            # A record longer than max_parse_bytes is not held whole: it is in the raw page only.
+            written["not_written"] = self.records.not_written
+            logger.warning(
+                "records too large for the records zone: in the raw page only",
+                extra={"page": self.request.index, "records": self.records.not_written},
+            )
+        return written
 
     def _quarantine(
         self,
@@ -221,7 +233,7 @@ class _Landing:
         records_object: dict[str, Any] | None,
     ) -> LandedObject:
         landed = _landed(self.request, response, stored, scan, reason, self.request_url, masker)
-        if records_object is not None and records_object["records"]:
+        if records_object is not None and (records_object["records"] or records_object.get("not_written")):
             landed.entry["records_object"] = records_object
         return landed
 

@@ -102,6 +102,9 @@ def _run_needs(source: dict[str, Any]) -> list[str]:
     return [f"{key}: is required for run: {why}" for key, why in needs.items() if key not in source]
 
 
+RECORDS_CONFIG_KEYS = ("enabled", "columns", "primary_key", "on_schema_change")
+
+
 def source_environment(source: Mapping[str, Any]) -> dict[str, str]:
     """The function environment the module would set for a (valid) source file."""
     env = {name: str(source[key]) for key, name in ENVIRONMENT.items() if source.get(key)}
@@ -109,6 +112,9 @@ def source_environment(source: Mapping[str, Any]) -> dict[str, str]:
         if key in source and source[key] is not None:
             env[name] = "true" if source[key] is True else "false"
     env["API_CONFIG"] = json.dumps(source.get("api_config"))
+    table = source.get("table")
+    if table is not None:  # as the module sets RECORDS_CONFIG (without where the tables are)
+        env["RECORDS_CONFIG"] = json.dumps({k: table[k] for k in RECORDS_CONFIG_KEYS if k in table})
     return env
 
 

@@ -4,8 +4,9 @@ A run's records zone objects are written while it runs; nothing about them says 
 finish. So the queries read records only through a run's **published list**,
 `<raw_prefix>/published/ingest_date=<D>/run_id=<R>.ndjson`, one line per records object, written once
 the run's manifest says it is complete (after it: a failure in between leaves a complete manifest and
-nothing published, which the next invocation of the run id mends, since an already complete run
-publishes again). The queries join records to the list on (ingest_date, run_id, attempt, page):
+nothing published; the invocation then raises, and its retry, or any later invocation of the run id,
+mends it, since an already complete run publishes again when its list is missing). The queries join
+records to the list on (ingest_date, run_id, attempt, page):
 
 - a run still going, stopped incomplete, quarantined or failed has no list: none of its rows show;
 - a run retried (Lambda's retry, a resume) writes the same keys, listed once: its rows show once;
@@ -26,9 +27,13 @@ from typing import Any
 from .events import RunRequest
 from .observability import logger
 from .records_zone import hive_timestamp, published_key
-from .schema_drift import SCHEMA_NAME, changes, state_document
+from .schema_drift import SCHEMA_NAME, changes, state_document, union
 from .sink import S3Sink
 from .state_doc import STATE_DIR
+
+
+class PublishFailed(RuntimeError):
+    """A complete run's published list could not be written: its records are not visible yet."""
 
 
 def attempt_for(previous: Mapping[str, Any] | None, run: RunRequest) -> int:
@@ -69,18 +74,22 @@ class Publisher:
             "changes": found,
         }
 
-    def remember(self, fields: Mapping[str, list[str]], run_id: str) -> None:
-        """After a complete run: its fields are what the next run is compared with (best effort)."""
+    def remember(self, schema: Mapping[str, Any], run_id: str) -> None:
+        """After a complete run: its fields join the known ones the next run is compared with (best
+        effort; an accepted change starts them afresh)."""
+        known = None if schema["accepted"] else self.schema_before()[0]
+        document = state_document(union(schema["fields"], known), run_id)
         try:
-            self._sink.put_bytes(schema_key(self._prefix), state_document(fields, run_id), "application/json")
+            self._sink.put_bytes(schema_key(self._prefix), document, "application/json")
         except Exception as exc:  # noqa: BLE001 - the next run compares with an older schema, no more
             logger.warning("could not keep the run's schema", extra={"error": str(exc)})
 
     def publish(self, manifest: Mapping[str, Any], again: bool = False) -> dict[str, Any]:
-        """Write the run's published list (a complete run only); what was published, or why not.
+        """Write the run's published list (a complete run only): its key and pages.
 
         `again`: the run was complete before (a retried invocation): written only if it is missing,
-        so a retry changes nothing unless the first publishing failed.
+        so a retry changes nothing unless the first publishing failed. Raises PublishFailed when the
+        list cannot be written (the manifest stays complete: invoking the run id again publishes).
         """
         pages = [p for p in manifest.get("pages", []) if p.get("records_object")]
         key = published_key(self._prefix, manifest["partition_date"], manifest["run_id"])
@@ -103,7 +112,10 @@ class Publisher:
         ]
         try:
             self._sink.put_bytes(key, "".join(line + "\n" for line in lines).encode(), "application/x-ndjson")
-        except Exception as exc:  # noqa: BLE001 - the manifest is complete: the run must not raise now
-            logger.error("could not publish the run's records", extra={"key": key, "error": str(exc)})
-            return {"key": key, "pages": 0, "error": f"writing {key} failed ({type(exc).__name__}: {exc})"}
+        except Exception as exc:
+            raise PublishFailed(
+                f"run {manifest['run_id']} is complete but its records are not published: writing "
+                f"s3://{self._sink.bucket}/{key} failed ({type(exc).__name__}: {exc}); invoke the same "
+                "run_id and partition_date again to publish them (nothing is fetched again)"
+            ) from exc
         return {"key": key, "pages": len(lines)}

@@ -47,7 +47,13 @@ PUBLISHED = {
     "published_at": "TIMESTAMP",
 }
 CURSOR_TYPES = {"timestamp": "TIMESTAMP", "number": "DOUBLE", "string": "VARCHAR"}
-DUCKDB_TYPES = {"string": "VARCHAR", "int": "INTEGER", "integer": "INTEGER", "float": "FLOAT", "real": "FLOAT"}
+DUCKDB_TYPES = {
+    "string": "VARCHAR",
+    "int": "INTEGER",
+    "integer": "INTEGER",
+    "float": "FLOAT",
+    "real": "FLOAT",
+}
 
 
 def duckdb_type(athena_type: str) -> str:
@@ -67,7 +73,9 @@ class LocalCatalog:
         self.primary_key = list(table.get("primary_key") or [])
         self.columns = dict(table.get("columns") or {})
         incremental = (source.get("api_config") or {}).get("incremental") or {}
-        self.cursor_type = incremental.get("cursor_type", "timestamp") if incremental.get("type") == "cursor" else None
+        self.cursor_type = (
+            incremental.get("cursor_type", "timestamp") if incremental.get("type") == "cursor" else None
+        )
         self.prefix = source.get("raw_prefix") or source["source_id"]
 
     def download(self, s3: Any) -> int:
@@ -100,23 +108,32 @@ class LocalCatalog:
 
     def _view(self, connection: Any, name: str, zone: str, columns: Mapping[str, str]) -> None:
         files = sorted(
-            str(p) for p in (self.folder / self.prefix / zone).rglob("*") if p.is_file() and not p.name.startswith(("_", "."))
+            str(p)
+            for p in (self.folder / self.prefix / zone).rglob("*")
+            if p.is_file() and not p.name.startswith(("_", "."))
         )
-        spec = ", ".join(f'"{c}": \'{t}\'' for c, t in columns.items())
-        select = ", ".join(f'NULL::{t} AS "{c}"' for c, t in columns.items()) + ", NULL::VARCHAR AS ingest_date"
+        spec = ", ".join(f"\"{c}\": '{t}'" for c, t in columns.items())
+        select = (
+            ", ".join(f'NULL::{t} AS "{c}"' for c, t in columns.items()) + ", NULL::VARCHAR AS ingest_date"
+        )
         if files:
+            # Only ingest_date is a partition (Athena's projection); run_id=, attempt= are plain folders.
+            listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)  # SQL string literals
             source = (
-                f"read_json({files!r}, format='newline_delimited', columns={{{spec}}}, hive_partitioning=true, "
-                "hive_types_autocast=false, union_by_name=true)"
+                f"read_json([{listed}], format='newline_delimited', columns={{{spec}}}, "
+                "hive_partitioning=false, filename=true)"
             )
-            select = f"SELECT * FROM {source}"
+            partition = "regexp_extract(filename, '/ingest_date=([^/]*)/', 1) AS ingest_date"
+            select = f"SELECT * EXCLUDE (filename), {partition} FROM {source}"  # noqa: S608 - our own files
         else:
             select = f"SELECT {select} WHERE false"
         connection.execute(f'CREATE VIEW "{self.database}"."{name}" AS {select}')
 
     def documented(self, name: str) -> str:
         if name not in available(self.primary_key):
-            raise InputError("--named", [f"{name}: this source has no such query (latest needs table.primary_key)"])
+            raise InputError(
+                "--named", [f"{name}: this source has no such query (latest needs table.primary_key)"]
+            )
         return render(name, variables(self.database, self.table, self.primary_key, bool(self.cursor_type)))
 
 
@@ -136,11 +153,14 @@ def query_command(args: argparse.Namespace, aws: dict[str, str | None]) -> int:
         import sqlglot  # noqa: F401
     except ImportError:
         raise InputError(
-            "query", ["duckdb and sqlglot are development dependencies: use `make venv` (.venv) or pip install them"]
+            "query",
+            ["duckdb and sqlglot are development dependencies: use `make venv` (.venv) or pip install them"],
         ) from None
     source = read_source(args.config, "query")
     if "raw_bucket" not in source:
-        raise InputError(str(args.config), ["raw_bucket: is required for query: the records live in the lake"])
+        raise InputError(
+            str(args.config), ["raw_bucket: is required for query: the records live in the lake"]
+        )
     session = boto3.session.Session(profile_name=aws["profile"], region_name=aws["region"])
     with tempfile.TemporaryDirectory(prefix="lake-ingest-query-") as folder:
         catalog = LocalCatalog(source, Path(folder))
@@ -149,7 +169,8 @@ def query_command(args: argparse.Namespace, aws: dict[str, str | None]) -> int:
         if not sql:
             raise InputError("query", ["give the SQL to run, or --named complete|latest|runs"])
         if args.where:
-            sql = f"SELECT * FROM ({sql}) AS q WHERE {args.where}"
+            # The user's own SQL, run on their own copy of the data: there is nothing to inject into.
+            sql = f"SELECT * FROM ({sql}) AS q WHERE {args.where}"  # noqa: S608
         cursor = catalog.connect().execute(translate(sql))
         names = [d[0] for d in cursor.description]
         rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
@@ -179,9 +200,15 @@ def _cell(value: Any, width: int) -> str:
 def add_parser(commands: Any) -> None:
     query = commands.add_parser("query", help="run Athena SQL on a source's records, locally (DuckDB)")
     query.add_argument("sql", nargs="?", help='the query, in Athena\'s SQL (tables "<database>"."<table>")')
-    query.add_argument("--config", required=True, type=Path, help="source file: terraform output -raw source_json")
+    query.add_argument(
+        "--config", required=True, type=Path, help="source file: terraform output -raw source_json"
+    )
     query.add_argument("--named", choices=("complete", "latest", "runs"), help="a documented query")
     query.add_argument("--where", help="a filter on the query's rows, e.g. \"ingest_date >= '2026-01-01'\"")
     query.add_argument("--json", action="store_true", help="rows as JSON on stdout")
-    for flag, text in (("--profile", "AWS profile"), ("--region", "AWS region"), ("--endpoint-url", "AWS endpoint")):
+    for flag, text in (
+        ("--profile", "AWS profile"),
+        ("--region", "AWS region"),
+        ("--endpoint-url", "AWS endpoint"),
+    ):
         query.add_argument(flag, help=text)

@@ -29,7 +29,9 @@ def order_columns(cursor: bool) -> str:
     return f"r.cursor_value DESC NULLS LAST, {newest}" if cursor else newest
 
 
-def variables(database: str, table: str, primary_key: tuple[str, ...] | list[str], cursor: bool) -> dict[str, str]:
+def variables(
+    database: str, table: str, primary_key: tuple[str, ...] | list[str], cursor: bool
+) -> dict[str, str]:
     return {
         "database": database,
         "table": table,

@@ -32,7 +32,14 @@ PUBLISHED_DIR = "published"
 FLUSH_BYTES = 256 * 1024
 # Hive's default timestamp text, which its JSON SerDe reads without a format: UTC, milliseconds.
 HIVE_TIMESTAMP = "%Y-%m-%d %H:%M:%S.%f"
-_encode = json.encoder.encode_basestring
+_LINE_SEPARATORS = str.maketrans({"\u2028": "\\u2028", "\u2029": "\\u2029"})
+
+
+def _encode(text: str) -> str:
+    """A JSON string literal; U+2028 and U+2029 escaped too, so that no reader that splits lines on
+    them (Python's str.splitlines, some JavaScript) cuts a record in two; Hive splits on \\n only."""
+    literal: str = json.encoder.encode_basestring(text)
+    return literal.translate(_LINE_SEPARATORS) if "\u2028" in literal or "\u2029" in literal else literal
 
 
 def records_key(raw_prefix: str, partition_date: str, run_id: str, attempt: int, page: int) -> str:
@@ -238,10 +245,10 @@ class PageRecords:
         extra = ""
         if key is not None and self._cursor is not None:
             extra = ',"cursor_value":' + (self._cursor(key) or "null")
-        if self._columns and isinstance(element, dict):
-            for encoded, name, convert in self._columns:
-                value = convert(element.get(name))
-                extra += f",{encoded}:{value if value is not None else 'null'}"
+        fields = element if isinstance(element, dict) else {}  # an element that is no object: all null
+        for encoded, name, convert in self._columns:
+            value = convert(fields.get(name))
+            extra += f",{encoded}:{value if value is not None else 'null'}"
         line = f'{self._head}{self.index},"record":{_encode(text)}{extra}}}\n'
         self._lines.append(line)
         self._size += len(line)

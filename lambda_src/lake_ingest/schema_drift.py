@@ -1,17 +1,23 @@
-"""Schema drift, seen: the top-level fields a run's records had, and how they differ from the last run's.
+"""Schema drift, seen: the top-level fields a run's records had, and how they differ from the lake's.
 
 Each run records in its manifest the top-level fields of its records and the JSON types each field
-held (`schema.fields`, at most FIELDS_LIMIT fields), and compares them with those of the last complete
-run, kept in `<raw_prefix>/_state/schema.json`: fields that are new, missing, or whose types changed
-(a field that is sometimes null is not "retyped"). The differences are logged and counted in the
-SchemaChanges metric; `table.on_schema_change` decides what else happens:
+held (`schema.fields`, at most FIELDS_LIMIT fields), and compares them with every field complete runs
+have had, kept in `<raw_prefix>/_state/schema.json` (the union: a field once seen stays known):
+
+  new       a field no complete run had
+  retyped   a field holding a JSON type it never held before (null does not count: optional fields)
+  missing   a known field this run's records did not have: listed, not counted, since a run's
+            records need not carry every optional field (a small incremental run rarely does)
+
+New and retyped fields are logged and counted in the SchemaChanges metric; a run without records
+compares nothing. `table.on_schema_change` decides what else happens:
 
   allow       nothing else (the metric is still emitted; no alarm)
   alarm       the schema_changes alarm fires (the default)
   quarantine  the run ends QUARANTINED (stop_reason schema_changed): its pages stay in the raw and
               records zones but are not published, so the documented queries do not see them, and
-              the stored schema is kept, until an operator accepts the change
-              (`python -m lake_ingest schema accept`) and the run is run again (`force`)
+              the stored fields are kept, until an operator accepts the change
+              (`python -m lake_ingest schema accept`) and invokes the run id again
 
 Observing every field of every record costs more than scanning it, so a page's first SAMPLE_HEAD
 records are observed and one in SAMPLE_EVERY after that: a field that appears in one record of a
@@ -69,26 +75,32 @@ class SchemaSample:
 
 
 def changes(seen: Mapping[str, list[str]], before: Mapping[str, list[str]] | None) -> dict[str, list[str]]:
-    """New, missing and retyped fields of `seen` against `before` (nothing when there is no before)."""
+    """New, retyped and missing fields of `seen` against the known ones (nothing when none are known)."""
     if before is None:
-        return {"new": [], "missing": [], "retyped": []}
+        return {"new": [], "retyped": [], "missing": []}
 
     def kinds(types: list[str]) -> set[str]:
         return set(types) - {"null"}
 
     return {
         "new": sorted(set(seen) - set(before)),
+        "retyped": sorted(n for n in set(seen) & set(before) if kinds(seen[n]) - kinds(before[n])),
         "missing": sorted(set(before) - set(seen)),
-        "retyped": sorted(
-            n
-            for n in set(seen) & set(before)
-            if kinds(seen[n]) and kinds(before[n]) and kinds(seen[n]) != kinds(before[n])
-        ),
     }
 
 
 def count(found: Mapping[str, list[str]]) -> int:
-    return sum(len(v) for v in found.values())
+    """The changes that count (SchemaChanges, the alarm, quarantine): new and retyped fields."""
+    return len(found.get("new", ())) + len(found.get("retyped", ()))
+
+
+def union(seen: Mapping[str, list[str]], before: Mapping[str, list[str]] | None) -> dict[str, list[str]]:
+    """Every field known after a complete run, with every type each held (at most FIELDS_LIMIT)."""
+    merged = {name: set(kinds) for name, kinds in (before or {}).items()}
+    for name, kinds in seen.items():
+        if name in merged or len(merged) < FIELDS_LIMIT:
+            merged.setdefault(name, set()).update(kinds)
+    return {name: sorted(kinds) for name, kinds in sorted(merged.items())}
 
 
 def state_document(fields: Mapping[str, list[str]], run_id: str, accept_next: bool = False) -> bytes:
