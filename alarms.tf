@@ -189,10 +189,10 @@ locals {
       comparison  = "GreaterThanThreshold"
       threshold   = 0
     }
-    # The records' fields against the last complete run's (_state/schema.json): new, missing or retyped.
+    # The records' fields against those complete runs have had (_state/schema.json): new or retyped.
     schema_changes = {
       enabled     = var.table.enabled && var.table.on_schema_change != "allow"
-      description = "The fields of ${var.source_id}'s records changed against the last complete run (SchemaChanges: new, missing or retyped top-level fields; on_schema_change = ${var.table.on_schema_change}). The run's log and manifest name them; an API change may need new table.columns, or a fix upstream."
+      description = "The records of ${var.source_id} have top-level fields, or JSON types of a field, that no complete run had (SchemaChanges; on_schema_change = ${var.table.on_schema_change}${var.table.on_schema_change == "quarantine" ? ": the run stopped QUARANTINED with stop_reason schema_changed and is not published until the change is accepted (python -m lake_ingest schema accept) and the run id is invoked again" : ""}). The run's log and manifest name them; an API change may need new table.columns, or a fix upstream."
       metric      = "SchemaChanges"
       statistic   = "Sum"
       period      = local.alarm_period

@@ -2,9 +2,10 @@
 
 lake-ingest runs twice per size: raw zone only (`table.enabled = false`) and raw plus records zone
 (the default: every record again as gzip NDJSON). Each runs in a fresh process against the same
-loopback API (bench.payload_server) and the same local AWS (moto server), one invocation per cell. Usage: `python -m bench.ingest_bench`
-(`make bench`); BENCH_SIZES=10M,200M,1G picks the sizes. The naive handler is skipped at a size
-whose estimated footprint (9x the body) does not fit in the memory available.
+loopback API (bench.payload_server) and the same local AWS (moto server), one invocation per cell.
+Usage: `python -m bench.ingest_bench` (`make bench`); BENCH_SIZES=10M,200M,1G picks the sizes. The
+naive handler is skipped at a size whose estimated footprint (9x the body) does not fit in the memory
+available.
 """
 
 from __future__ import annotations
@@ -23,7 +24,11 @@ from bench.payload_server import body_size_and_records
 MIB = 1024 * 1024
 UNITS = {"K": 1024, "M": MIB, "G": 1024 * MIB}
 # (row label, bench.run_handler's handler, records zone on)
-VARIANTS = (("naive", "naive", False), ("raw only", "lake-ingest", False), ("raw+records", "lake-ingest", True))
+VARIANTS = (
+    ("naive", "naive", False),
+    ("raw only", "lake-ingest", False),
+    ("raw+records", "lake-ingest", True),
+)
 NAIVE_FOOTPRINT = 9  # body bytes + text + encoded copy + parsed objects, measured at 200 MB
 
 
@@ -57,6 +62,7 @@ def run_child(impl: str, env: dict[str, str], workdir: Path) -> dict:
         raise RuntimeError(f"{impl} failed (status {status}); see {workdir / f'{impl}.log'}")
     outcome = json.loads(result_file.read_text())
     outcome["peak_rss"] = usage.ru_maxrss * 1024  # Linux reports KiB
+    outcome["cpu"] = usage.ru_utime + usage.ru_stime  # the process's CPU time, all threads (not moto's)
     return outcome
 
 
@@ -116,23 +122,25 @@ def main() -> None:
                     ),
                 }
                 if impl == "naive" and body_bytes * NAIVE_FOOTPRINT > available_bytes() * 0.8:
-                    rows.append((size, label, None, None, None, None, None, "skipped: would not fit in memory"))
+                    skipped = "skipped: would not fit in memory"
+                    rows.append({"size": size, "label": label, "note": skipped})
                     continue
                 outcome = run_child(impl, env, workdir)
                 counted = outcome["result"].get("records", outcome["result"].get("records_ingested"))
                 note = "" if counted == records else f"records {counted} != {records}"
                 records_bytes = stored_bytes(s3, bucket, f"{prefix}/records/")
                 rows.append(
-                    (
-                        size,
-                        label,
-                        outcome["seconds"],
-                        outcome["peak_rss"],
-                        body_bytes,
-                        stored_bytes(s3, bucket, prefix) + records_bytes,
-                        records_bytes,
-                        note,
-                    )
+                    {
+                        "size": size,
+                        "label": label,
+                        "seconds": outcome["seconds"],
+                        "cpu": outcome["cpu"],
+                        "rss": outcome["peak_rss"],
+                        "body": body_bytes,
+                        "stored": stored_bytes(s3, bucket, prefix) + records_bytes,
+                        "records_zone": records_bytes,
+                        "note": note,
+                    }
                 )
                 print(
                     f"  {label:>11} {size / MIB:>6.0f} MiB: {outcome['seconds']:.2f} s",
@@ -145,27 +153,38 @@ def main() -> None:
     print_table(rows)
 
 
-def print_table(rows: list[tuple]) -> None:
+def print_table(rows: list[dict]) -> None:
     print(
-        "\n| body | handler | wall time (s) | peak RSS (MiB) | body bytes | bytes stored "
+        "\n| body | handler | wall time (s) | page MB/s | CPU (s) | peak RSS (MiB) | bytes stored "
         "| of which records zone | note |"
     )
-    print("|---:|---|---:|---:|---:|---:|---:|---|")
-    for size, label, seconds, rss, body, stored, records_bytes, note in rows:
-        cells = [f"{size / MIB:.0f} MiB", label]
-        cells += (
-            [f"{seconds:.2f}", f"{rss / MIB:.0f}", f"{body:,}", f"{stored:,}", f"{records_bytes:,}"]
-            if seconds is not None
-            else ["-"] * 5
-        )
-        print("| " + " | ".join([*cells, note]) + " |")
+    print("|---:|---|---:|---:|---:|---:|---:|---:|---|")
+    for row in rows:
+        cells = [f"{row['size'] / MIB:.0f} MiB", row["label"]]
+        if "seconds" in row:
+            cells += [
+                f"{row['seconds']:.2f}",
+                f"{row['body'] / row['seconds'] / 1e6:.0f}",
+                f"{row['cpu']:.1f}",
+                f"{row['rss'] / MIB:.0f}",
+                f"{row['stored']:,}",
+                f"{row['records_zone']:,}",
+            ]
+        else:
+            cells += ["-"] * 6
+        print("| " + " | ".join([*cells, row["note"]]) + " |")
     print()
-    by = {(size, label): seconds for size, label, seconds, *_ in rows if seconds is not None}
-    for size in sorted({r[0] for r in rows}):
-        raw, both, naive = (by.get((size, v[0])) for v in (VARIANTS[1], VARIANTS[2], VARIANTS[0]))
+    measured = {(r["size"], r["label"]): r for r in rows if "seconds" in r}
+    for size in sorted({r["size"] for r in rows}):
+        naive, raw, both = (measured.get((size, v[0])) for v in VARIANTS)
         if raw and both:
-            print(f"{size / MIB:.0f} MiB: raw+records takes {both / raw:.2f}x the time of raw only", end="")
-            print(f", {both / naive:.2f}x the naive handler's" if naive else "")
+            wall, cpu = both["seconds"] / raw["seconds"], both["cpu"] / raw["cpu"]
+            print(
+                f"{size / MIB:.0f} MiB: raw+records takes {wall:.2f}x the wall time and {cpu:.2f}x the CPU "
+                "time of raw only",
+                end="",
+            )
+            print(f", {both['seconds'] / naive['seconds']:.2f}x the naive handler's time" if naive else "")
 
 
 if __name__ == "__main__":

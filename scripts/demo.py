@@ -5,7 +5,8 @@
 3. set the secret's value out of band (it never passes through Terraform)
 4. invoke the deployed function through the Lambda Invoke API (the local AWS runs the deployed zip
    in a subprocess: scripts/local_aws.py gap 4)
-5. print what landed in S3; check the state holds no secret; check a second plan shows no changes
+5. print what landed in S3; run a second, incremental run; query the records zone with the documented
+   queries (locally, DuckDB); check the state holds no secret; check a second plan shows no changes
 6. stop what it started (KEEP=1 leaves both servers running, records them in .demo/servers.json
    for `make stop`), then print what to do next
 
@@ -19,6 +20,7 @@ import argparse
 import json
 import os
 import secrets
+import subprocess
 import sys
 import time
 import urllib.request
@@ -56,6 +58,21 @@ def invoke(endpoint: str, function_name: str, event: dict[str, Any]) -> dict[str
         raise HarnessError(f"the function failed ({response['FunctionError']}): {payload}")
     result: dict[str, Any] = payload
     return result
+
+
+def query(source_file: Path, endpoint: str, named: str, as_json: bool = False, rows: int = 5) -> list[str]:
+    """The query command's output for a documented query: a table's first `rows` rows (or the JSON)."""
+    command = [sys.executable, "-m", "lake_ingest", "query", "--config", str(source_file)]
+    command += ["--endpoint-url", endpoint, "--named", named] + (["--json"] if as_json else [])
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "lambda_src")}
+    done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+    if done.returncode != 0:
+        raise HarnessError(f"query --named {named} failed: {done.stdout[-2000:]}{done.stderr[-2000:]}")
+    if as_json:
+        return [done.stdout]
+    lines = done.stdout.splitlines()
+    more = len(lines) - 2 - rows
+    return lines[: 2 + rows] + ([f"... {more} more rows"] if more > 0 else []) + done.stderr.splitlines()[-1:]
 
 
 def next_steps(kept: dict[str, str] | None) -> str:
@@ -209,6 +226,17 @@ def main(argv: list[str] | None = None) -> int:
             f"    state: cursor {stored['cursor']}, history: "
             + "; ".join(f"{h['run_id']} {h['from']} -> {h['to']}" for h in stored["history"])
         )
+
+        step("querying the records zone (what Athena's named queries return, run locally with DuckDB)")
+        source_file = WORK / "source.json"
+        source_file.write_text(outputs["source_json"])
+        for named in ("runs", "latest"):
+            shown = query(source_file, aws_endpoint, named)
+            print(f"    python -m lake_ingest query --config {source_file.relative_to(ROOT)} --named {named}")
+            print("\n".join("        " + line for line in shown))
+        latest = query(source_file, aws_endpoint, "latest", as_json=True)
+        if len(json.loads(latest[0])["rows"]) != manifest["records_ingested"] + again["records_ingested"]:
+            raise HarnessError("the latest query does not return one row per order")
 
         step("checking the state holds no secret value")
         state = (EXAMPLE / "terraform.tfstate").read_text()

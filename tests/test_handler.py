@@ -450,15 +450,16 @@ def test_bodies_over_max_parse_bytes_stream_and_are_still_counted(make_source, u
     assert gzip.decompress(stored) == b"[1, 2, 3, 4, 5, 6, 7, 8, 9, 10]"
 
 
-def test_a_single_value_over_the_parse_limit_is_stored_uncounted(make_source, upstream):
+def test_a_record_over_the_parse_limit_is_stored_and_counted_but_not_held(make_source, upstream):
     source = make_source(api(upstream, records_path="", max_parse_bytes=16))
     body = json.dumps(["x" * (2 << 20), "y"]).encode()  # one 2 MiB string: over the scanner's floor
     upstream.script(Reply(200, body))
     result = invoke({"run_id": "huge-value"})
     assert result["status"] == "SUCCESS"
-    assert result["records_ingested"] is None
-    assert "max_parse_bytes" in result["records_note"]
+    assert result["records_ingested"] == 2 and "records_note" not in result
     assert gzip.decompress(read_object(source, result["objects"][0])[1]) == body
+    page = json.loads(read_object(source, result["manifest"])[1])["pages"][0]
+    assert page["records_object"]["records"] == 1 and page["records_object"]["not_written"] == 1
 
 
 def test_401_twice_says_the_secret_was_re_read_and_names_it(make_source, upstream):

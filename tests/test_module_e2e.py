@@ -219,9 +219,36 @@ def test_the_deployed_runs_records_are_queried_with_the_modules_source_file(
     assert main([*args, "--where", "ingest_date = '2026-11-24'"]) == 0
     rows = json.loads(capsys.readouterr().out)["rows"]
     assert len(rows) == run.result["records_ingested"] == 150
+    assert_projection_finds(deployed, run.result, "2026-11-24")
     assert len({(r["page"], r["record_index"]) for r in rows}) == 150 and {r["run_id"] for r in rows} == {
         "e2e-q"
     }
+
+
+def assert_projection_finds(deployed, result, day: str) -> None:
+    """Evaluate each table's partition projection, as read back from the catalog, for `day`: the
+    partition's location must hold exactly the objects the run listed (records) or wrote (published)."""
+    out, endpoint = deployed["outputs"], deployed["endpoint"]
+    glue, s3 = local_client("glue", endpoint), local_client("s3", endpoint)
+    manifest = json.loads(s3.get_object(Bucket=out["bucket_name"], Key=result["manifest"])["Body"].read())
+    expected = {
+        "records": sorted(p["records_object"]["key"] for p in manifest["pages"] if "records_object" in p),
+        "published": [result["published"]["key"]],
+    }
+    for kind, name in out["glue_tables"].items():
+        parameters = glue.get_table(DatabaseName=out["glue_database"], Name=name)["Table"]["Parameters"]
+        assert parameters["projection.ingest_date.format"] == "yyyy-MM-dd" and len(day) == 10
+        low, high = parameters["projection.ingest_date.range"].split(",")
+        assert low.strip().startswith("NOW-") and high.strip().startswith("NOW+")  # 2026-11-24 lies within
+        location = parameters["storage.location.template"].replace("${ingest_date}", day)
+        bucket, prefix = location.removeprefix("s3://").split("/", 1)
+        assert bucket == out["bucket_name"] and prefix.endswith("/")
+        listed = s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])
+        keys = sorted(o["Key"] for o in listed if "/run_id=e2e-q" in o["Key"])
+        assert keys == expected[kind], kind
+        # what Athena would read: no hidden names, gzip by its extension
+        assert all(not k.rsplit("/", 1)[1].startswith(("_", ".")) for k in keys)
+        assert all(k.endswith(".ndjson.gz") for k in keys) if kind == "records" else True
 
 
 def test_the_named_queries_are_the_ones_the_query_command_runs(deployed, tmp_path):
@@ -254,14 +281,18 @@ def test_the_catalog_of_the_own_lake_reads_back(deployed):
         "StorageDescriptor"
     ]["Columns"]
     # examples/local is a timestamp-cursor source: cursor_value is a timestamp column
-    assert [(c["Name"], c["Type"]) for c in columns][-2:] == [
+    assert [(c["Name"], c["Type"]) for c in columns][-6:] == [
         ("record", "string"),
         ("cursor_value", "timestamp"),
+        ("amount_cents", "bigint"),  # examples/local's table.columns (a map: in key order)
+        ("currency", "string"),
+        ("id", "bigint"),
+        ("updated_at", "timestamp"),
     ]
     workgroup = athena.get_work_group(WorkGroup=out["function_name"])["WorkGroup"]["Configuration"]
     assert workgroup["ResultConfiguration"]["OutputLocation"] == f"s3://{out['bucket_name']}/_athena/"
     assert set(out["named_queries"]) == {
-        f"{out['function_name'].removeprefix('lake-ingest-')}-{q}" for q in ("complete", "runs")
+        f"{out['function_name'].removeprefix('lake-ingest-')}-{q}" for q in ("complete", "latest", "runs")
     }
     for query_id in out["named_queries"].values():
         assert (

@@ -44,6 +44,13 @@ module "source" {
   schedule_expression  = "rate(1 hour)"
   bucket_force_destroy = true
 
+  # The records zone's Glue table gets typed columns from each order, and a primary key for the
+  # "latest" query (one row per order: the newest version).
+  table = {
+    columns     = { id = "bigint", amount_cents = "bigint", currency = "string", updated_at = "timestamp" }
+    primary_key = ["id"]
+  }
+
   secret_recovery_window_days = 0
   # The sample API is plain http on 127.0.0.1: local testing only.
   allow_http_loopback      = true

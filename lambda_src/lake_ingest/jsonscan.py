@@ -28,12 +28,30 @@ EXACT_DECODER = json.JSONDecoder(parse_float=Decimal)
 # A decode that fails this close to the end of the buffer may only be missing the next chunk.
 _TAIL = 8
 _DELIMITERS = frozenset(" \t\n\r,]}")
+_SPACES = frozenset(" \t\n\r")
 _KINDS = {"{": "object", '"': "string", "t": "boolean", "f": "boolean", "n": "null"}
 
 Path = tuple[str, ...]
 # What a record the decoder could not build is handed to `on_record` as (it is still counted and stored).
 UNREADABLE: Any = object()
 _NeedMore = Generator[None, None, Any]
+
+
+class Collected:
+    """Records handed over into two lists, texts and decoded values, in order (the hot loop appends;
+    the owner takes them a batch at a time). An `on_record` that is a Collected costs the scanner two
+    list appends per record instead of a Python call."""
+
+    def __init__(self, keep_elements: bool = True) -> None:
+        self.texts: list[str | None] = []
+        self.elements: list[Any] = []
+        # Decoded values are large (several times their text): kept only for an owner that reads them.
+        self.keep_elements = keep_elements
+
+    def __call__(self, text: str | None, element: Any) -> None:
+        self.texts.append(text)
+        if self.keep_elements:
+            self.elements.append(element)
 
 
 class ScanError(ValueError):
@@ -84,6 +102,7 @@ class JsonScanner:
         # decoded value (the elements are decoded to be counted anyway).
         self._on_record = on_record
         self._raw_decode = decoder.raw_decode
+        self._scan_once = decoder.scan_once  # type: ignore[attr-defined] # set by JSONDecoder.__init__
         self._counting_records = False
         # Every meaning a path may have (paths.py: a key with dots is tried whole first).
         self._records = frozenset(candidates(records_path))
@@ -373,35 +392,45 @@ class JsonScanner:
             self._pos += 1
             return 0
         count = 0
-        skip_space = _skip_whitespace
+        skip_space, spaces = _skip_whitespace, _SPACES
+        scan_once = self._scan_once  # the C scanner itself: raw_decode without its Python frame
         handing = self._on_record is not None and self._counting_records
         record = self._record
+        # A Collected hand-over is two list appends per record, no Python call (see Collected).
+        collected = self._on_record if handing and isinstance(self._on_record, Collected) else None
+        add_text = collected.texts.append if collected else None
+        add_element = collected.elements.append if collected and collected.keep_elements else None
         while True:
             buf, pos = self._buf, self._pos
+            size = len(buf)
             # Fast path: decode elements back to back while they are whole in the buffer.
             try:
                 while True:
-                    start = skip_space(buf, pos).end()
-                    element, end = self._raw_decode(buf, start)
-                    pos = skip_space(buf, end).end()
-                    if end >= len(buf) - 1 or pos >= len(buf):
+                    if buf[pos] in spaces:
+                        pos = skip_space(buf, pos).end()
+                    element, end = scan_once(buf, pos)
+                    if end >= size - 1:
                         break  # the element or its separator may continue in the next chunk
-                    char = buf[pos]
-                    if char == ",":
-                        count += 1
-                        self._pos = pos + 1
-                        if handing:
-                            record(buf[start:end], element)
-                    elif char == "]":
-                        self._pos = pos + 1
-                        if handing:
-                            record(buf[start:end], element)
-                        return count + 1
-                    else:
+                    after = end
+                    if buf[after] in spaces:
+                        after = skip_space(buf, end).end()
+                        if after >= size:
+                            break
+                    char = buf[after]
+                    if char != "," and char != "]":
                         break  # a number cut by the chunk end, or an error: the slow path decides
-                    pos += 1
-            except (ValueError, RecursionError):  # JSONDecodeError is a ValueError: the slow path decides
-                pass
+                    if add_text is not None:
+                        add_text(buf[pos:end])
+                        if add_element is not None:
+                            add_element(element)
+                    elif handing:
+                        record(buf[pos:end], element)
+                    pos = self._pos = after + 1
+                    if char == "]":
+                        return count + 1
+                    count += 1
+            except (StopIteration, IndexError, ValueError, RecursionError):
+                pass  # the C scanner's error (or the buffer's end): the slow path decides
             # Slow path: one element that may span chunks.
             yield from self._peek()
             began = self._where()

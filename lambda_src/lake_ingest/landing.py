@@ -125,7 +125,24 @@ class _Landing:
     def _scan_and_store(self, response: Response, masker: BodyMasker) -> LandedObject:
         content_type = response.content_type
         needs_values = self.records is not None and self.records.needs_values
-        scanner = scanner_for(content_type, self.api, self.records, needs_values)
+        scanner: BodyScanner = scanner_for(
+            content_type, self.api, self.records.collect if self.records else None, needs_values
+        )
+        if self.records is not None:
+            scanner = _Processed(scanner, self.records)
+        # The records object is compressed as the page is scanned (held compressed, not as lines, until
+        # the page is known to be data); aborted, leaving nothing, if it is not.
+        records_upload = self._records_upload()
+        try:
+            return self._scan_into(response, masker, scanner, records_upload)
+        except BaseException:
+            if records_upload is not None:
+                records_upload.abort()
+            raise
+
+    def _scan_into(
+        self, response: Response, masker: BodyMasker, scanner: BodyScanner, records_upload: GzipUpload | None
+    ) -> LandedObject:
         body = masker.filter(response.iter_body(self.deadline))
         head, size = [], 0
         for chunk in body:
@@ -136,31 +153,26 @@ class _Landing:
                 break
         else:  # the whole page is in memory: decide before writing
             scan = scanner.close()
-            reason = quarantine_reason(scan, content_type, size)
+            reason = quarantine_reason(scan, response.content_type, size)
             if reason:
-                return self._quarantine(response, masker, head, reason, scan)
-            records_upload = self._records_upload()
-            try:
-                stored = _store(self.sink, self.target, self.request.index, response, head, None)
-                written = self._close_records(records_upload)
-            except BaseException:
                 if records_upload is not None:
                     records_upload.abort()
-                raise
+                return self._quarantine(response, masker, head, reason, scan)
+            stored = _store(self.sink, self.target, self.request.index, response, head, None)
+            written = self._close_records(records_upload)
             return self._landed(response, stored, scan, None, masker, written)
-        return self._streamed(response, masker, scanner, head, size, body)
+        return self._streamed(response, masker, scanner, (head, size, body), records_upload)
 
     def _streamed(
         self,
         response: Response,
         masker: BodyMasker,
         scanner: BodyScanner,
-        head: list[bytes],
-        size: int,
-        body: Iterator[bytes],
+        received: tuple[list[bytes], int, Iterator[bytes]],
+        records_upload: GzipUpload | None,
     ) -> LandedObject:
         """A page larger than max_parse_bytes: raw and records stream out while the rest is scanned."""
-        records_upload = self._records_upload()
+        head, size, body = received
         stream = _checked(head, size, body, scanner, response.content_type)
         try:
             stored = _store(self.sink, self.target, self.request.index, response, stream, None)
@@ -174,10 +186,6 @@ class _Landing:
             return self._quarantine(
                 response, masker, masker.filter(response.iter_body(self.deadline)), bad.reason
             )
-        except BaseException:
-            if records_upload is not None:
-                records_upload.abort()
-            raise
         return self._landed(response, stored, scanner.close(), None, masker, written)
 
     def _records_upload(self) -> GzipUpload | None:
@@ -191,7 +199,7 @@ class _Landing:
     def _close_records(self, upload: GzipUpload | None) -> dict[str, Any] | None:
         if upload is None or self.records is None:
             return None
-        self.records.flush()
+        self.records.process()
         if self.records.index == 0:  # a page without records has no records object
             upload.abort()
             return None
@@ -236,6 +244,28 @@ class _Landing:
         if records_object is not None and (records_object["records"] or records_object.get("not_written")):
             landed.entry["records_object"] = records_object
         return landed
+
+
+class _Processed:
+    """A scanner whose records are processed after every chunk it is fed (PageRecords.process): the
+    records a chunk held are handed on in one batch, and never more than a chunk's worth is held."""
+
+    def __init__(self, scanner: BodyScanner, records: PageRecords) -> None:
+        self._scanner = scanner
+        self._records = records
+
+    @property
+    def invalid(self) -> str | None:
+        return self._scanner.invalid
+
+    def feed(self, chunk: bytes) -> None:
+        self._scanner.feed(chunk)
+        self._records.process()
+
+    def close(self) -> ScanResult:
+        result = self._scanner.close()
+        self._records.process()
+        return result
 
 
 def _checked(

@@ -181,7 +181,7 @@ def query_command(args: argparse.Namespace, aws: dict[str, str | None]) -> int:
     return 0
 
 
-def print_table(names: list[str], rows: list[dict[str, Any]], width: int = 60) -> None:
+def print_table(names: list[str], rows: list[dict[str, Any]], width: int = 40) -> None:
     """Rows as an aligned text table for people (long values cut), on stdout."""
     cells = [[_cell(row[n], width) for n in names] for row in rows]
     widths = [max([len(n), *(len(c[i]) for c in cells)]) for i, n in enumerate(names)]

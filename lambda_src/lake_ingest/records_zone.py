@@ -22,14 +22,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any
+from itertools import chain, repeat
+from typing import Any, cast
 
 from .cursor_tracker import CursorTracker
 from .incremental import CursorValueError, cursor_key
+from .jsonscan import Collected
+from .schema_drift import SAMPLE_EVERY, SAMPLE_HEAD
 
 RECORDS_DIR = "records"
 PUBLISHED_DIR = "published"
-FLUSH_BYTES = 256 * 1024
 # Hive's default timestamp text, which its JSON SerDe reads without a format: UTC, milliseconds.
 HIVE_TIMESTAMP = "%Y-%m-%d %H:%M:%S.%f"
 _LINE_SEPARATORS = str.maketrans({"\u2028": "\\u2028", "\u2029": "\\u2029"})
@@ -90,10 +92,11 @@ class RecordsPlan:
 
     def page(
         self, index: int, tracker: CursorTracker | None, schema: Any | None
-    ) -> tuple[PageRecords, str | None]:
-        """What page `index`'s records feed, and the key of its records object (None: zone off)."""
+    ) -> tuple[PageRecords | None, str | None]:
+        """What page `index`'s records feed (None: nothing), and the key of its records object (None:
+        zone off)."""
         if not self.config.enabled:
-            return PageRecords(tracker, schema), None
+            return (PageRecords(tracker, schema) if tracker or schema else None), None
         lineage = {
             "run_id": self.run_id,
             "attempt": self.attempt,
@@ -190,11 +193,14 @@ def cursor_column(cursor_type: str) -> Callable[[Any], str | None]:
 
 
 class PageRecords:
-    """What a page's records feed, record by record: the cursor tracker, the schema sample, the NDJSON
-    lines of the records zone. Called by the scanner with each record's exact text and decoded value.
+    """What a page's records feed: the cursor tracker, the schema sample, the NDJSON lines of the records
+    zone. The scanner hands each record (exact text, decoded value) to `collect`, which only keeps it;
+    `process`, called after every chunk the scanner was fed, does the rest a batch at a time (a call per
+    record is what a Python scanner cannot afford: this keeps the records zone's cost per record to one
+    list append and one formatted line).
 
     Lines are kept until `attach` gives them somewhere to go (a page is known to be data only once it
-    is scanned, or once it outgrows max_parse_bytes and streams), then handed on in FLUSH_BYTES pieces.
+    is scanned, or once it outgrows max_parse_bytes and streams).
     """
 
     def __init__(
@@ -212,15 +218,17 @@ class PageRecords:
         self._columns = [(_encode(name), name, converter(kind)) for name, kind in (columns or {}).items()]
         self._cursor = cursor_column(tracker.cursor_type) if tracker is not None else None
         self._write: Callable[[bytes], None] | None = None
-        self._lines: list[str] = []
-        self._size = 0
-        self.index = 0
+        self._pending: list[bytes] = []
+        # What the scanner hands records to; the decoded values only for the tracker and typed columns
+        # (the schema sample decodes the few records it samples from their text).
+        self.collect = Collected(keep_elements=tracker is not None or bool(columns))
+        self.index = 0  # records processed
         self.not_written = 0  # records too large to keep whole (no exact text to write)
 
     @property
     def needs_values(self) -> bool:
-        """Whether records must be decoded (NDJSON lines are written as text otherwise)."""
-        return self._tracker is not None or self._schema is not None or bool(self._columns)
+        """Whether every record must be decoded (NDJSON lines are handed over as text otherwise)."""
+        return self.collect.keep_elements
 
     @property
     def written(self) -> int:
@@ -228,35 +236,88 @@ class PageRecords:
 
     def attach(self, write: Callable[[bytes], None]) -> None:
         self._write = write
-        self.flush()
+        self.process()
 
-    def __call__(self, text: str | None, element: Any) -> None:
-        key = self._tracker.see(element) if self._tracker is not None else None
-        if self._schema is not None:
-            self._schema.see(self.index, element)
-        if self.writes:
-            if text is None:
-                self.not_written += 1
-            else:
-                self._line(text, element, key)
-        self.index += 1
+    def process(self) -> None:
+        """Take in the records collected since the last call; hand their lines on once attached."""
+        texts, elements = self.collect.texts, self.collect.elements
+        if texts:
+            keys = [self._tracker.see(e) for e in elements] if self._tracker is not None else None
+            if self._schema is not None:
+                self._sample(texts, elements)
+            if self.writes:
+                self._pending.append(self._lines(texts, elements, keys).encode())
+            self.not_written += texts.count(None)
+            self.index += len(texts)
+            texts.clear()
+            elements.clear()
+        if self._write is not None and self._pending:
+            # One batch at a time, each let go once handed on (a page held before `attach` may have
+            # many: no joined copy of them all).
+            pending = self._pending
+            pending.reverse()
+            while pending:
+                self._write(pending.pop())
 
-    def _line(self, text: str, element: Any, key: Any) -> None:
+    def _sample(self, texts: list[str | None], elements: list[Any]) -> None:
+        """Show the schema sample the batch's sampled records (decoded from their text if need be)."""
+        assert self._schema is not None
+        for i in _sampled(self.index, len(texts)):
+            at = i - self.index
+            if elements:
+                self._schema.see(i, elements[at])
+            elif texts[at] is not None:
+                try:
+                    self._schema.see(i, json.loads(cast(str, texts[at])))
+                except (ValueError, RecursionError):
+                    continue  # not JSON (an NDJSON line): no fields to see
+
+    def _lines(self, texts: list[str | None], elements: list[Any], keys: list[Any] | None) -> str:
+        head, encode, base = self._head, json.encoder.encode_basestring, self.index
+        if self._cursor is None and not self._columns and None not in texts:
+            # The common case, built without a Python step per record (C iterators end to end).
+            numbers = map(str, range(base, base + len(texts)))
+            parts = zip(
+                repeat(head),
+                numbers,
+                repeat(',"record":'),
+                map(encode, cast(list[str], texts)),
+                repeat("}\n"),
+            )
+            lines = "".join(chain.from_iterable(parts))
+        elif self._cursor is None and not self._columns:
+            lines = "".join(
+                [f'{head}{base + i},"record":{encode(t)}}}\n' for i, t in enumerate(texts) if t is not None]
+            )
+        else:
+            extra = self._extra
+            found = keys or [None] * len(texts)
+            lines = "".join(
+                [
+                    f'{head}{base + i},"record":{encode(t)}{extra(elements[i], found[i])}}}\n'
+                    for i, t in enumerate(texts)
+                    if t is not None
+                ]
+            )
+        # U+2028/U+2029 inside a record's strings: escaped too (see _encode); rare, so looked for once.
+        return lines.translate(_LINE_SEPARATORS) if "\u2028" in lines or "\u2029" in lines else lines
+
+    def _extra(self, element: Any, key: Any) -> str:
+        """The cursor_value and typed columns of one record, as `,"name":value` pairs."""
         extra = ""
-        if key is not None and self._cursor is not None:
-            extra = ',"cursor_value":' + (self._cursor(key) or "null")
+        if self._cursor is not None:
+            extra = ',"cursor_value":' + ((self._cursor(key) if key is not None else None) or "null")
         fields = element if isinstance(element, dict) else {}  # an element that is no object: all null
         for encoded, name, convert in self._columns:
             value = convert(fields.get(name))
             extra += f",{encoded}:{value if value is not None else 'null'}"
-        line = f'{self._head}{self.index},"record":{_encode(text)}{extra}}}\n'
-        self._lines.append(line)
-        self._size += len(line)
-        if self._size >= FLUSH_BYTES and self._write is not None:
-            self.flush()
+        return extra
 
-    def flush(self) -> None:
-        if self._lines and self._write is not None:
-            self._write("".join(self._lines).encode())
-            self._lines.clear()
-            self._size = 0
+
+def _sampled(base: int, count: int) -> list[int]:
+    """The record indexes in [base, base + count) the schema sample looks at (schema_drift's rule)."""
+    end = base + count
+    head = list(range(base, min(end, SAMPLE_HEAD)))
+    first = max(base, SAMPLE_HEAD)
+    first += -first % SAMPLE_EVERY
+    return head + list(range(first, end, SAMPLE_EVERY))
