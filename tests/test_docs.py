@@ -6,11 +6,13 @@ import re
 import shutil
 import tomllib
 
+import hcl2
 import pytest
 from scripts import docs, policy_matrix
 from scripts.harness import ROOT
 
 import lake_ingest
+from tests.readme_examples import hcl_blocks, plain
 
 
 @pytest.mark.parametrize("module", list(docs.MODULES), ids=lambda m: str(m.relative_to(ROOT)) or "root")
@@ -80,3 +82,14 @@ def test_the_readme_policy_matrix_lists_every_case_of_the_matrix_file():
         assert row[3].endswith(f"(`{case.action}`)"), case.title
         if "{" not in case.title:
             assert row[3].startswith(case.title), case.title
+
+
+def test_the_readme_table_example_is_the_one_the_demo_applies():
+    """The README's records-zone example is examples/local's `table`, which the demo and the end-to-end
+    test apply (and whose latest query the README prints)."""
+    [block] = [b for b in hcl_blocks() if "primary_key" in b]
+    readme = plain(hcl2.loads(block)["module"][0])["orders"]["table"]
+    with open(ROOT / "examples" / "local" / "main.tf") as handle:
+        modules = [plain(m) for m in hcl2.load(handle)["module"]]
+    [local] = [m["source"] for m in modules if "source" in m]
+    assert readme == local["table"]

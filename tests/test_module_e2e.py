@@ -259,6 +259,10 @@ def test_the_named_queries_are_the_ones_the_query_command_runs(deployed, tmp_pat
     for name, query_id in out["named_queries"].items():
         stored = athena.get_named_query(NamedQueryId=query_id)["NamedQuery"]["QueryString"]
         assert stored == catalog.documented(name.rsplit("-", 1)[1]), name
+    # the README prints the demo's latest query (examples/local is the demo's source)
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    shown = readme.split("`latest`, as the module renders it for the demo's source:")[1]
+    assert shown.split("```sql\n", 1)[1].split("```", 1)[0] == catalog.documented("latest")
 
 
 def test_second_plan_shows_no_changes(deployed):

@@ -87,8 +87,9 @@ class Publisher:
     def publish(self, manifest: Mapping[str, Any], again: bool = False) -> dict[str, Any]:
         """Write the run's published list (a complete run only): its key and pages.
 
-        `again`: the run was complete before (a retried invocation): written only if it is missing,
-        so a retry changes nothing unless the first publishing failed. Raises PublishFailed when the
+        `again`: the run was complete before (a retried invocation): written only if it is missing. The
+        function's role may not read `published/` (HeadObject answers 403, read as missing), so on AWS a
+        retry lists the same pages again (only `published_at` moves). Raises PublishFailed when the
         list cannot be written (the manifest stays complete: invoking the run id again publishes).
         """
         pages = [p for p in manifest.get("pages", []) if p.get("records_object")]
