@@ -398,3 +398,30 @@ def test_a_quarantine_source_stops_on_a_change_until_it_is_accepted(
         "run_id": "q2",
         "accept_next": False,
     }
+
+
+def test_hostile_records_land_as_sent_deep_nesting_duplicate_keys_and_escapes(make_source, upstream):
+    deep = b"[" * 50_000 + b"]" * 50_000  # deeper than Python's decoder recurses
+    duplicate = b'{"id": 1, "id": 2, "amount": "x"}'
+    escapes = b'{"s": "\\u0000\\"\\\\\\/\\b\\f\\n\\r\\t\\ud83d\\ude00", "n": -0.0e-0}'
+    body = b'{"data": {"items": [' + b", ".join([deep, duplicate, escapes]) + b"]}}"
+    source = make_source(
+        api(upstream), RECORDS_CONFIG=json.dumps({"columns": {"id": "bigint", "amount": "double"}})
+    )
+    upstream.script(Reply(200, body))
+    result = invoke({"run_id": "hostile", "partition_date": "2026-03-04"})
+    assert result["status"] == "SUCCESS" and result["records_ingested"] == 3
+    rows = lines_of(source, records_objects(source)[0])
+    assert [row["record"].encode() for row in rows] == [deep, duplicate, escapes]
+    assert [(row["id"], row["amount"]) for row in rows] == [
+        (None, None),
+        (2, None),
+        (None, None),
+    ]  # last key wins
+
+
+def test_a_body_that_is_not_utf8_adds_no_records(make_source, upstream):
+    source = make_source(api(upstream))
+    upstream.script(Reply(200, b'{"data": {"items": [{"name": "caf\xe9"}]}}'))
+    result = invoke({"run_id": "latin1", "partition_date": "2026-03-04"})
+    assert result["status"] == "QUARANTINED" and records_objects(source) == []
