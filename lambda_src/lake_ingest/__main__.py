@@ -38,6 +38,8 @@ from pathlib import Path
 from typing import NoReturn
 
 from .backfill_cli import add_parser as add_backfill_parser
+from .inspect_cli import HELP as INSPECT_HELP
+from .inspect_cli import add_parsers as add_inspect_parsers
 from .local import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -51,6 +53,7 @@ from .local import (
     read_source,
     source_environment,
 )
+from .local_lake import add_lake_options
 from .query_cli import add_parser as add_query_parser
 from .schema_cli import add_parser as add_schema_parser
 
@@ -85,7 +88,7 @@ def try_command(args: argparse.Namespace) -> int:
 
     source = read_source(args.source, "try")
     event = read_event(args.event)
-    return try_source(source, event, args.credentials, args.timeout)
+    return try_source(source, event, args.credentials, args.timeout, args.lake)
 
 
 def _aws_command(module: str, function: str) -> Callable[[argparse.Namespace], int]:
@@ -134,6 +137,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     trying.add_argument("--event", default="{}", help='event JSON, e.g. \'{"partition_date": "2026-01-31"}\'')
     trying.add_argument("--timeout", type=float, default=900, help="seconds the run may take")
+    trying.add_argument(
+        "--lake",
+        type=Path,
+        help="keep the local lake in this folder between tries (created if missing): a cursor source's "
+        "next try reads the cursor this one stored; runs, records, cursor, query ... --lake DIR read it",
+    )
     run = commands.add_parser("run", help="run the handler once for a source, against AWS")
     run.add_argument("--config", required=True, type=Path, help="source JSON file (source.schema.json)")
     run.add_argument("--event", default="{}", help='event JSON, e.g. \'{"run_id": "try-1"}\'')
@@ -150,15 +159,11 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="even while a run holds the state's lease, or for a value no run would adopt (past future_skew)",
     )
-    for flag, text in (
-        ("--profile", "AWS profile"),
-        ("--region", "AWS region"),
-        ("--endpoint-url", "AWS endpoint"),
-    ):
-        state.add_argument(flag, help=text)
+    add_lake_options(state)
     add_backfill_parser(commands)
     add_schema_parser(commands)
     add_query_parser(commands)
+    add_inspect_parsers(commands)
     return parser
 
 
@@ -174,6 +179,7 @@ def main(argv: list[str] | None = None) -> int:
         "state": _aws_command("state_cli", "state_command"),
         "schema": _aws_command("schema_cli", "schema_command"),
         "query": _aws_command("query_cli", "query_command"),
+        **{name: _aws_command("inspect_cli", "inspect_command") for name in INSPECT_HELP},
     }
     command = commands[args.command]
     try:
