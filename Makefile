@@ -60,9 +60,9 @@ demo: venv $(TF_CLI_CONFIG_FILE) ## deploy one source to a local AWS and ingest 
 	$(PY) -m scripts.demo
 
 .PHONY: try backfill stop
-try: venv ## try a source against a local AWS, no account: make try SOURCE=source.json [CREDENTIALS=file]
-	@test -n "$(SOURCE)" || { echo "usage: make try SOURCE=path/to/source.json [CREDENTIALS=credentials.json] (template: examples/try/source.json)" >&2; exit 1; }
-	@PYTHONPATH=lambda_src $(PY) -m lake_ingest try "$(SOURCE)" $(if $(CREDENTIALS),--credentials "$(CREDENTIALS)")
+try: venv ## try a source against a local AWS, no account: make try SOURCE=source.json [CREDENTIALS=file] [LAKE=dir]
+	@test -n "$(SOURCE)" || { echo "usage: make try SOURCE=path/to/source.json [CREDENTIALS=credentials.json] [LAKE=dir, kept between tries] (template: examples/try/source.json)" >&2; exit 1; }
+	@PYTHONPATH=lambda_src $(PY) -m lake_ingest try "$(SOURCE)" $(if $(CREDENTIALS),--credentials "$(CREDENTIALS)") $(if $(LAKE),--lake "$(LAKE)")
 
 backfill: venv ## start a backfill on AWS: make backfill SOURCE=source.json FROM=2021-01-01 TO=2026-01-01 [STEP=1d] [ID=id] [CONCURRENCY=n]
 	@test -n "$(SOURCE)" -a -n "$(FROM)" -a -n "$(TO)" || { echo "usage: make backfill SOURCE=source.json FROM=2021-01-01 TO=2026-01-01 [STEP=1d] [ID=id] [CONCURRENCY=n] (source.json: terraform output -raw source_json; the usual AWS_PROFILE/AWS_REGION apply)" >&2; exit 1; }

@@ -83,6 +83,10 @@ def next_steps(kept: dict[str, str] | None) -> str:
         "run every test and policy check CI runs: make test",
         "deploy a source to your AWS account: examples/basic (see its README)",
     ]
+    if not kept:
+        lines.append(
+            "keep the local AWS and the sample API up to look around (query, runs, records): make demo KEEP=1"
+        )
     if kept:
         aws = kept["local-aws"]
         lines += [

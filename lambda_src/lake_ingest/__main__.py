@@ -33,6 +33,7 @@ import argparse
 import importlib
 import os
 import sys
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
@@ -63,7 +64,9 @@ __all__ = ["LocalContext", "main", "source_environment"]
 
 def run_command(args: argparse.Namespace) -> int:
     """`run`: the source's real bucket and secret, through the usual AWS chain."""
-    source = read_source(args.config, "run")
+    from .trial import summary  # the same closing line as try's (trial imports moto only to try)
+
+    source = read_source(_source_file(args, "run"), "run")
     event = read_event(args.event)
     os.environ.update(source_environment(source))
     for flag, name in (
@@ -79,14 +82,26 @@ def run_command(args: argparse.Namespace) -> int:
         emit(error_document(error))
         return EXIT_FAILED
     emit(result)
+    print(f"run: {summary(result)}", file=sys.stderr)
     return exit_status(result)
+
+
+def _source_file(args: argparse.Namespace, command: str) -> Path:
+    """The source file, given either way: `try|run FILE` or `try|run --config FILE`."""
+    given: list[Path] = [p for p in (args.source, args.config) if p is not None]
+    if len(given) != 1:
+        why = "give it once" if given else "give it"
+        raise InputError(
+            command, [f"the source file: {why}, as `{command} FILE` or `{command} --config FILE`"]
+        )
+    return given[0]
 
 
 def try_command(args: argparse.Namespace) -> int:
     """`try`: the source against a local AWS started (and stopped) by this process."""
     from .trial import try_source  # moto, a dev dependency, only when trying
 
-    source = read_source(args.source, "try")
+    source = read_source(_source_file(args, "try"), "try")
     event = read_event(args.event)
     return try_source(source, event, args.credentials, args.timeout, args.lake)
 
@@ -128,7 +143,8 @@ def _parser() -> argparse.ArgumentParser:
     trying = commands.add_parser(
         "try", help="try a source in one command, against a local AWS (no AWS account)"
     )
-    trying.add_argument("source", type=Path, help="source JSON file (source.schema.json)")
+    trying.add_argument("source", type=Path, nargs="?", help="source JSON file (source.schema.json)")
+    trying.add_argument("--config", type=Path, help="the same, as run, state, ... take it")
     trying.add_argument(
         "--credentials",
         type=Path,
@@ -144,7 +160,8 @@ def _parser() -> argparse.ArgumentParser:
         "next try reads the cursor this one stored; runs, records, cursor, query ... --lake DIR read it",
     )
     run = commands.add_parser("run", help="run the handler once for a source, against AWS")
-    run.add_argument("--config", required=True, type=Path, help="source JSON file (source.schema.json)")
+    run.add_argument("source", type=Path, nargs="?", help="source JSON file (source.schema.json)")
+    run.add_argument("--config", type=Path, help="the same, as an option (terraform output -raw source_json)")
     run.add_argument("--event", default="{}", help='event JSON, e.g. \'{"run_id": "try-1"}\'')
     run.add_argument("--timeout", type=float, default=900, help="seconds the run may take (Lambda's timeout)")
     run.add_argument("--profile", help="AWS profile")
@@ -168,6 +185,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # A run stopped before it counted anything (Ctrl-C, an early error) has no metrics to flush: that
+    # is no news to a person at a terminal (Powertools warns about it).
+    warnings.filterwarnings("ignore", message="No application metrics to publish")
     args = _parser().parse_args(argv)
     commands: dict[str, Callable[[argparse.Namespace], int]] = {
         "try": try_command,

@@ -267,7 +267,8 @@ def summary(document: Mapping[str, Any]) -> str:
     status, pages = document["status"], document.get("page_details", [])
     line = (
         f"{status} ({document['stop_reason']}): {document['pages']} page(s) stored, "
-        f"{document.get('total_records', 0)} record(s), {document['bytes']} raw bytes"
+        f"{document.get('total_records', document.get('records_ingested') or 0)} record(s), "
+        f"{document['bytes']} raw bytes"
     )
     reasons = [
         f"page {p['page']} quarantined: {p['quarantine_reason']}" for p in pages if "quarantine_reason" in p
