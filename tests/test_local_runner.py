@@ -202,8 +202,9 @@ def test_try_a_misspelled_key_names_it_and_the_options(upstream, tmp_path):
 
     assert process.returncode == 1
     assert (
-        "  alow_http_loopback: is not an option; the options are: alarm_names, allow_http_loopback, api_config, "
-        "kms_key_arn, orchestration, raw_bucket, raw_bucket_owner, raw_prefix, secret_arn, source_id, table\n"
+        "  alow_http_loopback: is not an option; the options are: alarm_names, allow_http_loopback, "
+        "api_config, kms_key_arn, orchestration, raw_bucket, raw_bucket_owner, raw_prefix, secret_arn, "
+        "source_id, table\n"
     ) in process.stderr
     assert "source.json: 1 problem(s):" in process.stderr
     assert json.loads(process.stdout)["error"]["errorType"] == "InputError"
@@ -357,10 +358,8 @@ def test_runs_a_source_file_against_the_given_aws_endpoint(make_source, upstream
     assert process.returncode == 0, process.stdout + process.stderr
     result = assert_one_json_document_and_logs_on_stderr(process)
     assert "run started" in process.stderr
-    assert (
-        process.stderr.rstrip().splitlines()[-1]
-        == "run: SUCCESS (end): 1 page(s) stored, 4 record(s), {len(BODY)} raw bytes"
-    )
+    closing = f"run: SUCCESS (end): 1 page(s) stored, 4 record(s), {len(BODY)} raw bytes"
+    assert process.stderr.rstrip().splitlines()[-1] == closing
     assert result["status"] == "SUCCESS" and result["records_ingested"] == 4
     assert result["objects"][0].startswith("trial-source/ingest_date=")
     assert source.keys() == sorted([*result["objects"], result["manifest"]])
