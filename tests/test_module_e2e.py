@@ -220,6 +220,12 @@ def test_the_deployed_runs_records_are_queried_with_the_modules_source_file(
     rows = json.loads(capsys.readouterr().out)["rows"]
     assert len(rows) == run.result["records_ingested"] == 150
     assert_projection_finds(deployed, run.result, "2026-11-24")
+    assert main([*args[:-1], "latest", "--where", "ingest_date = '2026-11-24'"]) == 0
+    latest = json.loads(capsys.readouterr().out)["rows"]
+    assert sorted(r["id"] for r in latest) == sorted({r["id"] for r in latest}) and len(latest) == 150
+    assert main([*args[:-1], "runs"]) == 0
+    runs = {r["run_id"]: r for r in json.loads(capsys.readouterr().out)["rows"]}
+    assert (runs["e2e-q"]["pages"], runs["e2e-q"]["records"]) == (3, 150)
     assert len({(r["page"], r["record_index"]) for r in rows}) == 150 and {r["run_id"] for r in rows} == {
         "e2e-q"
     }
