@@ -229,6 +229,17 @@ def test_the_deployed_runs_records_are_queried_with_the_modules_source_file(
     assert len({(r["page"], r["record_index"]) for r in rows}) == 150 and {r["run_id"] for r in rows} == {
         "e2e-q"
     }
+    look = ["--config", str(config), "--endpoint-url", endpoint]
+    assert main(["runs", *look, "--json"]) == 0
+    listed = {r["run_id"]: r for r in json.loads(capsys.readouterr().out)["runs"]}
+    assert (listed["e2e-q"]["pages"], listed["e2e-q"]["records"]) == (3, 150)
+    assert main(["records", *look, "--run-id", "e2e-q"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 150 and len({json.loads(line)["id"] for line in lines}) == 150
+    assert main(["alarms", *look, "--json"]) == 0
+    alarms = json.loads(capsys.readouterr().out)
+    names = {a["alarm"] for a in alarms["alarms"]}
+    assert names == set(json.loads(out["source_json"])["alarm_names"]) and len(names) >= 9 and not alarms["missing"]
 
 
 def assert_projection_finds(deployed, result, day: str) -> None:
