@@ -239,7 +239,11 @@ def test_the_deployed_runs_records_are_queried_with_the_modules_source_file(
     assert main(["alarms", *look, "--json"]) == 0
     alarms = json.loads(capsys.readouterr().out)
     names = {a["alarm"] for a in alarms["alarms"]}
-    assert names == set(json.loads(out["source_json"])["alarm_names"]) and len(names) >= 9 and not alarms["missing"]
+    assert (
+        names == set(json.loads(out["source_json"])["alarm_names"])
+        and len(names) >= 9
+        and not alarms["missing"]
+    )
 
 
 def assert_projection_finds(deployed, result, day: str) -> None:
@@ -276,9 +280,9 @@ def test_the_named_queries_are_the_ones_the_query_command_runs(deployed, tmp_pat
     for name, query_id in out["named_queries"].items():
         stored = athena.get_named_query(NamedQueryId=query_id)["NamedQuery"]["QueryString"]
         assert stored == catalog.documented(name.rsplit("-", 1)[1]), name
-    # the README prints the demo's latest query (examples/local is the demo's source)
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
-    shown = readme.split("`latest`, as the module renders it for the demo's source:")[1]
+    # docs/querying.md prints the demo's latest query (examples/local is the demo's source)
+    page = (Path(__file__).resolve().parent.parent / "docs" / "querying.md").read_text()
+    shown = page.split("`latest`, as the module renders it for the demo's source:")[1]
     assert shown.split("```sql\n", 1)[1].split("```", 1)[0] == catalog.documented("latest")
 
 
