@@ -60,9 +60,9 @@ demo: venv $(TF_CLI_CONFIG_FILE) ## deploy one source to a local AWS and ingest 
 	$(PY) -m scripts.demo
 
 .PHONY: try backfill stop
-try: venv ## try a source against a local AWS, no account: make try SOURCE=source.json [CREDENTIALS=file]
-	@test -n "$(SOURCE)" || { echo "usage: make try SOURCE=path/to/source.json [CREDENTIALS=credentials.json] (template: examples/try/source.json)" >&2; exit 1; }
-	@PYTHONPATH=lambda_src $(PY) -m lake_ingest try "$(SOURCE)" $(if $(CREDENTIALS),--credentials "$(CREDENTIALS)")
+try: venv ## try a source against a local AWS, no account: make try SOURCE=source.json [CREDENTIALS=file] [LAKE=dir]
+	@test -n "$(SOURCE)" || { echo "usage: make try SOURCE=path/to/source.json [CREDENTIALS=credentials.json] [LAKE=dir, kept between tries] (template: examples/try/source.json)" >&2; exit 1; }
+	@PYTHONPATH=lambda_src $(PY) -m lake_ingest try "$(SOURCE)" $(if $(CREDENTIALS),--credentials "$(CREDENTIALS)") $(if $(LAKE),--lake "$(LAKE)")
 
 backfill: venv ## start a backfill on AWS: make backfill SOURCE=source.json FROM=2021-01-01 TO=2026-01-01 [STEP=1d] [ID=id] [CONCURRENCY=n]
 	@test -n "$(SOURCE)" -a -n "$(FROM)" -a -n "$(TO)" || { echo "usage: make backfill SOURCE=source.json FROM=2021-01-01 TO=2026-01-01 [STEP=1d] [ID=id] [CONCURRENCY=n] (source.json: terraform output -raw source_json; the usual AWS_PROFILE/AWS_REGION apply)" >&2; exit 1; }
@@ -73,11 +73,11 @@ stop: ## stop the servers `make demo KEEP=1` left running
 
 test: lint tf-fmt tf-validate tf-test checkov py-test ## everything CI runs
 
-docs: venv ## regenerate the Inputs/Outputs tables in the READMEs from variables.tf/outputs.tf
+docs: venv ## regenerate the generated tables (docs/inputs-outputs.md, docs/handler-contract.md, submodule READMEs)
 	$(PY) -m scripts.docs
 
-policy-matrix: venv $(IAMSIM_DIR)/.installed $(TF_CLI_CONFIG_FILE) ## apply examples/multi-source locally, evaluate every policy offline, rewrite the README's matrix table
-	PYTHONPATH=lambda_src:. $(PY) -m scripts.policy_matrix --update-readme
+policy-matrix: venv $(IAMSIM_DIR)/.installed $(TF_CLI_CONFIG_FILE) ## apply examples/multi-source locally, evaluate every policy offline, rewrite the matrix table in docs/security.md
+	PYTHONPATH=lambda_src:. $(PY) -m scripts.policy_matrix --update-docs
 
 bench: venv package $(TF_CLI_CONFIG_FILE) ## naive vs lake-ingest at 10 MiB-1 GiB (time, RSS, bytes), cold start, zip size, plan at 5/50 sources, backfill at max_concurrency 1 vs 5
 	$(PY) -m bench.ingest_bench

@@ -174,7 +174,7 @@ output "state_machine_log_group_name" {
 }
 
 output "source_json" {
-  description = "The source file for the local runner (python -m lake_ingest run | state | backfill --config source.json), as JSON: `terraform output -raw source_json > source.json`. Holds no secret."
+  description = "The source file for the local runner (python -m lake_ingest run | state | backfill --config source.json), as JSON: `terraform output -raw source_json > source.json`. Holds no secret; alarm_names lists the source's alarms for `python -m lake_ingest alarms`."
   value = jsonencode(merge(
     {
       source_id        = var.source_id
@@ -184,6 +184,13 @@ output "source_json" {
       kms_key_arn      = local.kms_key_arn
       raw_bucket_owner = local.account_id
       api_config       = local.api_config
+      alarm_names = sort(concat(
+        [for a in aws_cloudwatch_metric_alarm.simple : a.alarm_name],
+        [for a in aws_cloudwatch_metric_alarm.state : a.alarm_name],
+        [for a in aws_cloudwatch_metric_alarm.error_rate : a.alarm_name],
+        [for a in aws_cloudwatch_metric_alarm.freshness : a.alarm_name],
+        [for a in aws_cloudwatch_metric_alarm.machines : a.alarm_name],
+      ))
       table = {
         enabled          = var.table.enabled
         columns          = var.table.columns

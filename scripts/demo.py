@@ -80,9 +80,15 @@ def next_steps(kept: dict[str, str] | None) -> str:
     lines = [
         f"try your own source (no AWS account needed): copy {TRY_TEMPLATE}, edit it, then",
         "    make try SOURCE=my-source.json    (the result as JSON on stdout; exit 0, 2, 3 or 1)",
+        "    make try SOURCE=my-source.json LAKE=lake    (keeps the local lake: a cursor source's next try",
+        "        fetches only what is new; then runs, records, cursor --config my-source.json --lake lake)",
         "run every test and policy check CI runs: make test",
-        "deploy a source to your AWS account: examples/basic (see its README)",
+        "deploy a source to your AWS account: examples/basic (see its README); the docs: docs/README.md",
     ]
+    if not kept:
+        lines.append(
+            "keep the local AWS and the sample API up to look around (query, runs, records): make demo KEEP=1"
+        )
     if kept:
         aws = kept["local-aws"]
         lines += [

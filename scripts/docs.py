@@ -1,8 +1,9 @@
-"""Inputs/Outputs tables in each module's README, generated from variables.tf and outputs.tf, and the
-README's API_CONFIG table, generated from lambda_src/lake_ingest/api_config.schema.json.
+"""Inputs/Outputs tables of each module, generated from variables.tf and outputs.tf (the root module's in
+docs/inputs-outputs.md, each submodule's in its README), and the API_CONFIG tables of
+docs/handler-contract.md, generated from lambda_src/lake_ingest/api_config.schema.json.
 
-`python -m scripts.docs` (`make docs`) rewrites the part of each README between the markers;
-`python -m scripts.docs --check` exits 1 and names the module when a table is out of date (the
+`python -m scripts.docs` (`make docs`) rewrites the part of each file between the markers;
+`python -m scripts.docs --check` exits 1 and names the file when a table is out of date (the
 drift test runs it). No terraform-docs binary is needed: the HCL is parsed with python-hcl2.
 """
 
@@ -22,8 +23,9 @@ from scripts.harness import ROOT
 BEGIN, END = "<!-- BEGIN_TF_DOCS -->", "<!-- END_TF_DOCS -->"
 SCHEMA_BEGIN, SCHEMA_END = "<!-- BEGIN_API_CONFIG -->", "<!-- END_API_CONFIG -->"
 SCHEMA = ROOT / "lambda_src" / "lake_ingest" / "api_config.schema.json"
+API_CONFIG_DOC = ROOT / "docs" / "handler-contract.md"  # where the API_CONFIG tables are
 MODULES = {
-    ROOT: ROOT / "README.md",
+    ROOT: ROOT / "docs" / "inputs-outputs.md",
     ROOT / "modules/lake": None,
     ROOT / "modules/package": None,
     ROOT / "modules/api_config": None,
@@ -159,17 +161,26 @@ def render_api_config(schema_path: Path = SCHEMA) -> str:
 
 
 def regenerated(module: Path) -> str:
-    """The module's README as `make docs` writes it (the root's also with its API_CONFIG tables)."""
-    readme = readme_of(module)
-    text = updated(readme, render(module))
-    if module == ROOT:
-        pattern = re.compile(re.escape(SCHEMA_BEGIN) + ".*?" + re.escape(SCHEMA_END), re.S)
-        if not pattern.search(text):
-            raise SystemExit(
-                f"README.md: add the markers {SCHEMA_BEGIN} and {SCHEMA_END} where the table goes"
-            )
-        text = pattern.sub(lambda _: f"{SCHEMA_BEGIN}\n{render_api_config()}\n{SCHEMA_END}", text, count=1)
-    return text
+    """The module's tables file (README, or docs/inputs-outputs.md for the root) as `make docs` writes it."""
+    return updated(readme_of(module), render(module))
+
+
+def regenerated_api_config(doc: Path = API_CONFIG_DOC) -> str:
+    """docs/handler-contract.md as `make docs` writes it: its API_CONFIG tables from the schema."""
+    text = doc.read_text()
+    pattern = re.compile(re.escape(SCHEMA_BEGIN) + ".*?" + re.escape(SCHEMA_END), re.S)
+    if not pattern.search(text):
+        raise SystemExit(
+            f"{doc.relative_to(ROOT)}: add the markers {SCHEMA_BEGIN} and {SCHEMA_END} where the table goes"
+        )
+    return pattern.sub(lambda _: f"{SCHEMA_BEGIN}\n{render_api_config()}\n{SCHEMA_END}", text, count=1)
+
+
+def generated_files() -> dict[Path, str]:
+    """Every file `make docs` writes, with the text it writes."""
+    files = {readme_of(module): regenerated(module) for module in MODULES}
+    files[API_CONFIG_DOC] = regenerated_api_config()
+    return files
 
 
 def readme_of(module: Path) -> Path:
@@ -186,12 +197,10 @@ def updated(readme: Path, tables: str) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="exit 1 when a README's tables are out of date")
+    parser.add_argument("--check", action="store_true", help="exit 1 when a generated table is out of date")
     args = parser.parse_args()
     stale = []
-    for module in MODULES:
-        readme = readme_of(module)
-        text = regenerated(module)
+    for readme, text in generated_files().items():
         if text != readme.read_text():
             stale.append(str(readme.relative_to(ROOT)))
             if not args.check:

@@ -7,8 +7,8 @@ simulator (@cloud-copilot/iam-simulate, tests/policy/simulate.cjs, installed by 
 .iamsim/) decide it. Every case must reach its expected decision, and every statement of every policy
 must match at least one request (a statement nothing exercises is either dead or untested).
 
-`python -m scripts.policy_matrix --update-readme` applies examples/multi-source to a fresh local AWS
-and rewrites the README's security table (the docs test fails when it drifts).
+`python -m scripts.policy_matrix --update-docs` applies examples/multi-source to a fresh local AWS
+and rewrites the matrix table of docs/security.md (the docs test fails when it drifts).
 """
 
 from __future__ import annotations
@@ -30,10 +30,10 @@ from scripts.harness import ROOT, local_client
 MATRIX = ROOT / "tests" / "policy" / "matrix.toml"
 SIMULATOR = ROOT / "tests" / "policy" / "simulate.cjs"
 NODE_MODULES = ROOT / ".iamsim" / "node_modules"
-README = ROOT / "README.md"
-README_BEGIN = "<!-- BEGIN_POLICY_MATRIX -->"
-README_END = "<!-- END_POLICY_MATRIX -->"
-README_SUBJECT = "events"  # the source of examples/multi-source that has every kind of policy
+MATRIX_DOC = ROOT / "docs" / "security.md"  # the page that holds the generated matrix table
+MATRIX_BEGIN = "<!-- BEGIN_POLICY_MATRIX -->"
+MATRIX_END = "<!-- END_POLICY_MATRIX -->"
+MATRIX_SUBJECT = "events"  # the source of examples/multi-source that has every kind of policy
 OTHER_ACCOUNT = "210987654321"
 SOURCE_ID_TAG = "lake-ingest:source-id"
 DECISIONS = ("Allowed", "Denied", "ExplicitlyDenied")
@@ -578,7 +578,7 @@ def with_statement(deployment: Deployment, policy_name: str, sid: str, change: A
     return changed
 
 
-# -- the README table ------------------------------------------------------------------------------
+# -- the docs table --------------------------------------------------------------------------------
 
 
 def readme_table(report: Report, subject: str) -> str:
@@ -637,12 +637,12 @@ def _short(resource: str) -> str:
 
 
 def replace_readme_section(text: str, table: str) -> str:
-    start, end = text.index(README_BEGIN) + len(README_BEGIN), text.index(README_END)
+    start, end = text.index(MATRIX_BEGIN) + len(MATRIX_BEGIN), text.index(MATRIX_END)
     return text[:start] + "\n" + table + text[end:]
 
 
 def readme_section(text: str) -> str:
-    return text[text.index(README_BEGIN) + len(README_BEGIN) : text.index(README_END)].strip("\n") + "\n"
+    return text[text.index(MATRIX_BEGIN) + len(MATRIX_BEGIN) : text.index(MATRIX_END)].strip("\n") + "\n"
 
 
 def main() -> None:
@@ -651,7 +651,9 @@ def main() -> None:
     from tests.conftest import applied_example, multi_source_variables
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--update-readme", action="store_true", help="rewrite the README's matrix table")
+    parser.add_argument(
+        "--update-docs", action="store_true", help="rewrite the matrix table of docs/security.md"
+    )
     args = parser.parse_args()
     with (
         tempfile.TemporaryDirectory() as workdir,
@@ -661,8 +663,10 @@ def main() -> None:
         deployment = read_deployment(applied["endpoint"], out["lake"], out["sources"])
         report = evaluate(deployment)
     print(describe(report) or f"{len(report.outcomes)} requests as expected; every statement exercised")
-    if args.update_readme:
-        README.write_text(replace_readme_section(README.read_text(), readme_table(report, README_SUBJECT)))
+    if args.update_docs:
+        MATRIX_DOC.write_text(
+            replace_readme_section(MATRIX_DOC.read_text(), readme_table(report, MATRIX_SUBJECT))
+        )
     raise SystemExit(1 if report.failures or report.uncovered else 0)
 
 

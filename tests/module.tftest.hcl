@@ -897,6 +897,13 @@ run "state_alarms_can_be_tuned_and_disabled" {
     )
     error_message = "Thresholds follow var.alarms (the rotation alarm keeps its hour), a disabled state alarm is left out, and alarm_arns lists the state alarms."
   }
+  assert {
+    condition = (
+      contains(jsondecode(output.source_json).alarm_names, aws_cloudwatch_metric_alarm.state["cursor_empty_runs"].alarm_name) &&
+      length(jsondecode(output.source_json).alarm_names) == length(output.alarm_arns)
+    )
+    error_message = "source_json names every alarm alarm_arns lists, for the local runner's alarms command."
+  }
 }
 
 run "rejects_zero_refresh_token_rotations_per_hour" {

@@ -277,11 +277,12 @@ def test_a_name_declared_non_secret_may_carry_a_value_the_rule_would_refuse(name
 
 
 def test_the_credential_name_rule_is_the_documented_one():
-    """Terraform and the JSON Schema copy this text: it changes only together with the README."""
+    """Terraform and the JSON Schema copy this text: it changes only together with the handler's contract
+    (docs/handler-contract.md)."""
     from lake_ingest.config import CREDENTIAL_NAME_PATTERN
 
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
-    assert f"`{CREDENTIAL_NAME_PATTERN}`" in readme
+    contract = (Path(__file__).resolve().parent.parent / "docs" / "handler-contract.md").read_text()
+    assert f"`{CREDENTIAL_NAME_PATTERN}`" in contract
 
 
 def test_harmless_names_pass():

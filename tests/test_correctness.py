@@ -74,8 +74,9 @@ def test_records_under_a_key_with_a_dot(make_source, upstream):
 
 
 def test_the_readmes_oauth2_example_ingests_every_page_of_an_odata_api(make_source):
-    """The worked OAuth2 example of the README, pointed at the sample API's OData collection and its
-    token endpoint: next_url_path = "@odata.nextLink" must follow every page (it once stopped at 1)."""
+    """The worked OAuth2 example of docs/authentication.md, pointed at the sample API's OData collection
+    and its token endpoint: next_url_path = "@odata.nextLink" must follow every page (it once stopped
+    at 1)."""
     token = "tok-" + secrets.token_hex(8)
     api = ScriptedUpstream(responder=sample_api(token)).start()
     try:

@@ -117,6 +117,9 @@ def test_the_demo_ends_with_next_steps_that_exist():
     assert f"copy {TRY_TEMPLATE}" in steps and "make try SOURCE=" in steps
     assert "make test" in steps and "examples/basic" in steps
     assert "make stop" not in steps  # nothing was left running
+    assert "make demo KEEP=1" in steps  # how to keep it up to look around
+    assert "make try SOURCE=my-source.json LAKE=lake" in steps and "--lake lake" in steps  # a kept local lake
+    assert "docs/README.md" in steps and (ROOT / "docs" / "README.md").is_file()
     assert (ROOT / TRY_TEMPLATE).is_file() and (ROOT / "examples" / "basic" / "README.md").is_file()
     makefile = (ROOT / "Makefile").read_text()
     assert "\ntry: " in makefile and "\nstop: " in makefile and "\ntest: " in makefile

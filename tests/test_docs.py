@@ -1,4 +1,4 @@
-"""Docs that cannot drift: README tables match the HCL; one version everywhere it is stated."""
+"""Docs that cannot drift: generated tables match the HCL and the schema; one version everywhere."""
 
 from __future__ import annotations
 
@@ -20,6 +20,12 @@ def test_readme_tables_match_variables_and_outputs(module):
     readme = docs.readme_of(module)
     assert docs.regenerated(module) == readme.read_text(), (
         f"{readme.relative_to(ROOT)} is out of date: run `make docs`"
+    )
+
+
+def test_the_api_config_tables_match_the_schema():
+    assert docs.regenerated_api_config() == docs.API_CONFIG_DOC.read_text(), (
+        f"{docs.API_CONFIG_DOC.relative_to(ROOT)} is out of date: run `make docs`"
     )
 
 
@@ -64,16 +70,36 @@ def test_one_version_everywhere():
     released = re.findall(r"^## \[(\d+\.\d+\.\d+)\] - \d{4}-\d{2}-\d{2}$", changelog, re.M)
     assert released and released[0] == version, "the newest CHANGELOG release must be the package version"
     assert "## [Unreleased]" in changelog
-    refs = set(re.findall(r"\?ref=v(\d+\.\d+\.\d+)", "".join(p.read_text() for p in ROOT.rglob("README.md"))))
-    assert refs == {version}, f"README examples pin {refs}, not {version}"
+    pinned = [
+        ROOT / "README.md",
+        *(ROOT / "docs").rglob("*.md"),
+        *(ROOT / "examples").rglob("*.tf"),
+        *(ROOT / "examples").rglob("*.md"),
+        *(ROOT / "modules").rglob("README.md"),
+    ]
+    pins = {
+        (str(path.relative_to(ROOT)), ref)
+        for path in pinned
+        if ".terraform" not in path.parts
+        for ref in re.findall(r"\?ref=([^\s\"')`&]+)", path.read_text())
+    }
+    assert pins, "no ?ref= pin found in the docs and examples"
+    # docs/upgrading.md shows the caller's code before an upgrade too: there, a released version.
+    history = {f"v{v}" for v in released}
+    drifted = sorted(
+        (path, ref)
+        for path, ref in pins
+        if ref != f"v{version}" and not (path == "docs/upgrading.md" and ref in history)
+    )
+    assert not drifted, f"pins other than v{version} (module_version): {drifted}"
     assert "lambda_src/lake_ingest/__init__.py" in (ROOT / "main.tf").read_text()  # module_version reads it
 
 
-def test_the_readme_policy_matrix_lists_every_case_of_the_matrix_file():
-    """The README's generated matrix names every case of tests/policy/matrix.toml, in order, with its
+def test_the_policy_matrix_of_the_security_page_lists_every_case_of_the_matrix_file():
+    """docs/security.md's generated matrix names every case of tests/policy/matrix.toml, in order, with its
     expected decision (the results themselves are checked against an applied deployment in
     tests/test_policy_matrix.py, which also regenerates nothing: `make policy-matrix` does)."""
-    section = policy_matrix.readme_section((ROOT / "README.md").read_text())
+    section = policy_matrix.readme_section(policy_matrix.MATRIX_DOC.read_text())
     rows = [line.split(" | ") for line in section.splitlines() if re.match(r"^\| \d+ \|", line)]
     cases = policy_matrix.load_cases()
     assert [int(r[0].strip("| ")) for r in rows] == [c.number for c in cases]
@@ -84,8 +110,8 @@ def test_the_readme_policy_matrix_lists_every_case_of_the_matrix_file():
             assert row[3].startswith(case.title), case.title
 
 
-def test_the_readme_table_example_is_the_one_the_demo_applies():
-    """The README's records-zone example is examples/local's `table`, which the demo and the end-to-end
+def test_the_docs_table_example_is_the_one_the_demo_applies():
+    """docs/querying.md's records-zone example is examples/local's `table`, which the demo and the end-to-end
     test apply (and whose latest query the README prints)."""
     [block] = [b for b in hcl_blocks() if "primary_key" in b]
     readme = plain(hcl2.loads(block)["module"][0])["orders"]["table"]

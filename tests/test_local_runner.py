@@ -202,8 +202,9 @@ def test_try_a_misspelled_key_names_it_and_the_options(upstream, tmp_path):
 
     assert process.returncode == 1
     assert (
-        "  alow_http_loopback: is not an option; the options are: allow_http_loopback, api_config, "
-        "kms_key_arn, orchestration, raw_bucket, raw_bucket_owner, raw_prefix, secret_arn, source_id, table\n"
+        "  alow_http_loopback: is not an option; the options are: alarm_names, allow_http_loopback, "
+        "api_config, kms_key_arn, orchestration, raw_bucket, raw_bucket_owner, raw_prefix, secret_arn, "
+        "source_id, table\n"
     ) in process.stderr
     assert "source.json: 1 problem(s):" in process.stderr
     assert json.loads(process.stdout)["error"]["errorType"] == "InputError"
@@ -282,7 +283,7 @@ def test_a_usage_error_exits_1_not_the_partial_success_status():
         env=cli_env(),
         timeout=60,
     )
-    assert process.returncode == 1 and "the following arguments are required: source" in process.stderr
+    assert process.returncode == 1 and "give it, as `try FILE` or `try --config FILE`" in process.stderr
 
 
 def test_the_handler_and_the_runner_never_import_moto():
@@ -311,7 +312,7 @@ def test_the_template_source_is_valid_and_needs_no_loopback():
 
 
 def run_cli(
-    config: dict, tmp_path: Path, aws_endpoint: str, event: str = "{}"
+    config: dict, tmp_path: Path, aws_endpoint: str, event: str = "{}", positional: bool = False
 ) -> subprocess.CompletedProcess:
     path = write_source(tmp_path, config)
     return subprocess.run(
@@ -320,8 +321,7 @@ def run_cli(
             "-m",
             "lake_ingest",
             "run",
-            "--config",
-            str(path),
+            *([str(path)] if positional else ["--config", str(path)]),
             "--event",
             event,
             "--endpoint-url",
@@ -354,10 +354,12 @@ def test_runs_a_source_file_against_the_given_aws_endpoint(make_source, upstream
             "records_path": "data.items",
         },
     }
-    process = run_cli(config, tmp_path, aws_endpoint, '{"run_id": "try-1"}')
+    process = run_cli(config, tmp_path, aws_endpoint, '{"run_id": "try-1"}', positional=True)  # run FILE
     assert process.returncode == 0, process.stdout + process.stderr
     result = assert_one_json_document_and_logs_on_stderr(process)
     assert "run started" in process.stderr
+    closing = f"run: SUCCESS (end): 1 page(s) stored, 4 record(s), {len(BODY)} raw bytes"
+    assert process.stderr.rstrip().splitlines()[-1] == closing
     assert result["status"] == "SUCCESS" and result["records_ingested"] == 4
     assert result["objects"][0].startswith("trial-source/ingest_date=")
     assert source.keys() == sorted([*result["objects"], result["manifest"]])
@@ -414,7 +416,9 @@ def test_run_checks_the_source_file_as_try_does(make_source, upstream, aws_endpo
     }
     process = run_cli(config, tmp_path, aws_endpoint)
     assert process.returncode == 1
-    assert "  raw_prefx: is not an option; the options are: allow_http_loopback, " in process.stderr
+    assert (
+        "  raw_prefx: is not an option; the options are: alarm_names, allow_http_loopback, " in process.stderr
+    )
     del config["raw_prefx"]
     process = run_cli(config, tmp_path, aws_endpoint)
     assert process.returncode == 1

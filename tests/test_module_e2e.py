@@ -229,6 +229,21 @@ def test_the_deployed_runs_records_are_queried_with_the_modules_source_file(
     assert len({(r["page"], r["record_index"]) for r in rows}) == 150 and {r["run_id"] for r in rows} == {
         "e2e-q"
     }
+    look = ["--config", str(config), "--endpoint-url", endpoint]
+    assert main(["runs", *look, "--json"]) == 0
+    listed = {r["run_id"]: r for r in json.loads(capsys.readouterr().out)["runs"]}
+    assert (listed["e2e-q"]["pages"], listed["e2e-q"]["records"]) == (3, 150)
+    assert main(["records", *look, "--run-id", "e2e-q"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 150 and len({json.loads(line)["id"] for line in lines}) == 150
+    assert main(["alarms", *look, "--json"]) == 0
+    alarms = json.loads(capsys.readouterr().out)
+    names = {a["alarm"] for a in alarms["alarms"]}
+    assert (
+        names == set(json.loads(out["source_json"])["alarm_names"])
+        and len(names) >= 9
+        and not alarms["missing"]
+    )
 
 
 def assert_projection_finds(deployed, result, day: str) -> None:
@@ -265,9 +280,9 @@ def test_the_named_queries_are_the_ones_the_query_command_runs(deployed, tmp_pat
     for name, query_id in out["named_queries"].items():
         stored = athena.get_named_query(NamedQueryId=query_id)["NamedQuery"]["QueryString"]
         assert stored == catalog.documented(name.rsplit("-", 1)[1]), name
-    # the README prints the demo's latest query (examples/local is the demo's source)
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
-    shown = readme.split("`latest`, as the module renders it for the demo's source:")[1]
+    # docs/querying.md prints the demo's latest query (examples/local is the demo's source)
+    page = (Path(__file__).resolve().parent.parent / "docs" / "querying.md").read_text()
+    shown = page.split("`latest`, as the module renders it for the demo's source:")[1]
     assert shown.split("```sql\n", 1)[1].split("```", 1)[0] == catalog.documented("latest")
 
 

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from scripts import local_aws
 from scripts.policy_matrix import (
-    README,
-    README_SUBJECT,
+    MATRIX_DOC,
+    MATRIX_SUBJECT,
     Deployment,
     describe,
     evaluate,
@@ -77,9 +77,9 @@ def test_every_statement_of_every_policy_is_exercised(report, deployment):
     assert len(deployment.policies()) == 4 + 4 * 4 + 3 * 3 + 2 * 2 + 1
 
 
-def test_the_readme_shows_this_matrix(report):
-    assert readme_section(README.read_text()) == readme_table(report, README_SUBJECT), (
-        "the README's policy matrix is stale: run `make policy-matrix`"
+def test_the_security_page_shows_this_matrix(report):
+    assert readme_section(MATRIX_DOC.read_text()) == readme_table(report, MATRIX_SUBJECT), (
+        "the policy matrix in docs/security.md is stale: run `make policy-matrix`"
     )
 
 

@@ -33,11 +33,14 @@ import argparse
 import importlib
 import os
 import sys
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
 
 from .backfill_cli import add_parser as add_backfill_parser
+from .inspect_cli import HELP as INSPECT_HELP
+from .inspect_cli import add_parsers as add_inspect_parsers
 from .local import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -51,6 +54,7 @@ from .local import (
     read_source,
     source_environment,
 )
+from .local_lake import add_lake_options
 from .query_cli import add_parser as add_query_parser
 from .schema_cli import add_parser as add_schema_parser
 
@@ -60,7 +64,9 @@ __all__ = ["LocalContext", "main", "source_environment"]
 
 def run_command(args: argparse.Namespace) -> int:
     """`run`: the source's real bucket and secret, through the usual AWS chain."""
-    source = read_source(args.config, "run")
+    from .trial import summary  # the same closing line as try's (trial imports moto only to try)
+
+    source = read_source(_source_file(args, "run"), "run")
     event = read_event(args.event)
     os.environ.update(source_environment(source))
     for flag, name in (
@@ -76,16 +82,28 @@ def run_command(args: argparse.Namespace) -> int:
         emit(error_document(error))
         return EXIT_FAILED
     emit(result)
+    print(f"run: {summary(result)}", file=sys.stderr)
     return exit_status(result)
+
+
+def _source_file(args: argparse.Namespace, command: str) -> Path:
+    """The source file, given either way: `try|run FILE` or `try|run --config FILE`."""
+    given: list[Path] = [p for p in (args.source, args.config) if p is not None]
+    if len(given) != 1:
+        why = "give it once" if given else "give it"
+        raise InputError(
+            command, [f"the source file: {why}, as `{command} FILE` or `{command} --config FILE`"]
+        )
+    return given[0]
 
 
 def try_command(args: argparse.Namespace) -> int:
     """`try`: the source against a local AWS started (and stopped) by this process."""
     from .trial import try_source  # moto, a dev dependency, only when trying
 
-    source = read_source(args.source, "try")
+    source = read_source(_source_file(args, "try"), "try")
     event = read_event(args.event)
-    return try_source(source, event, args.credentials, args.timeout)
+    return try_source(source, event, args.credentials, args.timeout, args.lake)
 
 
 def _aws_command(module: str, function: str) -> Callable[[argparse.Namespace], int]:
@@ -125,7 +143,8 @@ def _parser() -> argparse.ArgumentParser:
     trying = commands.add_parser(
         "try", help="try a source in one command, against a local AWS (no AWS account)"
     )
-    trying.add_argument("source", type=Path, help="source JSON file (source.schema.json)")
+    trying.add_argument("source", type=Path, nargs="?", help="source JSON file (source.schema.json)")
+    trying.add_argument("--config", type=Path, help="the same, as run, state, ... take it")
     trying.add_argument(
         "--credentials",
         type=Path,
@@ -134,8 +153,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     trying.add_argument("--event", default="{}", help='event JSON, e.g. \'{"partition_date": "2026-01-31"}\'')
     trying.add_argument("--timeout", type=float, default=900, help="seconds the run may take")
+    trying.add_argument(
+        "--lake",
+        type=Path,
+        help="keep the local lake in this folder between tries (created if missing): a cursor source's "
+        "next try reads the cursor this one stored; runs, records, cursor, query ... --lake DIR read it",
+    )
     run = commands.add_parser("run", help="run the handler once for a source, against AWS")
-    run.add_argument("--config", required=True, type=Path, help="source JSON file (source.schema.json)")
+    run.add_argument("source", type=Path, nargs="?", help="source JSON file (source.schema.json)")
+    run.add_argument("--config", type=Path, help="the same, as an option (terraform output -raw source_json)")
     run.add_argument("--event", default="{}", help='event JSON, e.g. \'{"run_id": "try-1"}\'')
     run.add_argument("--timeout", type=float, default=900, help="seconds the run may take (Lambda's timeout)")
     run.add_argument("--profile", help="AWS profile")
@@ -150,19 +176,18 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="even while a run holds the state's lease, or for a value no run would adopt (past future_skew)",
     )
-    for flag, text in (
-        ("--profile", "AWS profile"),
-        ("--region", "AWS region"),
-        ("--endpoint-url", "AWS endpoint"),
-    ):
-        state.add_argument(flag, help=text)
+    add_lake_options(state)
     add_backfill_parser(commands)
     add_schema_parser(commands)
     add_query_parser(commands)
+    add_inspect_parsers(commands)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    # A run stopped before it counted anything (Ctrl-C, an early error) has no metrics to flush: that
+    # is no news to a person at a terminal (Powertools warns about it).
+    warnings.filterwarnings("ignore", message="No application metrics to publish")
     args = _parser().parse_args(argv)
     commands: dict[str, Callable[[argparse.Namespace], int]] = {
         "try": try_command,
@@ -174,6 +199,7 @@ def main(argv: list[str] | None = None) -> int:
         "state": _aws_command("state_cli", "state_command"),
         "schema": _aws_command("schema_cli", "schema_command"),
         "query": _aws_command("query_cli", "query_command"),
+        **{name: _aws_command("inspect_cli", "inspect_command") for name in INSPECT_HELP},
     }
     command = commands[args.command]
     try:

@@ -25,8 +25,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from . import aws_clients
 from .local import InputError, emit, read_source
+from .local_lake import Lake, add_lake_options, open_lake
 from .query_sql import available, render, table_name, variables
 from .records_zone import PUBLISHED_DIR, RECORDS_DIR
 
@@ -78,10 +78,10 @@ class LocalCatalog:
         )
         self.prefix = source.get("raw_prefix") or source["source_id"]
 
-    def download(self, s3: Any) -> int:
+    def download(self, lake: Lake) -> int:
         """Copy the records zone and the published lists under the source's prefix; the count."""
         copied = 0
-        bucket = {"Bucket": self.source["raw_bucket"]}
+        s3, bucket = lake.client, lake.target
         for zone in (RECORDS_DIR, PUBLISHED_DIR):
             pages = s3.get_paginator("list_objects_v2").paginate(**bucket, Prefix=f"{self.prefix}/{zone}/")
             for key in [o["Key"] for page in pages for o in page.get("Contents", [])]:
@@ -146,8 +146,6 @@ def translate(sql: str) -> str:
 
 def query_command(args: argparse.Namespace, aws: dict[str, str | None]) -> int:
     """Run one query; its rows on stdout (a table, or --json)."""
-    import boto3
-
     try:
         import duckdb  # noqa: F401 - only to say what is missing
         import sqlglot  # noqa: F401
@@ -157,14 +155,10 @@ def query_command(args: argparse.Namespace, aws: dict[str, str | None]) -> int:
             ["duckdb and sqlglot are development dependencies: use `make venv` (.venv) or pip install them"],
         ) from None
     source = read_source(args.config, "query")
-    if "raw_bucket" not in source:
-        raise InputError(
-            str(args.config), ["raw_bucket: is required for query: the records live in the lake"]
-        )
-    session = boto3.session.Session(profile_name=aws["profile"], region_name=aws["region"])
     with tempfile.TemporaryDirectory(prefix="lake-ingest-query-") as folder:
         catalog = LocalCatalog(source, Path(folder))
-        catalog.download(aws_clients.client("s3", session, aws["endpoint_url"]))
+        with open_lake(source, args) as lake:
+            catalog.download(lake)
         sql = catalog.documented(args.named) if args.named else args.sql
         if not sql:
             raise InputError("query", ["give the SQL to run, or --named complete|latest|runs"])
@@ -206,9 +200,4 @@ def add_parser(commands: Any) -> None:
     query.add_argument("--named", choices=("complete", "latest", "runs"), help="a documented query")
     query.add_argument("--where", help="a filter on the query's rows, e.g. \"ingest_date >= '2026-01-01'\"")
     query.add_argument("--json", action="store_true", help="rows as JSON on stdout")
-    for flag, text in (
-        ("--profile", "AWS profile"),
-        ("--region", "AWS region"),
-        ("--endpoint-url", "AWS endpoint"),
-    ):
-        query.add_argument(flag, help=text)
+    add_lake_options(query)

@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from .local import InputError, emit, read_source
+from .local_lake import open_lake
 
 
 def _number_or_text(value: str, cursor_type: str) -> Any:
@@ -47,30 +48,29 @@ def _unadoptable(value: Any, cursor_type: str, incremental: dict[str, Any]) -> s
 
 def state_command(args: argparse.Namespace, aws: dict[str, str | None]) -> int:
     """Show, set or reset the state; prints the state document (or null) as JSON."""
-    import boto3
-
-    from . import aws_clients
-    from .events import iso
-    from .incremental import CursorValueError, cursor_key
-    from .state import StateDoc, StateStore, kms_encryption, state_key
+    from .state import StateStore, kms_encryption, state_key
 
     source = read_source(args.config, "state")
     incremental = source["api_config"].get("incremental") or {}
     if incremental.get("type") != "cursor":
         raise InputError(str(args.config), ["api_config.incremental: only a cursor source keeps a state"])
-    for key in ("source_id", "raw_bucket"):
-        if key not in source:
-            raise InputError(str(args.config), [f"{key}: is required for state: the state lives in the lake"])
-    session = boto3.session.Session(profile_name=aws["profile"], region_name=aws["region"])
-    client = aws_clients.client("s3", session, aws["endpoint_url"])
-    store = StateStore(
-        client,
-        source["raw_bucket"],
-        state_key(source.get("raw_prefix") or source["source_id"]),
-        source["source_id"],
-        expected_owner=source.get("raw_bucket_owner"),
-        sse=kms_encryption(source.get("kms_key_arn")),
-    )
+    with open_lake(source, args, writes=args.action != "show") as lake:
+        store = StateStore(
+            lake.client,
+            lake.bucket,
+            state_key(lake.prefix),
+            source.get("source_id") or lake.prefix,
+            expected_owner=lake.expected_owner,
+            sse=kms_encryption(lake.kms_key_arn),
+        )
+        return _act(args, store, incremental)
+
+
+def _act(args: argparse.Namespace, store: Any, incremental: dict[str, Any]) -> int:
+    from .events import iso
+    from .incremental import CursorValueError, cursor_key
+    from .state import StateDoc
+
     cursor_type = incremental.get("cursor_type", "timestamp")
     doc: StateDoc | None
     if args.action == "set":

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from . import aws_clients
-from .config import AuthConfig, parse_api_config
+from .config import ApiConfig, AuthConfig, parse_api_config
 from .local import (
     EXIT_FAILED,
     InputError,
@@ -37,11 +37,12 @@ from .local import (
     invoke_handler,
     source_environment,
 )
+from .local_lake import LOCAL_BUCKET, load_folder, save_folder
 from .redaction import REDACTOR
 from .s3_reads import read_body
 
 REGION = "us-east-1"
-BUCKET = "lake-ingest-try"
+BUCKET = LOCAL_BUCKET
 DEFAULT_SOURCE_ID = "try"
 # What try makes itself: these keys of source.json (written for `run`) are not used.
 LOCAL_RESOURCES = {
@@ -103,7 +104,7 @@ def use_local_credentials() -> None:
 
 
 @contextmanager
-def local_aws(server_class: Any) -> Iterator[str]:
+def local_aws(server_class: Any, quiet: bool = False) -> Iterator[str]:
     """A moto server on 127.0.0.1 and a free port while the block runs; stopped however it ends."""
     use_local_credentials()
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request on stderr
@@ -119,7 +120,8 @@ def local_aws(server_class: Any) -> Iterator[str]:
         listener = getattr(server, "_server", None)
         if listener is not None:
             listener.server_close()
-        say(f"stopped the local AWS on {endpoint}")
+        if not quiet:
+            say(f"stopped the local AWS on {endpoint}")
 
 
 def create_lake(source_id: str, credentials: Mapping[str, Any] | None) -> LocalLake:
@@ -245,12 +247,28 @@ def landed(bucket: str, manifest_key: str) -> dict[str, Any]:
     return {"page_details": pages, "total_records": total}
 
 
+def _open_lake_folder(lake: LocalLake, folder: Path | None, api: ApiConfig) -> None:
+    """Start the bucket from the folder's objects (or say what is lost without one)."""
+    incremental = api.incremental.type if api.incremental else None
+    if folder is None:
+        if incremental == "cursor":
+            say(
+                "the cursor this run stores is discarded with the local AWS, so the next try starts from "
+                "initial_value again: give --lake DIR to keep the lake (and the cursor) between tries"
+            )
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    loaded = load_folder(aws_clients.client("s3"), lake.bucket, folder)
+    say(f"the local lake {folder}: {loaded} object(s) loaded" + (", a new lake" if not loaded else ""))
+
+
 def summary(document: Mapping[str, Any]) -> str:
     """One line saying how the run ended, and why when it stopped early."""
     status, pages = document["status"], document.get("page_details", [])
     line = (
         f"{status} ({document['stop_reason']}): {document['pages']} page(s) stored, "
-        f"{document.get('total_records', 0)} record(s), {document['bytes']} raw bytes"
+        f"{document.get('total_records', document.get('records_ingested') or 0)} record(s), "
+        f"{document['bytes']} raw bytes"
     )
     reasons = [
         f"page {p['page']} quarantined: {p['quarantine_reason']}" for p in pages if "quarantine_reason" in p
@@ -265,8 +283,18 @@ def summary(document: Mapping[str, Any]) -> str:
     return "; ".join([line, *reasons])
 
 
-def try_source(source: Mapping[str, Any], event: Any, credentials_path: Path | None, timeout: float) -> int:
-    """Try a (checked) source against a local AWS; print the result; return the exit status."""
+def try_source(
+    source: Mapping[str, Any],
+    event: Any,
+    credentials_path: Path | None,
+    timeout: float,
+    lake_folder: Path | None = None,
+) -> int:
+    """Try a (checked) source against a local AWS; print the result; return the exit status.
+
+    With `lake_folder`, the local lake starts from what the folder holds and the run's objects are
+    written back to it (local_lake.py): a cursor source's next try reads the cursor this one stored.
+    """
     server_class = moto_server_class()  # before asking for credentials that could not be used
     env = {k: v for k, v in source_environment(source).items() if k not in LOCAL_RESOURCES.values()}
     api = parse_api_config(env["API_CONFIG"], env)
@@ -285,6 +313,7 @@ def try_source(source: Mapping[str, Any], event: Any, credentials_path: Path | N
                 f"local AWS (moto) on {endpoint}: bucket {lake.bucket}, a KMS key, "
                 + ("a secret" if lake.secret_arn else "no secret (auth type none)")
             )
+            _open_lake_folder(lake, lake_folder, api)
             os.environ.update({**env, "SOURCE_ID": source_id, **lake.environment()})
             result = invoke_handler(event, f"try-{source_id}", timeout)
             document = {**result, **landed(lake.bucket, result["manifest"])}
@@ -299,6 +328,9 @@ def try_source(source: Mapping[str, Any], event: Any, credentials_path: Path | N
         finally:
             if lake is not None and api.auth.rotates and credentials_path and credentials is not None:
                 keep_rotated_refresh_token(lake.secret_arn, credentials_path, credentials, api.auth)
+            if lake is not None and lake_folder is not None:
+                saved = save_folder(aws_clients.client("s3"), lake.bucket, lake_folder)
+                say(f"the local lake {lake_folder} holds {saved} object(s)")
     emit(document)
     if "error" in document:
         say(f"FAILED: {document['error']['errorType']}: {document['error']['errorMessage']}")
