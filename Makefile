@@ -38,6 +38,12 @@ $(VENV)/.installed: requirements-dev.txt lambda_src/requirements.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
+# The handler's package on the venv's path (a .pth file), so that `python -m lake_ingest ...` runs from
+# any directory once the venv is active (`. .venv/bin/activate`), with no PYTHONPATH.
+$(VENV)/.lake_ingest_on_path: $(VENV)/.installed
+	$(PY) -c 'import site, sys; open(site.getsitepackages()[0] + "/lake_ingest_src.pth", "w").write(sys.argv[1] + "\n")' "$(CURDIR)/lambda_src"
+	touch $@
+
 $(CHECKOV_VENV)/.installed:
 	$(PYTHON) -m venv $(CHECKOV_VENV)
 	$(CHECKOV_VENV)/bin/pip install --quiet checkov==$(CHECKOV_VERSION)
@@ -54,7 +60,7 @@ $(IAMSIM_DIR)/.installed: tests/policy/package.json tests/policy/package-lock.js
 	npm ci --prefix $(IAMSIM_DIR) --no-audit --no-fund --loglevel=error
 	touch $@
 
-venv: $(VENV)/.installed ## create .venv with the handler's and the tests' dependencies
+venv: $(VENV)/.installed $(VENV)/.lake_ingest_on_path ## create .venv with the handler's and the tests' dependencies
 
 demo: venv $(TF_CLI_CONFIG_FILE) ## deploy one source to a local AWS and ingest from a local sample API (KEEP=1 keeps it up)
 	$(PY) -m scripts.demo

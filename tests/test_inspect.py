@@ -179,3 +179,43 @@ def test_alarms_shows_each_alarm_and_its_state(aws_endpoint, upstream, tmp_path)
     assert document["missing"] == ["lake-ingest-orders-gone"]
     table = cli("alarms", "--config", str(source), "--endpoint-url", aws_endpoint, env=env)
     assert "no run" in table.stdout and "not found in CloudWatch: lake-ingest-orders-gone" in table.stderr
+
+
+def test_records_piped_into_a_reader_that_stops_early_ends_quietly(upstream, tmp_path):
+    """`records ... | head`: the reader closes the pipe after a line; the command stops as `cat` does
+    (exit 141), with no traceback."""
+    upstream.responder = api = ChangingApi()
+    for n in range(3000):  # well over a pipe's 64 KiB buffer
+        api.put(n, f"2026-01-02T10:{n // 60 % 60:02d}:{n % 60:02d}Z")
+    source = write_source(tmp_path, cursor_source(upstream))
+    lake = tmp_path / "lake"
+    done = cli("try", str(source), "--lake", str(lake))
+    assert done.returncode == 0, done.stderr
+    run = ["--run-id", json.loads(done.stdout)["run_id"]]
+    reader = subprocess.Popen(
+        [sys.executable, "-m", "lake_ingest", "records", "--config", str(source), "--lake", str(lake), *run],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=cli_env(**HOSTILE_AWS_ENVIRONMENT),
+    )
+    assert json.loads(reader.stdout.readline())["id"] >= 0
+    reader.stdout.close()
+    stderr = reader.stderr.read().decode()
+    assert reader.wait(timeout=60) == 141, stderr
+    assert "Traceback" not in stderr and "BrokenPipeError" not in stderr
+
+
+def test_the_commands_run_in_the_projects_environment_from_any_directory(tmp_path):
+    """`make venv` puts lambda_src on the venv's path: `python -m lake_ingest` needs no PYTHONPATH."""
+    env = {k: v for k, v in cli_env(**HOSTILE_AWS_ENVIRONMENT).items() if k != "PYTHONPATH"}
+    process = subprocess.run(
+        [sys.executable, "-m", "lake_ingest", "records", "--help"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=60,
+        check=False,
+    )
+    assert process.returncode == 0, process.stderr
+    assert "--run-id" in process.stdout

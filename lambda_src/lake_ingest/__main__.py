@@ -24,7 +24,8 @@ host: an API running on this machine, for local testing only.
 
 stdout carries exactly one JSON document (the result, or {"error": {...}}), so it can be piped to
 jq; logs, metrics and prompts go to stderr. Exit status: 0 SUCCESS, 2 PARTIAL_SUCCESS,
-3 QUARANTINED, 1 failure (an invalid source file, or the run raised), 130 interrupted.
+3 QUARANTINED, 1 failure (an invalid source file, or the run raised), 130 interrupted, 141 when
+the reader of stdout closed it (`records ... | head`).
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from .backfill_cli import add_parser as add_backfill_parser
 from .inspect_cli import HELP as INSPECT_HELP
 from .inspect_cli import add_parsers as add_inspect_parsers
 from .local import (
+    EXIT_BROKEN_PIPE,
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     InputError,
@@ -214,6 +216,16 @@ def main(argv: list[str] | None = None) -> int:
         print("interrupted; everything this command started is stopped", file=sys.stderr)
         emit({"error": {"errorType": "KeyboardInterrupt", "errorMessage": "interrupted"}})
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        return _reader_went_away()
+
+
+def _reader_went_away() -> int:
+    """The reader of stdout closed it (`records ... | head`): stop quietly, as `cat` does, instead of a
+    traceback; stdout goes to /dev/null so that the interpreter's final flush cannot fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return EXIT_BROKEN_PIPE
 
 
 if __name__ == "__main__":

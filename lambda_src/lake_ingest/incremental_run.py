@@ -188,7 +188,8 @@ def _check_stored(stored: Any, inc: IncrementalConfig, not_after: datetime | Non
             "no run would adopt it now (an earlier version took it from a bad record, or it was set by "
             "hand), "
             "and from it every run would ask for nothing. Set it to the last good value: python -m "
-            "lake_ingest state set --config source.json --value <value> (README: repairing a cursor)"
+            "lake_ingest state set --config source.json --value <value> (docs/incremental.md: repairing a "
+            "cursor)"
         )
 
 

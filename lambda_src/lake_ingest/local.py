@@ -33,6 +33,7 @@ SOURCE_ROOT = "source.json"  # the root of a problem's path (whatever the file i
 EXIT_STATUS = {"SUCCESS": 0, "PARTIAL_SUCCESS": 2, "QUARANTINED": 3}
 EXIT_FAILED = 1
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141  # as a process killed by SIGPIPE: the reader of stdout closed it
 
 
 class LocalContext:

@@ -157,8 +157,8 @@ class RefreshExchange:
             raise TokenError(
                 f"{exc}: the refresh token in field {field} of secret {self._secret.secret_arn} "
                 f"(version {read.version_id}) is no longer valid (revoked, expired, or used elsewhere); "
-                "authorize again and put the new refresh token in the secret (README: recovering a refresh "
-                "token source)",
+                "authorize again and put the new refresh token in the secret (docs/authentication.md: "
+                "recovering a refresh token source)",
                 exc.status,
                 exc.error,
             ) from None
@@ -195,7 +195,7 @@ class RefreshExchange:
         except Exception as exc:  # noqa: BLE001 - any failure to save must say what it means
             where = (
                 f"it is kept in {self._tokens.where} (write-ahead) and the next run saves it; if runs keep "
-                "failing so, see the README's runbook"
+                "failing so, see the runbook in docs/authentication.md"
                 if kept_ahead
                 else "the token in the secret is probably revoked now: authorize again and put the new "
                 "refresh token in the secret"
