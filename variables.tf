@@ -34,6 +34,31 @@ variable "api_config" {
   }
 }
 
+variable "role_permissions_boundary" {
+  description = "ARN of a managed policy set as the permissions boundary of every IAM role the module creates (the function's execution role, the scheduler's role, the run and backfill state machines' roles): the platform's ceiling on what they may ever do. The boundary must allow what the roles' own policies grant, or the function fails at run time with AccessDenied. Null: no boundary."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.role_permissions_boundary == null || can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:policy/([!-~]+/)?[A-Za-z0-9+=,.@_-]{1,128}$", coalesce(var.role_permissions_boundary, "x")))
+    error_message = "role_permissions_boundary must be an IAM managed policy ARN such as arn:aws:iam::123456789012:policy/platform/boundary (any partition: aws, aws-cn, aws-us-gov), or null."
+  }
+}
+
+variable "role_path" {
+  description = "IAM path of every role the module creates (e.g. \"/lake-ingest/\"): it becomes part of the roles' ARNs (arn:<partition>:iam::<account>:role<path><name>), so platform policies can select them with a wildcard."
+  type        = string
+  default     = "/"
+  nullable    = false
+
+  # IAM's rule for paths: "/" alone, or "/" + printable ASCII (! to ~) + "/", at most 512 characters
+  # (https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateRole.html).
+  validation {
+    condition     = length(var.role_path) <= 512 && can(regex("^(/|/[!-~]+/)$", var.role_path))
+    error_message = "role_path must start and end with \"/\" (\"/\" alone, or e.g. \"/lake-ingest/\" or \"/platform/ingest/\"), with printable ASCII and no spaces between, at most 512 characters; got \"${var.role_path}\"."
+  }
+}
+
 variable "allow_http_loopback" {
   description = "Local testing only: accept a plain http:// api_config.endpoint on a loopback host (127.0.0.0/8, localhost, [::1]) and tell the function so (ALLOW_HTTP_LOOPBACK). Keep false on AWS: https is required, and loopback services such as Lambda's runtime API are never a data source."
   type        = bool

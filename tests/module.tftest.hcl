@@ -324,6 +324,74 @@ run "rejects_bad_schedule" {
   expect_failures = [var.schedule_expression]
 }
 
+# Platform conventions (issue 22): a permissions boundary and a path on every role, in any partition.
+run "boundary_and_path_on_every_role" {
+  command = plan
+  variables {
+    api_config = {
+      endpoint     = "https://api.example.com/v1/events"
+      records_path = "data"
+      query_params = { from = "{window_start}", to = "{window_end}" }
+      incremental  = { type = "window" }
+    }
+    schedule_expression       = "rate(1 hour)"
+    orchestration             = {}
+    role_permissions_boundary = "arn:aws-us-gov:iam::111122223333:policy/org/boundaries/ingest"
+    role_path                 = "/lake-ingest/"
+  }
+
+  assert {
+    condition = [
+      for role in [aws_iam_role.this, one(aws_iam_role.scheduler), one(aws_iam_role.run_machine), one(aws_iam_role.backfill_machine)] : [role.permissions_boundary, role.path]
+    ] == [for i in range(4) : ["arn:aws-us-gov:iam::111122223333:policy/org/boundaries/ingest", "/lake-ingest/"]]
+    error_message = "Every role the module creates takes the boundary and the path."
+  }
+}
+
+run "no_boundary_by_default" {
+  command = plan
+  variables {
+    schedule_expression = "rate(1 hour)"
+  }
+
+  assert {
+    condition     = aws_iam_role.this.permissions_boundary == null && one(aws_iam_role.scheduler).permissions_boundary == null && aws_iam_role.this.path == "/" && one(aws_iam_role.scheduler).path == "/"
+    error_message = "No boundary and the root path unless the caller asks."
+  }
+}
+
+run "rejects_a_boundary_that_is_not_a_policy_arn" {
+  command = plan
+  variables {
+    role_permissions_boundary = "arn:aws:iam::111122223333:role/boundary"
+  }
+  expect_failures = [var.role_permissions_boundary]
+}
+
+run "rejects_a_boundary_policy_name" {
+  command = plan
+  variables {
+    role_permissions_boundary = "lake-boundary"
+  }
+  expect_failures = [var.role_permissions_boundary]
+}
+
+run "rejects_a_path_without_the_trailing_slash" {
+  command = plan
+  variables {
+    role_path = "/lake-ingest"
+  }
+  expect_failures = [var.role_path]
+}
+
+run "rejects_a_path_with_a_space" {
+  command = plan
+  variables {
+    role_path = "/lake ingest/"
+  }
+  expect_failures = [var.role_path]
+}
+
 run "rejects_timeout_shorter_than_all_attempts" {
   # reported on api_config, which the caller wrote, with the numbers
   command = plan
