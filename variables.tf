@@ -27,6 +27,26 @@ variable "api_config" {
     condition     = can(keys(var.api_config))
     error_message = "api_config must be an object such as { endpoint = \"https://api.example.com/v1/orders\" }."
   }
+  # api_config against its JSON Schema and the rules across options, reported on the caller's own
+  # `api_config = ...` line before anything is planned. Since Terraform 1.9 a validation may refer to
+  # other objects of the module (https://developer.hashicorp.com/terraform/language/values/variables#custom-validation-rules,
+  # https://github.com/hashicorp/terraform/blob/v1.9/CHANGELOG.md), but not to anything computed from
+  # this variable (modules/api_config's outputs would be a cycle): so it renders the very template
+  # modules/api_config renders. (A value that is no object is reported above.)
+  # Checked twice: first as if allow_http_loopback were true, which refers to nothing but this
+  # variable, so Terraform can decide it in its validate walk, before it plans anything; then with
+  # the caller's allow_http_loopback (another variable: known only in the plan walk), which adds only
+  # "plain http to a loopback host needs allow_http_loopback".
+  validation {
+    condition     = !can(keys(var.api_config)) || (length(jsondecode(templatefile("${path.module}/modules/api_config/problems.tftpl", { api_config = var.api_config, allow_http_loopback = true, root = "api_config", schema = jsondecode(file("${path.module}/lambda_src/lake_ingest/api_config.schema.json")) }))) > 0 ? false : length(jsondecode(templatefile("${path.module}/modules/api_config/problems.tftpl", { api_config = var.api_config, allow_http_loopback = var.allow_http_loopback, root = "api_config", schema = jsondecode(file("${path.module}/lambda_src/lake_ingest/api_config.schema.json")) }))) == 0)
+    error_message = "api_config is not valid:\n  - ${join("\n  - ", length(jsondecode(templatefile("${path.module}/modules/api_config/problems.tftpl", { api_config = var.api_config, allow_http_loopback = true, root = "api_config", schema = jsondecode(file("${path.module}/lambda_src/lake_ingest/api_config.schema.json")) }))) > 0 ? jsondecode(templatefile("${path.module}/modules/api_config/problems.tftpl", { api_config = var.api_config, allow_http_loopback = true, root = "api_config", schema = jsondecode(file("${path.module}/lambda_src/lake_ingest/api_config.schema.json")) })) : jsondecode(templatefile("${path.module}/modules/api_config/problems.tftpl", { api_config = var.api_config, allow_http_loopback = var.allow_http_loopback, root = "api_config", schema = jsondecode(file("${path.module}/lambda_src/lake_ingest/api_config.schema.json")) })))}\n(See the README's API_CONFIG table, or lambda_src/lake_ingest/api_config.schema.json.)"
+  }
+  validation {
+    # A window source needs its window length: given, or the schedule's rate (read from the caller's
+    # value: local.api_config derives from this variable).
+    condition     = try(var.api_config.incremental.type, null) != "window" || try(var.api_config.incremental.window, null) != null || local.rate_window != null
+    error_message = "api_config.incremental.window is required: schedule_expression (${coalesce(var.schedule_expression, "none")}) is not rate(...), so the window length is not known; set e.g. window = \"1h\" (each run then covers the hour before its scheduled time)."
+  }
   # Every attempt must fit in the function's timeout: the numbers, and what to change.
   validation {
     condition     = var.timeout_seconds > try(tonumber(var.api_config.timeout_seconds), 30) * (try(tonumber(var.api_config.max_retries), 3) + 1)

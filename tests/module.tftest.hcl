@@ -411,7 +411,7 @@ run "rejects_plain_http_to_a_remote_host" {
   variables {
     api_config = { endpoint = "http://api.example.com/v1/orders" }
   }
-  expect_failures = [aws_lambda_function.this]
+  expect_failures = [var.api_config]
 }
 
 run "rejects_credentials_in_static_headers" {
@@ -419,7 +419,7 @@ run "rejects_credentials_in_static_headers" {
   variables {
     api_config = { endpoint = "https://api.example.com/v1/orders", headers = { Authorization = "Bearer abc" } }
   }
-  expect_failures = [aws_lambda_function.this]
+  expect_failures = [var.api_config]
 }
 
 run "rejects_credentials_in_the_endpoint_authority" {
@@ -427,7 +427,7 @@ run "rejects_credentials_in_the_endpoint_authority" {
   variables {
     api_config = { endpoint = "https://user:pass@api.example.com/v1/orders" }
   }
-  expect_failures = [aws_lambda_function.this]
+  expect_failures = [var.api_config]
 }
 
 run "rejects_a_credential_in_the_endpoint_query" {
@@ -435,7 +435,7 @@ run "rejects_a_credential_in_the_endpoint_query" {
   variables {
     api_config = { endpoint = "https://api.example.com/v1/orders?limit=5&api_key=abc" }
   }
-  expect_failures = [aws_lambda_function.this]
+  expect_failures = [var.api_config]
 }
 
 run "rejects_a_credential_looking_header" {
@@ -443,7 +443,7 @@ run "rejects_a_credential_looking_header" {
   variables {
     api_config = { endpoint = "https://api.example.com/v1/orders", headers = { "X-Api-Key" = "abc" } }
   }
-  expect_failures = [aws_lambda_function.this]
+  expect_failures = [var.api_config]
 }
 
 run "rejects_a_credential_looking_query_param" {
@@ -451,7 +451,7 @@ run "rejects_a_credential_looking_query_param" {
   variables {
     api_config = { endpoint = "https://api.example.com/v1/orders", query_params = { token = "abc" } }
   }
-  expect_failures = [aws_lambda_function.this]
+  expect_failures = [var.api_config]
 }
 
 run "accepts_ordinary_names_and_keeps_http_loopback_off" {
@@ -476,7 +476,7 @@ run "rejects_plain_http_to_loopback_without_the_opt_in" {
   variables {
     api_config = { endpoint = "http://127.0.0.1:9001/2018-06-01/runtime/invocation/next" }
   }
-  expect_failures = [aws_lambda_function.this]
+  expect_failures = [var.api_config]
 }
 
 run "plain_http_to_loopback_with_the_opt_in" {
@@ -687,7 +687,7 @@ run "rejects_a_misspelled_option" {
   variables {
     api_config = { endpoint = "https://api.example.com/v1/orders", record_path = "data.items" }
   }
-  expect_failures = [aws_lambda_function.this]
+  expect_failures = [var.api_config]
 }
 
 run "rejects_a_misspelled_nested_option" {
@@ -695,7 +695,7 @@ run "rejects_a_misspelled_nested_option" {
   variables {
     api_config = { endpoint = "https://api.example.com/v1/orders", pagination = { type = "cursor", cursor_path = "next", paginaton = 5 } }
   }
-  expect_failures = [aws_lambda_function.this]
+  expect_failures = [var.api_config]
 }
 
 run "rejects_a_misspelled_auth_option" {
@@ -703,7 +703,7 @@ run "rejects_a_misspelled_auth_option" {
   variables {
     api_config = { endpoint = "https://api.example.com/v1/orders", auth = { type = "bearer", secret_feild = "key" } }
   }
-  expect_failures = [aws_lambda_function.this]
+  expect_failures = [var.api_config]
 }
 
 run "rejects_a_path_with_an_index" {
@@ -711,7 +711,7 @@ run "rejects_a_path_with_an_index" {
   variables {
     api_config = { endpoint = "https://api.example.com/v1/orders", records_path = "data.items[0]" }
   }
-  expect_failures = [aws_lambda_function.this]
+  expect_failures = [var.api_config]
 }
 
 run "rejects_a_number_given_as_a_string" {
@@ -719,7 +719,7 @@ run "rejects_a_number_given_as_a_string" {
   variables {
     api_config = { endpoint = "https://api.example.com/v1/orders", timeout_seconds = "30" }
   }
-  expect_failures = [aws_lambda_function.this]
+  expect_failures = [var.api_config]
 }
 
 run "rejects_unknown_pagination_type" {
@@ -727,7 +727,7 @@ run "rejects_unknown_pagination_type" {
   variables {
     api_config = { endpoint = "https://api.example.com/v1/orders", pagination = { type = "token" } }
   }
-  expect_failures = [aws_lambda_function.this]
+  expect_failures = [var.api_config]
 }
 
 run "rejects_pagination_option_of_another_type" {
@@ -735,7 +735,7 @@ run "rejects_pagination_option_of_another_type" {
   variables {
     api_config = { endpoint = "https://api.example.com/v1/orders", pagination = { type = "page_number", cursor_path = "next" } }
   }
-  expect_failures = [aws_lambda_function.this]
+  expect_failures = [var.api_config]
 }
 
 run "rejects_cursor_pagination_without_cursor_path" {
@@ -743,7 +743,7 @@ run "rejects_cursor_pagination_without_cursor_path" {
   variables {
     api_config = { endpoint = "https://api.example.com/v1/orders", pagination = { type = "cursor" } }
   }
-  expect_failures = [aws_lambda_function.this]
+  expect_failures = [var.api_config]
 }
 
 run "rejects_offset_pagination_without_limit" {
@@ -751,7 +751,7 @@ run "rejects_offset_pagination_without_limit" {
   variables {
     api_config = { endpoint = "https://api.example.com/v1/orders", pagination = { type = "offset" } }
   }
-  expect_failures = [aws_lambda_function.this]
+  expect_failures = [var.api_config]
 }
 
 run "rejects_fractional_max_pages" {
@@ -759,7 +759,7 @@ run "rejects_fractional_max_pages" {
   variables {
     api_config = { endpoint = "https://api.example.com/v1/orders", pagination = { type = "link_header", max_pages = 2.5 } }
   }
-  expect_failures = [aws_lambda_function.this]
+  expect_failures = [var.api_config]
 }
 
 run "rejects_bad_content_type" {
@@ -767,7 +767,7 @@ run "rejects_bad_content_type" {
   variables {
     api_config = { endpoint = "https://api.example.com/v1/orders", content_types = ["json"] }
   }
-  expect_failures = [aws_lambda_function.this]
+  expect_failures = [var.api_config]
 }
 
 run "shared_lake_creates_no_bucket_key_or_topic" {
@@ -1432,7 +1432,7 @@ run "rejects_a_window_source_with_a_cron_schedule_and_no_window" {
       incremental  = { type = "window" }
     }
   }
-  expect_failures = [aws_lambda_function.this]
+  expect_failures = [var.api_config]
 }
 
 run "rejects_a_cursor_placeholder_without_incremental" {
@@ -1440,7 +1440,7 @@ run "rejects_a_cursor_placeholder_without_incremental" {
   variables {
     api_config = { endpoint = "https://api.example.com/v1/orders", query_params = { since = "{cursor}" } }
   }
-  expect_failures = [aws_lambda_function.this]
+  expect_failures = [var.api_config]
 }
 
 
@@ -1777,7 +1777,7 @@ run "rejects_a_plain_http_token_url" {
       auth     = { type = "oauth2_client_credentials", token_url = "http://login.example.com/oauth2/token" }
     }
   }
-  expect_failures = [aws_lambda_function.this]
+  expect_failures = [var.api_config]
 }
 
 run "rejects_write_only_credentials_for_a_rotating_refresh_token" {
