@@ -20,7 +20,7 @@ variable "name_prefix" {
 }
 
 variable "api_config" {
-  description = "The upstream API call: the handler's API_CONFIG, as the README's API_CONFIG table lists it (endpoint, method, query_params, headers, body, auth, timeout_seconds, max_retries, records_path, max_parse_bytes, pagination, content_types). Checked at plan time against lambda_src/lake_ingest/api_config.schema.json (modules/api_config): a misspelled or unknown option, at any depth, fails the plan naming it and the valid ones. Typed `any` so that such options survive to be reported instead of being dropped silently."
+  description = "The upstream API call: the handler's API_CONFIG, as the README's API_CONFIG table lists it (endpoint, method, query_params, headers, body, auth, timeout_seconds, max_retries, records_path, max_parse_bytes, pagination, content_types). Checked against lambda_src/lake_ingest/api_config.schema.json and the rules across options (modules/api_config) before anything is planned, and reported at the caller's own `api_config = ...` line: a misspelled or unknown option, at any depth, is named with the valid ones and the one it is a near miss of (did you mean \"records_path\"?). Typed `any` so that such options survive to be reported instead of being dropped silently."
   type        = any
 
   validation {
