@@ -133,7 +133,7 @@ def _normal(name: str) -> str:
     return name.lower().replace("-", "_")
 
 
-def _one_left_out(longer: list[str] | str, shorter: list[str] | str) -> bool:
+def _one_left_out(longer: list[str], shorter: list[str]) -> bool:
     """Whether leaving one item (a character, or a word) out of `longer` gives `shorter`."""
     return len(longer) == len(shorter) + 1 and any(
         longer[:i] + longer[i + 1 :] == shorter for i in range(len(longer))
@@ -146,7 +146,7 @@ def is_near_miss(given: str, option: str) -> bool:
     deleted, inserted or substituted, or two adjacent ones are swapped, or one "_"-separated word is
     left out or added (next_path for next_url_path)."""
     a, b = _normal(given), _normal(option)
-    if a == b or _one_left_out(a, b) or _one_left_out(b, a):
+    if a == b or _one_left_out(list(a), list(b)) or _one_left_out(list(b), list(a)):
         return True
     if len(a) == len(b):
         if sum(x != y for x, y in zip(a, b, strict=True)) == 1:
