@@ -1,9 +1,11 @@
 # The function's execution role: exactly what the handler needs, nothing account-wide.
 
 resource "aws_iam_role" "this" {
-  name               = local.name
-  description        = "lake-ingest ${var.source_id}: Lambda execution role"
-  assume_role_policy = data.aws_iam_policy_document.assume.json
+  name                 = local.name
+  description          = "lake-ingest ${var.source_id}: Lambda execution role"
+  assume_role_policy   = data.aws_iam_policy_document.assume.json
+  path                 = var.role_path
+  permissions_boundary = var.role_permissions_boundary
   # local.tags carries lake-ingest:source-id: the lake's bucket policy and every source's secret policy
   # key on it. The prefix tag says where the role writes (informational).
   tags = merge(local.tags, { "lake-ingest:raw-prefix" = local.raw_prefix })

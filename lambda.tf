@@ -92,18 +92,6 @@ resource "aws_lambda_function" "this" {
 
   tags = local.tags
 
-  lifecycle {
-    # API_CONFIG against its schema, at plan time: every problem names the option and what to change.
-    precondition {
-      condition     = !local.window_missing
-      error_message = "api_config.incremental.window is required: schedule_expression (${coalesce(var.schedule_expression, "none")}) is not rate(...), so the window length is not known; set e.g. window = \"1h\" (each run then covers the hour before its scheduled time)."
-    }
-    precondition {
-      condition     = length(module.api_config.problems) == 0
-      error_message = "api_config is not valid:\n  - ${join("\n  - ", module.api_config.problems)}\n(See the README's API_CONFIG table, or lambda_src/lake_ingest/api_config.schema.json.)"
-    }
-  }
-
   depends_on = [
     module.package,
     aws_iam_role_policy.this,

@@ -55,8 +55,6 @@ locals {
   })
   # The handler writes a provider's rotated refresh token back to the secret (PutSecretValue).
   rotates_refresh_token = try(local.api_config.auth.type, "") == "oauth2_refresh_token"
-  # A window source needs its window length: given, or the schedule's rate.
-  window_missing = try(local.api_config.incremental.type == "window" && !can(local.api_config.incremental.window), false)
 
   # The one place the version lives is the handler package; the module reports the same.
   module_version = regex("__version__ = \"([^\"]+)\"", file("${path.module}/lambda_src/lake_ingest/__init__.py"))[0]

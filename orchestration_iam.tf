@@ -53,10 +53,12 @@ data "aws_iam_policy_document" "machine_assume" {
 resource "aws_iam_role" "run_machine" {
   count = local.orchestrated ? 1 : 0
 
-  name               = "${local.name}-sfn-run"
-  description        = "lake-ingest ${var.source_id}: the run state machine (invokes the function until the run is complete)"
-  assume_role_policy = data.aws_iam_policy_document.machine_assume["run"].json
-  tags               = local.tags
+  name                 = "${local.name}-sfn-run"
+  description          = "lake-ingest ${var.source_id}: the run state machine (invokes the function until the run is complete)"
+  assume_role_policy   = data.aws_iam_policy_document.machine_assume["run"].json
+  path                 = var.role_path
+  permissions_boundary = var.role_permissions_boundary
+  tags                 = local.tags
 }
 
 resource "aws_iam_role_policy" "run_machine" {
@@ -70,9 +72,11 @@ resource "aws_iam_role_policy" "run_machine" {
 resource "aws_iam_role" "backfill_machine" {
   count = local.backfill_enabled ? 1 : 0
 
-  name               = "${local.name}-sfn-backfill"
-  description        = "lake-ingest ${var.source_id}: the backfill state machine (runs the windows listed under ${local.backfill_prefix}/)"
-  assume_role_policy = data.aws_iam_policy_document.machine_assume["backfill"].json
+  name                 = "${local.name}-sfn-backfill"
+  description          = "lake-ingest ${var.source_id}: the backfill state machine (runs the windows listed under ${local.backfill_prefix}/)"
+  assume_role_policy   = data.aws_iam_policy_document.machine_assume["backfill"].json
+  path                 = var.role_path
+  permissions_boundary = var.role_permissions_boundary
   # Tagged as the source: the lake's bucket policy confines it to the source's prefix too.
   tags = local.tags
 }

@@ -74,10 +74,12 @@ resource "aws_scheduler_schedule" "this" {
 resource "aws_iam_role" "scheduler" {
   count = local.scheduled ? 1 : 0
 
-  name               = "${local.name}-scheduler"
-  description        = "lake-ingest ${var.source_id}: EventBridge Scheduler ${local.orchestrated ? "starts the run state machine" : "invokes the function"}"
-  assume_role_policy = data.aws_iam_policy_document.scheduler_assume.json
-  tags               = local.tags
+  name                 = "${local.name}-scheduler"
+  description          = "lake-ingest ${var.source_id}: EventBridge Scheduler ${local.orchestrated ? "starts the run state machine" : "invokes the function"}"
+  assume_role_policy   = data.aws_iam_policy_document.scheduler_assume.json
+  path                 = var.role_path
+  permissions_boundary = var.role_permissions_boundary
+  tags                 = local.tags
 }
 
 data "aws_iam_policy_document" "scheduler_assume" {

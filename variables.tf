@@ -20,17 +20,63 @@ variable "name_prefix" {
 }
 
 variable "api_config" {
-  description = "The upstream API call: the handler's API_CONFIG, as the README's API_CONFIG table lists it (endpoint, method, query_params, headers, body, auth, timeout_seconds, max_retries, records_path, max_parse_bytes, pagination, content_types). Checked at plan time against lambda_src/lake_ingest/api_config.schema.json (modules/api_config): a misspelled or unknown option, at any depth, fails the plan naming it and the valid ones. Typed `any` so that such options survive to be reported instead of being dropped silently."
+  description = "The upstream API call: the handler's API_CONFIG, as the README's API_CONFIG table lists it (endpoint, method, query_params, headers, body, auth, timeout_seconds, max_retries, records_path, max_parse_bytes, pagination, content_types). Checked against lambda_src/lake_ingest/api_config.schema.json and the rules across options (modules/api_config) before anything is planned, and reported at the caller's own `api_config = ...` line: a misspelled or unknown option, at any depth, is named with the valid ones and the one it is a near miss of (did you mean \"records_path\"?). Typed `any` so that such options survive to be reported instead of being dropped silently."
   type        = any
 
   validation {
     condition     = can(keys(var.api_config))
     error_message = "api_config must be an object such as { endpoint = \"https://api.example.com/v1/orders\" }."
   }
+  # api_config against its JSON Schema and the rules across options, reported on the caller's own
+  # `api_config = ...` line before anything is planned. Since Terraform 1.9 a validation may refer to
+  # other objects of the module (https://developer.hashicorp.com/terraform/language/values/variables#custom-validation-rules,
+  # https://github.com/hashicorp/terraform/blob/v1.9/CHANGELOG.md), but not to anything computed from
+  # this variable (modules/api_config's outputs would be a cycle): so it renders the very template
+  # modules/api_config renders. (A value that is no object is reported above.)
+  # Checked twice: first as if allow_http_loopback were true, which refers to nothing but this
+  # variable, so Terraform can decide it in its validate walk, before it plans anything; then with
+  # the caller's allow_http_loopback (another variable: known only in the plan walk), which adds only
+  # "plain http to a loopback host needs allow_http_loopback". (zipmap, not { ... }, in the message:
+  # checkov's HCL parser cannot read an object constructor inside a string template.)
+  validation {
+    condition     = !can(keys(var.api_config)) || (length(jsondecode(templatefile("${path.module}/modules/api_config/problems.tftpl", { api_config = var.api_config, allow_http_loopback = true, root = "api_config", schema = jsondecode(file("${path.module}/lambda_src/lake_ingest/api_config.schema.json")) }))) > 0 ? false : length(jsondecode(templatefile("${path.module}/modules/api_config/problems.tftpl", { api_config = var.api_config, allow_http_loopback = var.allow_http_loopback, root = "api_config", schema = jsondecode(file("${path.module}/lambda_src/lake_ingest/api_config.schema.json")) }))) == 0)
+    error_message = "api_config is not valid:\n  - ${join("\n  - ", length(jsondecode(templatefile("${path.module}/modules/api_config/problems.tftpl", zipmap(["api_config", "allow_http_loopback", "root", "schema"], [var.api_config, true, "api_config", jsondecode(file("${path.module}/lambda_src/lake_ingest/api_config.schema.json"))])))) > 0 ? jsondecode(templatefile("${path.module}/modules/api_config/problems.tftpl", zipmap(["api_config", "allow_http_loopback", "root", "schema"], [var.api_config, true, "api_config", jsondecode(file("${path.module}/lambda_src/lake_ingest/api_config.schema.json"))]))) : jsondecode(templatefile("${path.module}/modules/api_config/problems.tftpl", zipmap(["api_config", "allow_http_loopback", "root", "schema"], [var.api_config, var.allow_http_loopback, "api_config", jsondecode(file("${path.module}/lambda_src/lake_ingest/api_config.schema.json"))]))))}\n(See the README's API_CONFIG table, or lambda_src/lake_ingest/api_config.schema.json.)"
+  }
+  validation {
+    # A window source needs its window length: given, or the schedule's rate (read from the caller's
+    # value: local.api_config derives from this variable).
+    condition     = try(var.api_config.incremental.type, null) != "window" || try(var.api_config.incremental.window, null) != null || local.rate_window != null
+    error_message = "api_config.incremental.window is required: schedule_expression (${coalesce(var.schedule_expression, "none")}) is not rate(...), so the window length is not known; set e.g. window = \"1h\" (each run then covers the hour before its scheduled time)."
+  }
   # Every attempt must fit in the function's timeout: the numbers, and what to change.
   validation {
     condition     = var.timeout_seconds > try(tonumber(var.api_config.timeout_seconds), 30) * (try(tonumber(var.api_config.max_retries), 3) + 1)
     error_message = "timeout_seconds (${var.timeout_seconds}) must exceed api_config.timeout_seconds x (api_config.max_retries + 1) = ${try(tonumber(var.api_config.timeout_seconds), 30)} x ${try(tonumber(var.api_config.max_retries), 3) + 1} = ${try(tonumber(var.api_config.timeout_seconds), 30) * (try(tonumber(var.api_config.max_retries), 3) + 1)}, so that every attempt fits: raise timeout_seconds (at most 900) or lower api_config.timeout_seconds or api_config.max_retries."
+  }
+}
+
+variable "role_permissions_boundary" {
+  description = "ARN of a managed policy set as the permissions boundary of every IAM role the module creates (the function's execution role, the scheduler's role, the run and backfill state machines' roles): the platform's ceiling on what they may ever do. The boundary must allow what the roles' own policies grant, or the function fails at run time with AccessDenied. Null: no boundary."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.role_permissions_boundary == null || can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:policy/([!-~]+/)?[A-Za-z0-9+=,.@_-]{1,128}$", coalesce(var.role_permissions_boundary, "x")))
+    error_message = "role_permissions_boundary must be an IAM managed policy ARN such as arn:aws:iam::123456789012:policy/platform/boundary (any partition: aws, aws-cn, aws-us-gov), or null."
+  }
+}
+
+variable "role_path" {
+  description = "IAM path of every role the module creates (e.g. \"/lake-ingest/\"): it becomes part of the roles' ARNs (arn:<partition>:iam::<account>:role<path><name>), so platform policies can select them with a wildcard."
+  type        = string
+  default     = "/"
+  nullable    = false
+
+  # IAM's rule for paths: "/" alone, or "/" + printable ASCII (! to ~) + "/", at most 512 characters
+  # (https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateRole.html).
+  validation {
+    condition     = length(var.role_path) <= 512 && can(regex("^(/|/[!-~]+/)$", var.role_path))
+    error_message = "role_path must start and end with \"/\" (\"/\" alone, or e.g. \"/lake-ingest/\" or \"/platform/ingest/\"), with printable ASCII and no spaces between, at most 512 characters; got \"${var.role_path}\"."
   }
 }
 
@@ -69,12 +115,22 @@ variable "schedule_expression" {
     error_message = "schedule_expression \"${var.schedule_expression == null ? "" : var.schedule_expression}\": rate takes a whole number from 1 and a unit, singular for 1 and plural otherwise: rate(1 minute), rate(1 hour), rate(1 day), rate(5 minutes), rate(6 hours), rate(2 days)."
   }
   validation {
-    condition     = !startswith(coalesce(var.schedule_expression, "x"), "cron(") || length(split(" ", trimspace(trimsuffix(trimprefix(coalesce(var.schedule_expression, "x"), "cron("), ")")))) == 6
-    error_message = "schedule_expression \"${var.schedule_expression == null ? "" : var.schedule_expression}\" has ${length(split(" ", trimspace(trimsuffix(trimprefix(coalesce(var.schedule_expression, "x"), "cron("), ")"))))} fields; EventBridge cron has six: minutes hours day-of-month month day-of-week year, e.g. cron(0 6 ? * MON-FRI *)."
+    condition = !startswith(coalesce(var.schedule_expression, "x"), "cron(") || length(split(" ", trimspace(trimsuffix(trimprefix(coalesce(var.schedule_expression, "x"), "cron("), ")")))) == 6
+    error_message = "schedule_expression \"${var.schedule_expression == null ? "" : var.schedule_expression}\" has ${length(split(" ", trimspace(trimsuffix(trimprefix(coalesce(var.schedule_expression, "x"), "cron("), ")"))))} fields; EventBridge cron has six: minutes hours day-of-month month day-of-week year, with ? in one of the day fields. ${length(split(" ", trimspace(trimsuffix(trimprefix(coalesce(var.schedule_expression, "x"), "cron("), ")")))) != 5 ? "For example cron(0 6 ? * MON-FRI *) runs at 06:00 on weekdays." : "As a Unix cron it means the same as ${[
+      # Unix cron to EventBridge, keeping the meaning: the year *, ? for the day field that is * (day-of-week
+      # when both are), and day-of-week numbers (0-7, Sunday 0 or 7) as names (EventBridge counts 1-7 from Sunday).
+      for f in [split(" ", trimspace(trimsuffix(trimprefix(coalesce(var.schedule_expression, "x"), "cron("), ")")))] : [
+        for dow in [can(regex("^[0-7]([-,][0-7])*$", f[4])) ? join("", [for t in regexall("[0-7]|[-,]", f[4]) : contains(["-", ","], t) ? t : ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN"][tonumber(t)]]) : f[4]] :
+        "cron(${f[0]} ${f[1]} ${f[2] == "*" && f[4] != "*" ? "?" : f[2]} ${f[3]} ${f[2] == "*" && f[4] != "*" ? dow : "?"} *)${f[2] != "*" && f[4] != "*" ? " (Unix cron runs on either day; EventBridge takes one of them, so that keeps day-of-month: schedule a second source for the days of the week)" : ""}"
+      ][0]
+    ][0]}."}"
   }
   validation {
-    condition     = !startswith(coalesce(var.schedule_expression, "x"), "cron(") || length(split(" ", trimspace(trimsuffix(trimprefix(coalesce(var.schedule_expression, "x"), "cron("), ")")))) != 6 || (try(split(" ", trimspace(trimsuffix(trimprefix(coalesce(var.schedule_expression, "x"), "cron("), ")")))[2], "") == "?") != (try(split(" ", trimspace(trimsuffix(trimprefix(coalesce(var.schedule_expression, "x"), "cron("), ")")))[4], "") == "?")
-    error_message = "schedule_expression \"${var.schedule_expression == null ? "" : var.schedule_expression}\": EventBridge needs ? in exactly one of day-of-month (3rd field) and day-of-week (5th field); write ${length(split(" ", trimspace(trimsuffix(trimprefix(coalesce(var.schedule_expression, "x"), "cron("), ")")))) == 6 ? "cron(${join(" ", [for i, f in split(" ", trimspace(trimsuffix(trimprefix(coalesce(var.schedule_expression, "x"), "cron("), ")"))) : i == 2 ? (try(split(" ", trimspace(trimsuffix(trimprefix(coalesce(var.schedule_expression, "x"), "cron("), ")")))[4], "") == "?" ? "*" : "?") : f])})" : "cron(0 6 ? * MON-FRI *)"}."
+    condition = !startswith(coalesce(var.schedule_expression, "x"), "cron(") || length(split(" ", trimspace(trimsuffix(trimprefix(coalesce(var.schedule_expression, "x"), "cron("), ")")))) != 6 || (try(split(" ", trimspace(trimsuffix(trimprefix(coalesce(var.schedule_expression, "x"), "cron("), ")")))[2], "") == "?") != (try(split(" ", trimspace(trimsuffix(trimprefix(coalesce(var.schedule_expression, "x"), "cron("), ")")))[4], "") == "?")
+    error_message = "schedule_expression \"${var.schedule_expression == null ? "" : var.schedule_expression}\": EventBridge needs ? in exactly one of day-of-month (3rd field) and day-of-week (5th field); write ${length(split(" ", trimspace(trimsuffix(trimprefix(coalesce(var.schedule_expression, "x"), "cron("), ")")))) != 6 ? "cron(0 6 ? * MON-FRI *)" : [
+      # Keep the meaning: ? replaces the day field that is * (day-of-week when both are); both ?: every day.
+      for f in [split(" ", trimspace(trimsuffix(trimprefix(coalesce(var.schedule_expression, "x"), "cron("), ")")))] : "cron(${join(" ", [f[0], f[1], f[2] == "?" && f[4] == "?" ? "*" : f[2] == "*" && f[4] != "*" ? "?" : f[2], f[3], f[2] == "?" && f[4] == "?" ? "?" : f[2] == "*" && f[4] != "*" ? f[4] : "?", f[5]])})${f[2] != "*" && f[2] != "?" && f[4] != "*" && f[4] != "?" ? " (EventBridge cannot take both a day of month and a day of week: this keeps the day of month)" : ""}"
+    ][0]}."
   }
   validation {
     condition     = !startswith(coalesce(var.schedule_expression, "x"), "cron(") || length(split(" ", trimspace(trimsuffix(trimprefix(coalesce(var.schedule_expression, "x"), "cron("), ")")))) != 6 || length([for i, f in split(" ", trimspace(trimsuffix(trimprefix(coalesce(var.schedule_expression, "x"), "cron("), ")"))) : "${local.cron_names[i]} '${f}' is not valid" if i < 6 && !can(regex(local.cron_field_pattern[i], f)) && !can(regex(lookup(local.cron_special, i, "^$"), f))]) == 0

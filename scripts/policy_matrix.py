@@ -97,6 +97,9 @@ class Source:
     # A window source with a backfill machine: the module's backfill_operator_policy_json output.
     operator_policy: Policy | None = None
     auth_type: str = "none"  # API_CONFIG.auth.type as the deployed function has it
+    # Each role's permissions boundary as the (local) AWS holds it: "function", "scheduler", "run",
+    # "backfill" -> the boundary policy's default version; a role without one is absent.
+    boundaries: Mapping[str, Policy] = field(default_factory=dict)
     reader: bool = False  # one of the lake's reader_sources (its reader_policy_json covers it)
 
     def has(self, need: str) -> bool:
@@ -216,12 +219,18 @@ def read_deployment(
     bucket_arn = f"arn:{partition}:s3:::{lake['bucket_name']}"
     dns_suffix = "amazonaws.com.cn" if partition == "aws-cn" else "amazonaws.com"
 
+    boundaries: dict[str, Policy] = {}
+
     def role(arn: str) -> tuple[dict[str, Any], dict[str, Any], dict[str, str]]:
         name = arn.rsplit("/", 1)[1]
         (policy_name,) = iam.list_role_policies(RoleName=name)["PolicyNames"]
         policy = _document(iam.get_role_policy(RoleName=name, PolicyName=policy_name)["PolicyDocument"])
-        trust = _document(iam.get_role(RoleName=name)["Role"]["AssumeRolePolicyDocument"])
+        held = iam.get_role(RoleName=name)["Role"]
+        trust = _document(held["AssumeRolePolicyDocument"])
         tags = {t["Key"]: t["Value"] for t in iam.list_role_tags(RoleName=name)["Tags"]}
+        boundary = held.get("PermissionsBoundary", {}).get("PermissionsBoundaryArn")
+        if boundary:
+            boundaries[arn] = Policy(f"boundary:{boundary.rsplit('/', 1)[1]}", _managed_policy(iam, boundary))
         return policy, trust, tags
 
     def queue_policy(arn: str) -> dict[str, Any]:
@@ -269,7 +278,13 @@ def read_deployment(
         secret_policy = _document(secrets.get_resource_policy(SecretId=out["secret_arn"])["ResourcePolicy"])
         environment = functions.get_function_configuration(FunctionName=out["function_arn"])["Environment"]
         auth_type = json.loads(environment["Variables"]["API_CONFIG"]).get("auth", {}).get("type", "none")
+        kinds = {
+            "function": out["role_arn"],
+            "scheduler": out.get("scheduler_role_arn"),
+            **{kind: arn for kind, arn in (out.get("state_machine_role_arns") or {}).items()},
+        }
         read[source_id] = Source(
+            boundaries={kind: boundaries[arn] for kind, arn in kinds.items() if arn in boundaries},
             auth_type=auth_type,
             reader=source_id in (lake.get("readers") or []) and bool(lake.get("reader_policy_json")),
             source_id=source_id,
@@ -312,6 +327,12 @@ def read_deployment(
         ),
         sources=read,
     )
+
+
+def _managed_policy(iam: Any, arn: str) -> dict[str, Any]:
+    """The default version of a managed policy (a role's permissions boundary)."""
+    version = iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"]
+    return _document(iam.get_policy_version(PolicyArn=arn, VersionId=version)["PolicyVersion"]["Document"])
 
 
 def _machines(
@@ -404,6 +425,16 @@ def _resource_account(deployment: Deployment, resource: str) -> str:
     return parts[4] if len(parts) > 4 and parts[4] else deployment.account
 
 
+def _boundaries(who: str, me: Source) -> list[Policy]:
+    """The permissions boundary of the module's role that `who` is, if it has one. AWS allows a request
+    only when both the identity policies and the boundary allow it; a boundary never grants
+    (https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies_boundaries.html)."""
+    kind = {"source": "function", "source+admin": "function", "scheduler": "scheduler"}.get(
+        who, who.removesuffix("+admin").removesuffix("_machine")
+    )
+    return [me.boundaries[kind]] if kind in me.boundaries else []
+
+
 def _principal(deployment: Deployment, who: str, me: Source) -> tuple[str, list[Policy], dict[str, str]]:
     """The principal ARN (or service name), its identity policies and the context keys it brings."""
     account = deployment.account
@@ -490,7 +521,9 @@ def simulations(
                 "resourceAccount": _resource_account(deployment, resource),
                 "context": context,
                 "identityPolicies": [{"name": p.name, "policy": p.document} for p in identity],
-                "permissionBoundaries": [],
+                "permissionBoundaries": [
+                    {"name": p.name, "policy": p.document} for p in _boundaries(case.who, me)
+                ],
                 "resourcePolicy": {"name": policy.name, "policy": policy.document, "kind": kind}
                 if policy
                 else None,
@@ -537,7 +570,17 @@ def evaluate(deployment: Deployment, cases: list[Case] | None = None) -> Report:
         result = results[sim["id"]]
         matched = tuple(f"{m['policy']}#{m['sid'] or '?'}" for m in result["matched"])
         effect = {"Allowed": "Allow", "ExplicitlyDenied": "Deny"}.get(result["decision"])
-        deciders = tuple(sorted({m["policy"] for m in result["matched"] if m["effect"] == effect}))
+        # A boundary never grants, so its allows decide nothing (its denies do refuse).
+        deciders = tuple(
+            sorted(
+                {
+                    m["policy"]
+                    for m in result["matched"]
+                    if m["effect"] == effect
+                    and not (effect == "Allow" and m["policy"].startswith("boundary:"))
+                }
+            )
+        )
         outcomes.append(
             Outcome(case, subject, result["decision"], matched, tuple(result["errors"]), deciders)
         )

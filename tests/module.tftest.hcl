@@ -324,6 +324,74 @@ run "rejects_bad_schedule" {
   expect_failures = [var.schedule_expression]
 }
 
+# Platform conventions (issue 22): a permissions boundary and a path on every role, in any partition.
+run "boundary_and_path_on_every_role" {
+  command = plan
+  variables {
+    api_config = {
+      endpoint     = "https://api.example.com/v1/events"
+      records_path = "data"
+      query_params = { from = "{window_start}", to = "{window_end}" }
+      incremental  = { type = "window" }
+    }
+    schedule_expression       = "rate(1 hour)"
+    orchestration             = {}
+    role_permissions_boundary = "arn:aws-us-gov:iam::111122223333:policy/org/boundaries/ingest"
+    role_path                 = "/lake-ingest/"
+  }
+
+  assert {
+    condition = [
+      for role in [aws_iam_role.this, one(aws_iam_role.scheduler), one(aws_iam_role.run_machine), one(aws_iam_role.backfill_machine)] : [role.permissions_boundary, role.path]
+    ] == [for i in range(4) : ["arn:aws-us-gov:iam::111122223333:policy/org/boundaries/ingest", "/lake-ingest/"]]
+    error_message = "Every role the module creates takes the boundary and the path."
+  }
+}
+
+run "no_boundary_by_default" {
+  command = plan
+  variables {
+    schedule_expression = "rate(1 hour)"
+  }
+
+  assert {
+    condition     = aws_iam_role.this.permissions_boundary == null && one(aws_iam_role.scheduler).permissions_boundary == null && aws_iam_role.this.path == "/" && one(aws_iam_role.scheduler).path == "/"
+    error_message = "No boundary and the root path unless the caller asks."
+  }
+}
+
+run "rejects_a_boundary_that_is_not_a_policy_arn" {
+  command = plan
+  variables {
+    role_permissions_boundary = "arn:aws:iam::111122223333:role/boundary"
+  }
+  expect_failures = [var.role_permissions_boundary]
+}
+
+run "rejects_a_boundary_policy_name" {
+  command = plan
+  variables {
+    role_permissions_boundary = "lake-boundary"
+  }
+  expect_failures = [var.role_permissions_boundary]
+}
+
+run "rejects_a_path_without_the_trailing_slash" {
+  command = plan
+  variables {
+    role_path = "/lake-ingest"
+  }
+  expect_failures = [var.role_path]
+}
+
+run "rejects_a_path_with_a_space" {
+  command = plan
+  variables {
+    role_path = "/lake ingest/"
+  }
+  expect_failures = [var.role_path]
+}
+
 run "rejects_timeout_shorter_than_all_attempts" {
   # reported on api_config, which the caller wrote, with the numbers
   command = plan
@@ -343,7 +411,7 @@ run "rejects_plain_http_to_a_remote_host" {
   variables {
     api_config = { endpoint = "http://api.example.com/v1/orders" }
   }
-  expect_failures = [aws_lambda_function.this]
+  expect_failures = [var.api_config]
 }
 
 run "rejects_credentials_in_static_headers" {
@@ -351,7 +419,7 @@ run "rejects_credentials_in_static_headers" {
   variables {
     api_config = { endpoint = "https://api.example.com/v1/orders", headers = { Authorization = "Bearer abc" } }
   }
-  expect_failures = [aws_lambda_function.this]
+  expect_failures = [var.api_config]
 }
 
 run "rejects_credentials_in_the_endpoint_authority" {
@@ -359,7 +427,7 @@ run "rejects_credentials_in_the_endpoint_authority" {
   variables {
     api_config = { endpoint = "https://user:pass@api.example.com/v1/orders" }
   }
-  expect_failures = [aws_lambda_function.this]
+  expect_failures = [var.api_config]
 }
 
 run "rejects_a_credential_in_the_endpoint_query" {
@@ -367,7 +435,7 @@ run "rejects_a_credential_in_the_endpoint_query" {
   variables {
     api_config = { endpoint = "https://api.example.com/v1/orders?limit=5&api_key=abc" }
   }
-  expect_failures = [aws_lambda_function.this]
+  expect_failures = [var.api_config]
 }
 
 run "rejects_a_credential_looking_header" {
@@ -375,7 +443,7 @@ run "rejects_a_credential_looking_header" {
   variables {
     api_config = { endpoint = "https://api.example.com/v1/orders", headers = { "X-Api-Key" = "abc" } }
   }
-  expect_failures = [aws_lambda_function.this]
+  expect_failures = [var.api_config]
 }
 
 run "rejects_a_credential_looking_query_param" {
@@ -383,7 +451,7 @@ run "rejects_a_credential_looking_query_param" {
   variables {
     api_config = { endpoint = "https://api.example.com/v1/orders", query_params = { token = "abc" } }
   }
-  expect_failures = [aws_lambda_function.this]
+  expect_failures = [var.api_config]
 }
 
 run "accepts_ordinary_names_and_keeps_http_loopback_off" {
@@ -408,7 +476,7 @@ run "rejects_plain_http_to_loopback_without_the_opt_in" {
   variables {
     api_config = { endpoint = "http://127.0.0.1:9001/2018-06-01/runtime/invocation/next" }
   }
-  expect_failures = [aws_lambda_function.this]
+  expect_failures = [var.api_config]
 }
 
 run "plain_http_to_loopback_with_the_opt_in" {
@@ -619,7 +687,7 @@ run "rejects_a_misspelled_option" {
   variables {
     api_config = { endpoint = "https://api.example.com/v1/orders", record_path = "data.items" }
   }
-  expect_failures = [aws_lambda_function.this]
+  expect_failures = [var.api_config]
 }
 
 run "rejects_a_misspelled_nested_option" {
@@ -627,7 +695,7 @@ run "rejects_a_misspelled_nested_option" {
   variables {
     api_config = { endpoint = "https://api.example.com/v1/orders", pagination = { type = "cursor", cursor_path = "next", paginaton = 5 } }
   }
-  expect_failures = [aws_lambda_function.this]
+  expect_failures = [var.api_config]
 }
 
 run "rejects_a_misspelled_auth_option" {
@@ -635,7 +703,7 @@ run "rejects_a_misspelled_auth_option" {
   variables {
     api_config = { endpoint = "https://api.example.com/v1/orders", auth = { type = "bearer", secret_feild = "key" } }
   }
-  expect_failures = [aws_lambda_function.this]
+  expect_failures = [var.api_config]
 }
 
 run "rejects_a_path_with_an_index" {
@@ -643,7 +711,7 @@ run "rejects_a_path_with_an_index" {
   variables {
     api_config = { endpoint = "https://api.example.com/v1/orders", records_path = "data.items[0]" }
   }
-  expect_failures = [aws_lambda_function.this]
+  expect_failures = [var.api_config]
 }
 
 run "rejects_a_number_given_as_a_string" {
@@ -651,7 +719,7 @@ run "rejects_a_number_given_as_a_string" {
   variables {
     api_config = { endpoint = "https://api.example.com/v1/orders", timeout_seconds = "30" }
   }
-  expect_failures = [aws_lambda_function.this]
+  expect_failures = [var.api_config]
 }
 
 run "rejects_unknown_pagination_type" {
@@ -659,7 +727,7 @@ run "rejects_unknown_pagination_type" {
   variables {
     api_config = { endpoint = "https://api.example.com/v1/orders", pagination = { type = "token" } }
   }
-  expect_failures = [aws_lambda_function.this]
+  expect_failures = [var.api_config]
 }
 
 run "rejects_pagination_option_of_another_type" {
@@ -667,7 +735,7 @@ run "rejects_pagination_option_of_another_type" {
   variables {
     api_config = { endpoint = "https://api.example.com/v1/orders", pagination = { type = "page_number", cursor_path = "next" } }
   }
-  expect_failures = [aws_lambda_function.this]
+  expect_failures = [var.api_config]
 }
 
 run "rejects_cursor_pagination_without_cursor_path" {
@@ -675,7 +743,7 @@ run "rejects_cursor_pagination_without_cursor_path" {
   variables {
     api_config = { endpoint = "https://api.example.com/v1/orders", pagination = { type = "cursor" } }
   }
-  expect_failures = [aws_lambda_function.this]
+  expect_failures = [var.api_config]
 }
 
 run "rejects_offset_pagination_without_limit" {
@@ -683,7 +751,7 @@ run "rejects_offset_pagination_without_limit" {
   variables {
     api_config = { endpoint = "https://api.example.com/v1/orders", pagination = { type = "offset" } }
   }
-  expect_failures = [aws_lambda_function.this]
+  expect_failures = [var.api_config]
 }
 
 run "rejects_fractional_max_pages" {
@@ -691,7 +759,7 @@ run "rejects_fractional_max_pages" {
   variables {
     api_config = { endpoint = "https://api.example.com/v1/orders", pagination = { type = "link_header", max_pages = 2.5 } }
   }
-  expect_failures = [aws_lambda_function.this]
+  expect_failures = [var.api_config]
 }
 
 run "rejects_bad_content_type" {
@@ -699,7 +767,7 @@ run "rejects_bad_content_type" {
   variables {
     api_config = { endpoint = "https://api.example.com/v1/orders", content_types = ["json"] }
   }
-  expect_failures = [aws_lambda_function.this]
+  expect_failures = [var.api_config]
 }
 
 run "shared_lake_creates_no_bucket_key_or_topic" {
@@ -1371,7 +1439,7 @@ run "rejects_a_window_source_with_a_cron_schedule_and_no_window" {
       incremental  = { type = "window" }
     }
   }
-  expect_failures = [aws_lambda_function.this]
+  expect_failures = [var.api_config]
 }
 
 run "rejects_a_cursor_placeholder_without_incremental" {
@@ -1379,7 +1447,7 @@ run "rejects_a_cursor_placeholder_without_incremental" {
   variables {
     api_config = { endpoint = "https://api.example.com/v1/orders", query_params = { since = "{cursor}" } }
   }
-  expect_failures = [aws_lambda_function.this]
+  expect_failures = [var.api_config]
 }
 
 
@@ -1716,7 +1784,7 @@ run "rejects_a_plain_http_token_url" {
       auth     = { type = "oauth2_client_credentials", token_url = "http://login.example.com/oauth2/token" }
     }
   }
-  expect_failures = [aws_lambda_function.this]
+  expect_failures = [var.api_config]
 }
 
 run "rejects_write_only_credentials_for_a_rotating_refresh_token" {

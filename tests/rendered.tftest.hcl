@@ -283,6 +283,10 @@ run "scheduler_role_and_queues_as_rendered" {
     }
     error_message = "The secret must deny every action by any other lake-ingest source's role (tagged with another source id), and only those."
   }
+  assert {
+    condition     = alltrue([for role in [aws_iam_role.this, one(aws_iam_role.scheduler)] : role.permissions_boundary == null && role.path == "/"])
+    error_message = "Without role_permissions_boundary and role_path the roles get no boundary and the root path."
+  }
 }
 
 run "own_lake_bucket_key_and_topic_as_rendered" {
@@ -469,6 +473,9 @@ run "state_machine_roles_as_rendered" {
       incremental  = { type = "window" }
     }
     orchestration = {}
+    # Platform conventions (issue 22): every role the module creates takes both.
+    role_permissions_boundary = "arn:aws:iam::111122223333:policy/platform/lake-boundary"
+    role_path                 = "/platform/lake-ingest/"
   }
 
   override_resource {
@@ -537,6 +544,12 @@ run "state_machine_roles_as_rendered" {
       Sid = "DenyS3OutsideOwnBackfills", Effect = "Deny", Action = "s3:*", NotResource = "arn:aws:s3:::lake-ingest-orders-raw-x/orders/_backfill/*"
     }]
     error_message = "The backfill machine's one deny: S3 outside the source's _backfill/, whatever else is attached."
+  }
+  assert {
+    condition = [
+      for role in [aws_iam_role.this, one(aws_iam_role.scheduler), one(aws_iam_role.run_machine), one(aws_iam_role.backfill_machine)] : [role.permissions_boundary, role.path]
+    ] == [for i in range(4) : ["arn:aws:iam::111122223333:policy/platform/lake-boundary", "/platform/lake-ingest/"]]
+    error_message = "Every role the module creates (function, scheduler, run and backfill machines) takes role_permissions_boundary and role_path."
   }
   assert {
     condition     = jsondecode(output.policies.trust.backfill_machine_role).Statement[0].Condition == { ArnEquals = { "aws:SourceArn" = ["arn:aws:states:eu-west-1:111122223333:stateMachine:lake-ingest-orders-backfill", "arn:aws:states:eu-west-1:111122223333:stateMachine:lake-ingest-orders-backfill/windows"] }, StringEquals = { "aws:SourceAccount" = "111122223333" } }

@@ -103,6 +103,10 @@ def test_no_managed_policies_and_trust_requires_source_account(deployed):
     assert statement["Sid"] == "LambdaOfThisAccountOnly"
     assert statement["Principal"] == {"Service": "lambda.amazonaws.com"}
     assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"}}
+    # no role_permissions_boundary and no role_path given: no boundary, the root path
+    for name in (role, deployed["outputs"]["scheduler_role_arn"].rsplit("/", 1)[1]):
+        held = iam.get_role(RoleName=name)["Role"]
+        assert held["Path"] == "/" and "PermissionsBoundary" not in held, held
 
 
 def test_key_bucket_and_function_read_back(deployed):

@@ -55,6 +55,37 @@ def test_four_sources_share_one_bucket_and_key(lake):
     assert out["sources"]["invoices"]["raw_prefix"] == "billing/invoices"
 
 
+def test_every_role_has_the_platforms_path_and_permissions_boundary(lake):
+    """role_permissions_boundary and role_path, as the local AWS holds every role of every source."""
+    out, iam = lake["outputs"], local_client("iam", lake["endpoint"])
+    arns = [
+        arn
+        for source in out["sources"].values()
+        for arn in [
+            source["role_arn"],
+            source["scheduler_role_arn"],
+            *(source.get("state_machine_role_arns") or {}).values(),
+        ]
+        if arn
+    ]
+    # four function roles, three scheduler roles (invoices has no schedule), events' two machine roles
+    assert len(arns) == 4 + 3 + 2
+    (boundary,) = [
+        p["Arn"]
+        for p in iam.list_policies(Scope="Local")["Policies"]
+        if p["PolicyName"] == "acme-lake-ingest-boundary"
+    ]
+    assert boundary.endswith(":policy/platform/acme-lake-ingest-boundary")
+    for arn in arns:
+        held = iam.get_role(RoleName=arn.rsplit("/", 1)[1])["Role"]
+        assert held["Path"] == "/platform/lake-ingest/", arn
+        assert ":role/platform/lake-ingest/" in held["Arn"] and held["Arn"] == arn
+        assert held["PermissionsBoundary"] == {
+            "PermissionsBoundaryType": "PermissionsBoundaryPolicy",
+            "PermissionsBoundaryArn": boundary,
+        }, arn
+
+
 def test_each_role_is_confined_to_its_own_prefix_and_secret(lake):
     out, iam = lake["outputs"], local_client("iam", lake["endpoint"])
     bucket_arn = out["lake"]["bucket_arn"]

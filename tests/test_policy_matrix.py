@@ -8,7 +8,9 @@ must make the matrix fail.
 
 from __future__ import annotations
 
+import copy
 import fnmatch
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -68,6 +70,89 @@ def test_every_request_reaches_the_decision_aws_must_reach(report, deployment):
     # the lake's reader policy: evaluated for each of its reader_sources, against invoices' data (not one)
     assert deployment.unread == "invoices" and not deployment.sources["invoices"].reader
     assert {o.subject for o in report.outcomes if o.case.who == "reader"} == {"orders", "customers", "events"}
+
+
+ROLE_KINDS = {
+    "source": "function",
+    "scheduler": "scheduler",
+    "run_machine": "run",
+    "backfill_machine": "backfill",
+}
+
+
+def test_every_role_is_evaluated_with_its_permissions_boundary(report, deployment):
+    """The boundary is read back from each role as the local AWS holds it (not from the configuration):
+    a module that did not apply role_permissions_boundary would leave these empty."""
+    kinds = {sid: sorted(s.boundaries) for sid, s in deployment.sources.items()}
+    assert kinds == {
+        "orders": ["function", "scheduler"],
+        "customers": ["function", "scheduler"],
+        "invoices": ["function"],
+        "events": ["backfill", "function", "run", "scheduler"],
+    }
+    names = {p.name for s in deployment.sources.values() for p in s.boundaries.values()}
+    assert names == {"boundary:acme-lake-ingest-boundary"}
+    role_requests = [o for o in report.outcomes if o.case.who.removesuffix("+admin") in ROLE_KINDS]
+    # every request made as one of the module's roles passed through that role's boundary
+    assert role_requests and all(
+        any(m.startswith("boundary:") for m in o.matched) or o.decision != "Allowed" for o in role_requests
+    )
+    allowed_through = [o for o in role_requests if o.decision == "Allowed"]
+    assert len(allowed_through) >= 40 and all(
+        "boundary:acme-lake-ingest-boundary#ServicesLakeIngestUses" in o.matched for o in allowed_through
+    )
+
+
+def with_boundary(deployment: Deployment, change: Callable[[dict[str, Any]], None]) -> Deployment:
+    """A copy of the deployment whose roles' boundary documents are changed in place by `change`."""
+    changed = copy.deepcopy(deployment)
+    for source in changed.sources.values():
+        for policy in source.boundaries.values():
+            change(policy.document)
+    return changed
+
+
+def deny(action: str) -> Callable[[dict[str, Any]], None]:
+    def change(document: dict[str, Any]) -> None:
+        document["Statement"].append({"Sid": "Tighter", "Effect": "Deny", "Action": action, "Resource": "*"})
+
+    return change
+
+
+def without(service: str) -> Callable[[dict[str, Any]], None]:
+    def change(document: dict[str, Any]) -> None:
+        for statement in document["Statement"]:
+            if statement["Effect"] == "Allow":
+                statement["Action"] = [a for a in statement["Action"] if not a.startswith(f"{service}:")]
+
+    return change
+
+
+@pytest.mark.parametrize(
+    ("change", "action", "decision"),
+    [
+        (deny("s3:PutObject"), "s3:PutObject", "ExplicitlyDenied"),
+        (without("secretsmanager"), "secretsmanager:", "ImplicitlyDenied"),
+        (without("kms"), "kms:", "ImplicitlyDenied"),
+        (without("states"), "states:", "ImplicitlyDenied"),
+    ],
+    ids=["deny-s3-put", "no-secretsmanager", "no-kms", "no-states"],
+)
+def test_a_boundary_that_denies_what_the_roles_need_fails_their_allow_cases(
+    report, deployment, change, action, decision
+):
+    """Proof the boundary is applied and evaluated: take from it what the handler (or the scheduler, or a
+    state machine) needs, and exactly the module roles' allow cases for that action fail."""
+    broken = evaluate(with_boundary(deployment, change))
+    needed = {
+        (o.subject, o.case.number)
+        for o in report.outcomes
+        if o.case.who in ROLE_KINDS and o.case.expect == "Allowed" and o.case.action.startswith(action)
+    }
+    assert needed, action
+    failed = {(o.subject, o.case.number) for o in broken.failures}
+    assert failed == needed, describe(broken)
+    assert {o.decision for o in broken.failures} == {decision}
 
 
 def test_every_statement_of_every_policy_is_exercised(report, deployment):

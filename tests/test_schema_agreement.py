@@ -78,7 +78,7 @@ def terraform_verdicts(tmp_path_factory) -> dict[str, list[str]]:
 
 def test_the_corpus_covers_valid_and_invalid_configurations():
     valid = [k for k, case in CASES.items() if not config.problems(case)]
-    assert len(valid) >= 12 and len(CASES) - len(valid) >= 40 and len(CASES) == 100  # the README says 100
+    assert len(valid) >= 12 and len(CASES) - len(valid) >= 40 and len(CASES) >= 115
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
@@ -140,6 +140,45 @@ def test_source_json_is_the_same_schema_for_the_runner():
         ours = schema.problems(source, schema.load("source.schema.json"), "source.json")
         assert bool(list(validator.iter_errors(source))) == bool(ours)
     assert [str(p) for p in schema.problems(bad, schema.load("source.schema.json"), "source.json")] == [
-        "source.json.api_config.record_path: is not an option; the options are: "
-        + ", ".join(sorted(schema.load()["properties"]))
+        "source.json.api_config.record_path: is not an option "
+        '(did you mean "records_path"?); the options are: ' + ", ".join(sorted(schema.load()["properties"]))
     ]
+
+
+def test_near_misses_are_suggested_and_only_for_near_misses(terraform_verdicts):
+    for name in CASES:
+        text = " ".join(terraform_verdicts[name])
+        if name.startswith("near_miss_"):
+            assert "(did you mean " in text, name
+        elif name.startswith("not_near_miss_"):
+            assert "is not an option" in text and "did you mean" not in text, name
+    expected = {
+        "near_miss_top_case_and_dash": 'Records-Path: is not an option (did you mean "records_path"?)',
+        "near_miss_nested_word_left_out": 'next_path: is not an option of pagination type "next_url" '
+        '(did you mean "next_url_path"?)',
+        "near_miss_nested_two_options": '(did you mean "cursor_param" or "cursor_path"?)',
+        "near_miss_auth_token_uri": 'token_uri: is not an option of auth type "oauth2_client_credentials" '
+        '(did you mean "token_url"?)',
+    }
+    for name, part in expected.items():
+        assert part in " ".join(terraform_verdicts[name]), name
+
+
+@pytest.mark.parametrize(
+    ("given", "option", "near"),
+    [
+        ("record_path", "records_path", True),  # one inserted
+        ("recordss_path", "records_path", True),  # one deleted
+        ("records_pith", "records_path", True),  # one substituted
+        ("reocrds_path", "records_path", True),  # two adjacent swapped
+        ("RECORDS-PATH", "records_path", True),  # case and "-"
+        ("next_path", "next_url_path", True),  # one word left out
+        ("next_url_link_path", "next_url_path", True),  # one word added
+        ("recrds_pth", "records_path", False),  # two edits
+        ("erocrds_ptah", "records_path", False),  # two swaps
+        ("path", "next_url_path", False),  # two words left out
+        ("", "type", False),
+    ],
+)
+def test_the_near_miss_rule(given, option, near):
+    assert schema.is_near_miss(given, option) is near

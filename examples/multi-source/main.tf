@@ -69,6 +69,35 @@ provider "aws" {
   }
 }
 
+# The platform team's permissions boundary, as an organisation typically sets one: the sources' roles
+# may use the services lake-ingest needs and nothing else, and never IAM or AWS Organizations, whatever
+# policy is attached to them later. Every role of every source gets it (role_permissions_boundary), under
+# the platform's path for ingestion roles (role_path).
+data "aws_iam_policy_document" "boundary" {
+  statement {
+    sid = "ServicesLakeIngestUses"
+    actions = [
+      "ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface", "ec2:DescribeNetworkInterfaces",
+      "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses",
+      "kms:*", "lambda:InvokeFunction", "logs:*", "s3:*", "secretsmanager:*", "sqs:*", "states:*", "xray:*",
+    ]
+    resources = ["*"]
+  }
+  statement {
+    sid       = "NeverIamOrOrganizations"
+    effect    = "Deny"
+    actions   = ["iam:*", "organizations:*"]
+    resources = ["*"]
+  }
+}
+
+resource "aws_iam_policy" "boundary" {
+  name        = "acme-lake-ingest-boundary"
+  path        = "/platform/"
+  description = "Permissions boundary of every lake-ingest role: the services ingestion uses, never IAM or Organizations."
+  policy      = data.aws_iam_policy_document.boundary.json
+}
+
 module "lake" {
   source = "../../modules/lake"
 
@@ -100,6 +129,9 @@ module "source" {
   }
   schedule_expression = each.value.schedule
 
+  role_permissions_boundary = aws_iam_policy.boundary.arn
+  role_path                 = "/platform/lake-ingest/"
+
   secret_recovery_window_days = local.local_aws ? 0 : 30
   # The local sample API speaks plain http on 127.0.0.1; on AWS the endpoints are https.
   allow_http_loopback = local.local_aws
@@ -129,6 +161,9 @@ module "events" {
     resume_wait_seconds      = 1
     backfill_max_concurrency = 5
   }
+
+  role_permissions_boundary = aws_iam_policy.boundary.arn
+  role_path                 = "/platform/lake-ingest/"
 
   secret_recovery_window_days = local.local_aws ? 0 : 30
   allow_http_loopback         = local.local_aws

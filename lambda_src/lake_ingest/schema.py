@@ -129,6 +129,45 @@ def problems(value: Any, schema: dict[str, Any] | None = None, path: str = "API_
     return found
 
 
+def _normal(name: str) -> str:
+    return name.lower().replace("-", "_")
+
+
+def _one_left_out(longer: list[str], shorter: list[str]) -> bool:
+    """Whether leaving one item (a character, or a word) out of `longer` gives `shorter`."""
+    return len(longer) == len(shorter) + 1 and any(
+        longer[:i] + longer[i + 1 :] == shorter for i in range(len(longer))
+    )
+
+
+def is_near_miss(given: str, option: str) -> bool:
+    """The one rule both doors apply (modules/api_config/problems.tftpl implements it with Terraform's
+    built-ins): compared in lower case with "-" read as "_", the names are equal, or one character is
+    deleted, inserted or substituted, or two adjacent ones are swapped, or one "_"-separated word is
+    left out or added (next_path for next_url_path)."""
+    a, b = _normal(given), _normal(option)
+    if a == b or _one_left_out(list(a), list(b)) or _one_left_out(list(b), list(a)):
+        return True
+    if len(a) == len(b):
+        if sum(x != y for x, y in zip(a, b, strict=True)) == 1:
+            return True
+        if any(a[:i] + a[i + 1] + a[i] + a[i + 2 :] == b for i in range(len(a) - 1)):
+            return True
+    words_a, words_b = a.split("_"), b.split("_")
+    return _one_left_out(words_a, words_b) or _one_left_out(words_b, words_a)
+
+
+def near_misses(given: str, options: list[str]) -> list[str]:
+    """The options `given` is a near miss of, sorted."""
+    return [option for option in sorted(options) if is_near_miss(given, option)]
+
+
+def _did_you_mean(given: str, options: list[str]) -> str:
+    near = near_misses(given, options)
+    quoted = " or ".join(f'"{n}"' for n in near)
+    return f" (did you mean {quoted}?)" if near else ""
+
+
 def _object_problems(value: dict[str, Any], schema: dict[str, Any], path: str) -> list[Problem]:
     properties: dict[str, Any] = schema.get("properties", {})
     extra = schema.get("additionalProperties", True)
@@ -140,13 +179,19 @@ def _object_problems(value: dict[str, Any], schema: dict[str, Any], path: str) -
     allowed, required, name = _by_type(value, schema, path)
     for key in sorted(value):
         if allowed is not None and key not in allowed:
-            found.append(
-                Problem(f"{path}.{key}", f"is not an option of {name}; its options are: {', '.join(allowed)}")
-            )
-        elif key not in properties and extra is False:
+            hint = _did_you_mean(key, allowed)
             found.append(
                 Problem(
-                    f"{path}.{key}", f"is not an option; the options are: {', '.join(sorted(properties))}"
+                    f"{path}.{key}",
+                    f"is not an option of {name}{hint}; its options are: {', '.join(allowed)}",
+                )
+            )
+        elif key not in properties and extra is False:
+            hint = _did_you_mean(key, list(properties))
+            found.append(
+                Problem(
+                    f"{path}.{key}",
+                    f"is not an option{hint}; the options are: {', '.join(sorted(properties))}",
                 )
             )
     found += [Problem(f"{path}.{key}", f"is required for {name}") for key in required if key not in value]
