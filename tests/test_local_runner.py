@@ -202,9 +202,9 @@ def test_try_a_misspelled_key_names_it_and_the_options(upstream, tmp_path):
 
     assert process.returncode == 1
     assert (
-        "  alow_http_loopback: is not an option; the options are: alarm_names, allow_http_loopback, "
-        "api_config, kms_key_arn, orchestration, raw_bucket, raw_bucket_owner, raw_prefix, secret_arn, "
-        "source_id, table\n"
+        '  alow_http_loopback: is not an option (did you mean "allow_http_loopback"?); the options are: '
+        "alarm_names, allow_http_loopback, api_config, "
+        "kms_key_arn, orchestration, raw_bucket, raw_bucket_owner, raw_prefix, secret_arn, source_id, table\n"
     ) in process.stderr
     assert "source.json: 1 problem(s):" in process.stderr
     assert json.loads(process.stdout)["error"]["errorType"] == "InputError"
@@ -214,8 +214,8 @@ def test_try_a_misspelled_key_names_it_and_the_options(upstream, tmp_path):
     process = try_cli(tmp_path, source)
     assert process.returncode == 1
     assert (
-        'api_config.pagination.max_page: is not an option of pagination type "cursor"; its options are:'
-        in (process.stderr)
+        'api_config.pagination.max_page: is not an option of pagination type "cursor" '
+        '(did you mean "max_pages"?); its options are:' in (process.stderr)
     )
 
 
@@ -417,7 +417,8 @@ def test_run_checks_the_source_file_as_try_does(make_source, upstream, aws_endpo
     process = run_cli(config, tmp_path, aws_endpoint)
     assert process.returncode == 1
     assert (
-        "  raw_prefx: is not an option; the options are: alarm_names, allow_http_loopback, " in process.stderr
+        '  raw_prefx: is not an option (did you mean "raw_prefix"?); the options are: alarm_names, '
+        in process.stderr
     )
     del config["raw_prefx"]
     process = run_cli(config, tmp_path, aws_endpoint)
