@@ -128,7 +128,8 @@ def _schema_default(spec: dict[str, Any]) -> str:
 
 
 def render_api_config(schema_path: Path = SCHEMA) -> str:
-    """The README's API_CONFIG tables: every option, then the options of auth and pagination by type."""
+    """The API_CONFIG tables of docs/handler-contract.md: every option, then the options of auth and
+    pagination by type."""
     schema = json.loads(schema_path.read_text())
     lines = ["| option | type | default | meaning |", "|---|---|---|---|"]
     for name, spec in schema["properties"].items():

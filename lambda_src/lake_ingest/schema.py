@@ -2,7 +2,8 @@
 
 The schema is the one source of what API_CONFIG may hold: the Terraform module checks it at plan
 time (modules/api_config, the same keywords, the same messages), the handler checks it here, the
-README's table and the local runner's source.json come from it. This validator implements the
+docs' API_CONFIG table (docs/handler-contract.md) and the local runner's source.json come from it.
+This validator implements the
 keywords the schema uses (type, enum, const, minimum, maximum, minLength, minItems, pattern,
 properties, required, additionalProperties, items, propertyNames with enum, allOf of if/then on a
 `type` constant, dependentRequired, $ref to a sibling file) and reads `x-hint` for messages. A null

@@ -1,5 +1,5 @@
 variable "api_config" {
-  description = "The API_CONFIG to check and render: an object as the README's API_CONFIG table describes (any type, so that a misspelled option survives to be reported instead of being dropped)."
+  description = "The API_CONFIG to check and render: an object as docs/handler-contract.md#api_config describes (any type, so that a misspelled option survives to be reported instead of being dropped)."
   type        = any
 }
 
