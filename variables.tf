@@ -76,7 +76,7 @@ variable "role_path" {
   # (https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateRole.html).
   validation {
     condition     = length(var.role_path) <= 512 && can(regex("^(/|/[!-~]+/)$", var.role_path))
-    error_message = "role_path must start and end with \"/\" (\"/\" alone, or e.g. \"/lake-ingest/\" or \"/platform/ingest/\"), with printable ASCII and no spaces between, at most 512 characters; got \"${var.role_path}\"."
+    error_message = "role_path must start and end with \"/\" (\"/\" alone, or e.g. \"/lake-ingest/\" or \"/platform/ingest/\"), with printable ASCII and no spaces between, at most 512 characters; got \"${var.role_path}\"${trim(var.role_path, "/ ") == "" ? "" : format(" (did you mean \"/%s/\"?)", trim(var.role_path, "/ "))}."
   }
 }
 

@@ -94,6 +94,8 @@ def next_steps(kept: dict[str, str] | None) -> str:
         lines += [
             f"KEEP=1 left these running: local AWS {aws}, sample API {kept['sample-api']}",
             f"    AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test aws --endpoint-url {aws} s3 ls",
+            "    export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=us-east-1",
+            f"    .venv/bin/python -m lake_ingest runs --config .demo/source.json --endpoint-url {aws}",
             "stop them: make stop",
         ]
     return "\n==> next steps\n" + "\n".join("    " + line for line in lines)

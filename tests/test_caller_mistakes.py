@@ -122,7 +122,7 @@ MISTAKES = [
         "role_path_without_trailing_slash",
         "role_path",
         f'api_config = {{ endpoint = "{HTTPS}" }}\n  role_path  = "/lake-ingest"',
-        'role_path must start and end with "/"',
+        '(did you mean "/lake-ingest/"?)',
     ),
 ]
 

@@ -88,6 +88,10 @@ def test_a_cursor_source_tried_twice_with_a_lake_fetches_only_what_is_new(upstre
 
     manifest = cli("manifest", "--config", str(source), "--lake", str(lake), "--run-id", listed[0]["run_id"])
     assert json.loads(manifest.stdout)["records_ingested"] == 1
+    as_json = cli(
+        "manifest", "--config", str(source), "--lake", str(lake), "--run-id", listed[0]["run_id"], "--json"
+    )
+    assert as_json.returncode == 0 and json.loads(as_json.stdout) == json.loads(manifest.stdout)
 
     cursor = cli("cursor", "--config", str(source), "--lake", str(lake))
     assert cursor.returncode == 0 and "cursor      2026-01-02T12:00:00Z" in cursor.stdout

@@ -288,6 +288,8 @@ def add_parsers(commands: Any) -> None:
             parser.add_argument("--date", help="its ingest date, yyyy-mm-dd (found when left out)")
         if name == "runs":
             parser.add_argument("--limit", type=int, default=20, help="how many runs, newest first (20)")
-        if name not in ("manifest", "records"):
+        if name == "manifest":  # always JSON: the flag is accepted so scripts can pass it to every command
+            parser.add_argument("--json", action="store_true", help="accepted; a manifest is always JSON")
+        elif name != "records":
             parser.add_argument("--json", action="store_true", help="JSON on stdout, for scripts")
         add_lake_options(parser)
