@@ -110,14 +110,22 @@ class RecordsPlan:
 # -- typed columns --------------------------------------------------------------------------------------
 
 
-def _integer(value: Any) -> str | None:
+def _exact_number(value: Any) -> Decimal | None:
+    """A JSON number or numeric text read exactly (never through a float); None for a boolean, a null
+    or anything that is not a number."""
     if isinstance(value, bool) or value is None:
         return None
     try:
-        number = Decimal(str(value).strip())
+        return Decimal(str(value).strip())
     except ArithmeticError:
         return None
-    return str(int(number)) if number.is_finite() and number == number.to_integral_value() else None
+
+
+def _integer(value: Any) -> str | None:
+    number = _exact_number(value)
+    if number is None or not number.is_finite() or number != number.to_integral_value():
+        return None
+    return str(int(number))
 
 
 def _double(value: Any) -> str | None:
@@ -131,13 +139,8 @@ def _double(value: Any) -> str | None:
 
 
 def _decimal(value: Any) -> str | None:
-    if isinstance(value, bool) or value is None:
-        return None
-    try:
-        number = Decimal(str(value).strip())
-    except ArithmeticError:
-        return None
-    return format(number, "f") if number.is_finite() else None
+    number = _exact_number(value)
+    return format(number, "f") if number is not None and number.is_finite() else None
 
 
 def _boolean(value: Any) -> str | None:
