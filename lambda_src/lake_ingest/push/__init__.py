@@ -1,0 +1,1 @@
+"""Push (webhook) sources: the signed-request ingress and the queue writer."""
