@@ -16,8 +16,8 @@ ROOT = Path(__file__).resolve().parent.parent
 LOCAL_REGION = "us-east-1"
 
 
-def local_client(service: str, endpoint: str, region: str = LOCAL_REGION) -> Any:
-    """A boto3 client for the local AWS, with its fixed dummy credentials."""
+def local_client(service: str, endpoint: str, region: str = LOCAL_REGION, config: Any = None) -> Any:
+    """A boto3 client for the local AWS, with its fixed dummy credentials (and a botocore Config)."""
     import boto3
 
     return boto3.client(
@@ -26,7 +26,20 @@ def local_client(service: str, endpoint: str, region: str = LOCAL_REGION) -> Any
         region_name=region,
         aws_access_key_id="test",
         aws_secret_access_key="test",  # noqa: S106 - the local AWS's dummy credentials
+        config=config,
     )
+
+
+def local_push_url(push_url: str, http_api_base: str) -> str:
+    """A push source's URL (https://<api>.execute-api.<region>.amazonaws.com/hooks/<id>) on the local
+    AWS's HTTP API front (local_aws writes its base URL to "<port-file>.http-api"): the same path and
+    query on the front's scheme and host. The front matches the path against every API's routes."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    url, base = urlsplit(push_url), urlsplit(http_api_base)
+    if ".execute-api." not in url.netloc:
+        raise ValueError(f"not an API Gateway execute-api URL: {push_url}")
+    return urlunsplit((base.scheme, base.netloc, base.path.rstrip("/") + url.path, url.query, url.fragment))
 
 
 class HarnessError(RuntimeError):
@@ -57,6 +70,8 @@ class Server:
         url_file = workdir / f"{name}.url"
         self.url_file = url_file
         url_file.unlink(missing_ok=True)
+        http_api_file = url_file.with_name(url_file.name + ".http-api")  # local_aws's HTTP API front
+        http_api_file.unlink(missing_ok=True)
         self.log_path = workdir / f"{name}.log"
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(
@@ -73,6 +88,8 @@ class Server:
                 raise HarnessError(f"{name} did not start; see {self.log_path}")
             time.sleep(0.1)
         self.url = url_file.read_text().strip()
+        # Written before the port file, so it is there by now if the server has such a front.
+        self.http_api_url = http_api_file.read_text().strip() if http_api_file.exists() else None
 
     def stop(self) -> None:
         if self.process.poll() is None:

@@ -58,13 +58,42 @@ moto 5.2.5 gaps (measured in ../shared/notes/local-aws.md) and what each shim do
    (moto/athena/responses.py), where AWS answers an empty tag list; the provider reads the tags after
    every create and refresh, so an untagged aws_athena_workgroup fails its apply. The shim answers an
    empty list for a resource that exists, and still the error for one that does not.
+12. http_api_front: moto stores API Gateway HTTP APIs and serves none of them. The local AWS runs a
+   second server on 127.0.0.1 (scripts/http_api_front.py) and writes its base URL to
+   "<port-file>.http-api" before the port file. A request's "<METHOD> <path>" is matched against the
+   routes of every HTTP API that has a $default stage (the Host "<api_id>.execute-api...." picks one
+   API; the most specific route wins, then the lowest API id); the route's AWS_PROXY integration
+   (payload format 2.0, a function ARN or invocation ARN) names the function; the stage's route or
+   default ThrottlingRateLimit/BurstLimit is a token bucket per route (429); the function gets the
+   payload 2.0 event and its answer becomes the response as API Gateway maps it (an error: 500; no
+   route: 404). The function runs in a warm worker (scripts/warm_lambda.py): its zip unpacked and its
+   handler imported once, events over a pipe, at most 2 per function, a fresh one when the code or
+   configuration changes; its output goes to the function's log group. Cannot prove: IAM
+   (lambda:InvokeFunction permissions are not checked), AWS's best-effort throttling and account
+   quotas, other stages than $default, authorizers, CORS, payload format 1.0 (answered 500),
+   chunked request bodies, TLS, the 6 MB Lambda cut-off, cold starts and Lambda's scaling.
+13. sqs_esm_poller: moto runs an SQS event source mapping inside SendMessage (the sender waits for the
+   function), one message per invocation, with no batching window and no partial batch responses.
+   The shim makes moto's queues forget their mappings (the Lambda API still lists them) and the local
+   AWS runs scripts/sqs_esm_poller.py: every 0.5 s it starts a poller for each enabled SQS mapping,
+   which batches by BatchSize, MaximumBatchingWindowInSeconds and 6 MB, invokes the function through
+   the Invoke API (gap 4) with Lambda's SQS event, and deletes every message but the
+   batchItemFailures (ReportBatchItemFailures) or, on a function error, none. Cannot prove: Lambda's
+   poller scaling and backoff (one batch in flight per mapping: MaximumConcurrency is never reached,
+   which is within its meaning of a ceiling), the exact window and 6 MB accounting, SQS's own
+   duplicate deliveries, FIFO ordering by group, filter criteria, queue encryption (moto encrypts
+   nothing).
+14. sqs_redrive_policy_compact: GetQueueAttributes answers RedrivePolicy as `json.dumps` spells it
+   (with spaces); SQS answers compact JSON, which is what the provider compares, so every second plan
+   showed a whitespace change. The shim answers it (and RedriveAllowPolicy) compact.
 Known moto gaps the project works around rather than shims (tests/test_orchestration_e2e.py says so
 where it matters): a Distributed Map ignores ToleratedFailurePercentage (a failed child leaves null in
 the output and the execution SUCCEEDS; AWS fails it with States.ExceedToleratedFailureThreshold), its
 child executions cannot be listed, and its ResultWriter writes only manifest.json. `backfill status`
 therefore reads which windows are done from the lake (their manifests), on AWS and locally alike.
 
-Run: python -m scripts.local_aws --port-file FILE [--port N]; prints nothing else until stopped.
+Run: python -m scripts.local_aws --port-file FILE [--port N] [--http-api-port N]; prints nothing until
+stopped (SIGTERM or Ctrl-C stops the HTTP API front, the pollers and the warm workers too).
 """
 
 from __future__ import annotations
@@ -74,10 +103,26 @@ import contextlib
 import functools
 import json
 import os
+import re
+import signal
 import socket
 import threading
 import uuid
-from typing import Any
+from pathlib import Path
+from typing import Any, NoReturn
+
+from scripts.http_api_front import (
+    Answer,
+    HttpApiFront,
+    Invoker,
+    Target,
+    Throttle,
+    match_route,
+    route_precedence,
+)
+from scripts.run_deployed import Runtime
+from scripts.sqs_esm_poller import SqsEsmPoller, SqsMapping
+from scripts.warm_lambda import WarmPool
 
 CODE_BUCKET = "local-aws-lambda-code"
 # Conditional bucket-policy statements the shim skips (fnmatch patterns of their Sid): see gap 2.
@@ -211,28 +256,37 @@ def shim_s3_conditional_writes_atomic() -> None:
     S3Response.put_object = put_object_atomically
 
 
+def runtime_of(function: Any) -> Runtime:
+    """What the Lambda service knows of a moto LambdaFunction when it runs it."""
+    return Runtime(
+        handler=function.handler,
+        timeout=int(function.timeout),
+        function_name=function.function_name,
+        function_arn=function.function_arn,
+        memory_size=int(function.memory_size),
+        environment=dict(function.environment_vars or {}),
+        code_sha256=function.code_sha_256,
+    )
+
+
+def save_function_logs(function: Any, logs: str) -> None:
+    """An invocation's output to the function's log group, like Lambda's (best effort)."""
+    with contextlib.suppress(Exception):
+        function.logs_backend.ensure_log_group(function.logs_group_name)
+        function.save_logs(logs)
+
+
 def shim_lambda_invoke_subprocess(endpoint: str) -> None:
     """Run an invoked function's deployed zip in a subprocess instead of Docker (gap 4)."""
     from moto.awslambda.models import LambdaFunction
 
-    from scripts.run_deployed import Runtime, run_zip
+    from scripts.run_deployed import run_zip
 
     invoke = LambdaFunction.invoke
 
     def _invoke_lambda(self: Any, event: Any = None) -> tuple[str, bool, str]:
-        runtime = Runtime(
-            handler=self.handler,
-            timeout=int(self.timeout),
-            function_name=self.function_name,
-            function_arn=self.function_arn,
-            memory_size=int(self.memory_size),
-            environment=dict(self.environment_vars or {}),
-            code_sha256=self.code_sha_256,
-        )
-        invocation = run_zip(self.code_bytes, runtime, event or {}, endpoint, self.region)
-        with contextlib.suppress(Exception):  # the function's logs, like Lambda's (best effort)
-            self.logs_backend.ensure_log_group(self.logs_group_name)
-            self.save_logs(invocation.logs)
+        invocation = run_zip(self.code_bytes, runtime_of(self), event or {}, endpoint, self.region)
+        save_function_logs(self, invocation.logs)
         if invocation.error is not None:
             return json.dumps(invocation.error), True, invocation.logs
         return json.dumps(invocation.result), False, invocation.logs
@@ -375,6 +429,135 @@ def shim_athena_untagged_resources() -> None:
     AthenaBackend.list_tags_for_resource = list_tags_for_resource
 
 
+def lambda_function(function_arn: str) -> Any:
+    """moto's LambdaFunction for an ARN (with or without a qualifier)."""
+    from moto.awslambda.models import lambda_backends
+
+    region, account_id = function_arn.split(":")[3:5]
+    return lambda_backends[account_id][region].get_function(function_arn)
+
+
+def integration_function_arn(integration: Any) -> str | None:
+    """The function an AWS_PROXY payload 2.0 integration calls: its URI is the function's ARN or its
+    invocation ARN (arn:aws:apigateway:<region>:lambda:path/2015-03-31/functions/<arn>/invocations)."""
+    if integration.integration_type != "AWS_PROXY" or integration.payload_format_version != "2.0":
+        return None
+    uri = integration.integration_uri or ""
+    invocation = re.search(r"/functions/(arn:[^/]+)/invocations$", uri)
+    if invocation:
+        return invocation.group(1)
+    return uri if re.match(r"^arn:[^:]+:lambda:", uri) else None
+
+
+def stage_throttle(stage: Any, route_key: str) -> Throttle | None:
+    """The route's throttling: its own settings over the stage's defaults; AWS's account-level
+    defaults (10,000 per second, burst 5,000) for a limit that is not set."""
+    settings = {**(stage.default_route_settings or {}), **(stage.route_settings or {}).get(route_key, {})}
+    rate, burst = settings.get("throttlingRateLimit"), settings.get("throttlingBurstLimit")
+    if rate is None and burst is None:
+        return None
+    return Throttle(rate=float(10000 if rate is None else rate), burst=int(5000 if burst is None else burst))
+
+
+def resolve_http_api(host_api_id: str | None, method: str, path: str) -> Target | None:
+    """The route of a served HTTP API (one with a $default stage) that a request reaches (gap 12)."""
+    from moto.apigatewayv2.models import apigatewayv2_backends
+
+    candidates = []
+    for account_id, regions in list(apigatewayv2_backends.items()):
+        for backend in list(regions.values()):
+            for api in list(backend.apis.values()):
+                if api.protocol_type != "HTTP" or "$default" not in api.stages:
+                    continue
+                if host_api_id is not None and api.api_id != host_api_id:
+                    continue
+                for route in list(api.routes.values()):
+                    parameters = match_route(route.route_key, method, path)
+                    if parameters is not None:
+                        rank = (route_precedence(route.route_key), api.api_id)
+                        candidates.append((rank, account_id, api, route, parameters))
+    if not candidates:
+        return None
+    _, account_id, api, route, parameters = min(candidates, key=lambda candidate: candidate[0])
+    stage = api.stages["$default"]
+    integration = api.integrations.get((route.target or "").removeprefix("integrations/"))
+    return Target(
+        api_id=api.api_id,
+        account_id=account_id,
+        route_key=route.route_key,
+        function_arn=integration_function_arn(integration) if integration else None,
+        path_parameters=parameters,
+        stage_variables=dict(stage.stage_variables or {}),
+        throttle=stage_throttle(stage, route.route_key),
+    )
+
+
+def warm_invoker(pool: WarmPool) -> Invoker:
+    """Invoke a function (by ARN) in the pool's warm workers, its output to its log group (gap 12)."""
+
+    def invoke(function_arn: str, event: dict[str, Any]) -> Answer:
+        try:
+            function = lambda_function(function_arn)
+        except Exception as error:  # noqa: BLE001 - no such function: API Gateway answers 500
+            return Answer(None, {"errorType": type(error).__name__, "errorMessage": str(error)})
+        invocation = pool.invoke(function.code_bytes, runtime_of(function), function.region, event)
+        save_function_logs(function, invocation.logs)
+        return Answer(invocation.result, invocation.error)
+
+    return invoke
+
+
+def shim_sqs_esm_not_inline() -> None:
+    """SendMessage no longer invokes the queue's mappings (gap 13): a queue forgets them; the Lambda
+    API still lists them, and the pollers take it from there. Idempotent."""
+    from moto.sqs.models import Queue
+
+    if isinstance(Queue.__dict__.get("lambda_event_source_mappings"), property):
+        return
+    forgotten = property(lambda self: {}, lambda self, value: None)  # reads empty, drops what is set
+    Queue.lambda_event_source_mappings = forgotten  # type: ignore[assignment]
+
+
+def sqs_mappings() -> list[SqsMapping]:
+    """Every enabled event source mapping from an SQS queue, in every account and region (gap 13)."""
+    from moto.awslambda.models import lambda_backends
+
+    return [
+        SqsMapping(
+            uuid=esm.uuid,
+            function_arn=esm.function_arn,
+            queue_arn=esm.event_source_arn,
+            batch_size=int(esm.batch_size),
+            window_seconds=float(esm.max_batch_window or 0),
+            report_batch_item_failures="ReportBatchItemFailures" in (esm.function_response_types or []),
+        )
+        for regions in list(lambda_backends.values())
+        for backend in list(regions.values())
+        for esm in backend.list_event_source_mappings("", "")
+        if esm.enabled and esm.event_source_arn.split(":")[2] == "sqs"
+    ]
+
+
+def shim_sqs_redrive_policy_compact() -> None:
+    """RedrivePolicy and RedriveAllowPolicy as compact JSON, as SQS answers them (gap 14). Idempotent."""
+    from moto.sqs.models import Queue
+
+    attributes = Queue.attributes.fget  # type: ignore[attr-defined]
+    if getattr(attributes, "compacts_policies", False):
+        return
+
+    @functools.wraps(attributes)
+    def compact_attributes(self: Any) -> dict[str, Any]:
+        result: dict[str, Any] = attributes(self)
+        for name in ("RedrivePolicy", "RedriveAllowPolicy"):
+            if isinstance(result.get(name), str):
+                result[name] = json.dumps(json.loads(result[name]), separators=(",", ":"))
+        return result
+
+    compact_attributes.compacts_policies = True  # type: ignore[attr-defined]
+    Queue.attributes = property(compact_attributes)  # type: ignore[method-assign,assignment]
+
+
 def apply_shims(endpoint: str) -> None:
     shim_lambda_config_roundtrip()
     shim_bucket_policy_conditions()
@@ -387,6 +570,8 @@ def apply_shims(endpoint: str) -> None:
     shim_sfn_execution_names()
     shim_secrets_current_follows_label()
     shim_athena_untagged_resources()
+    shim_sqs_esm_not_inline()
+    shim_sqs_redrive_policy_compact()
 
 
 def free_port() -> int:
@@ -395,9 +580,19 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def write_atomically(path: str, text: str) -> None:
+    Path(path + ".tmp").write_text(text)
+    os.replace(path + ".tmp", path)
+
+
+def stop_on_sigterm(signum: int, frame: Any) -> NoReturn:
+    raise SystemExit(0)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="moto server with lake-ingest's documented shims")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument("--http-api-port", type=int, default=0, help="the HTTP API front's; 0 picks one")
     parser.add_argument("--port-file", required=True, help="the endpoint URL is written here once listening")
     args = parser.parse_args()
     port = args.port or free_port()
@@ -409,12 +604,21 @@ def main() -> None:
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
-    with open(args.port_file + ".tmp", "w") as handle:
-        handle.write(endpoint)
-    os.replace(args.port_file + ".tmp", args.port_file)
+    pool = WarmPool(endpoint)
+    front = HttpApiFront(resolve_http_api, warm_invoker(pool), args.http_api_port).start()  # gap 12
+    poller = SqsEsmPoller(endpoint, sqs_mappings).start()  # gap 13
+    signal.signal(signal.SIGTERM, stop_on_sigterm)
     try:
+        # The front's URL first: whoever waits for the port file finds both.
+        write_atomically(args.port_file + ".http-api", front.base_url)
+        write_atomically(args.port_file, endpoint)
         server._thread.join()  # type: ignore[attr-defined]
     except KeyboardInterrupt:
+        pass
+    finally:
+        poller.stop()
+        front.stop()
+        pool.close()
         server.stop()
 
 

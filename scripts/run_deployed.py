@@ -81,27 +81,33 @@ class Runtime:
     code_sha256: str = ""
 
 
+def runtime_environment(runtime: Runtime, task_root: Path, endpoint: str, region: str) -> dict[str, str]:
+    """The environment a function's process gets: the function's own, plus what Lambda sets and the
+    local AWS endpoint (its dummy credentials), and nothing else of this machine's but PATH."""
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "PYTHONPATH": str(task_root),
+        "PYTHONNOUSERSITE": "1",
+        "LAMBDA_TASK_ROOT": str(task_root),
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_REGION": region,
+        "AWS_DEFAULT_REGION": region,
+        "AWS_LAMBDA_FUNCTION_NAME": runtime.function_name,
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(runtime.memory_size),
+        "LAKE_INGEST_FUNCTION_ARN": runtime.function_arn,
+        **runtime.environment,
+    }
+
+
 def run_zip(code: bytes, runtime: Runtime, event: Any, endpoint: str, region: str) -> Invocation:
     """Unpack `code` and invoke its handler in a fresh process, with the function's environment."""
     with tempfile.TemporaryDirectory(prefix="lake-ingest-run-") as workdir:
         task_root = Path(workdir, "task")
         zipfile.ZipFile(io.BytesIO(code)).extractall(task_root)
         result_file = Path(workdir, "result.json")
-        env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "PYTHONPATH": str(task_root),
-            "PYTHONNOUSERSITE": "1",
-            "LAMBDA_TASK_ROOT": str(task_root),
-            "AWS_ENDPOINT_URL": endpoint,
-            "AWS_ACCESS_KEY_ID": "test",
-            "AWS_SECRET_ACCESS_KEY": "test",
-            "AWS_REGION": region,
-            "AWS_DEFAULT_REGION": region,
-            "AWS_LAMBDA_FUNCTION_NAME": runtime.function_name,
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(runtime.memory_size),
-            "LAKE_INGEST_FUNCTION_ARN": runtime.function_arn,
-            **runtime.environment,
-        }
+        env = runtime_environment(runtime, task_root, endpoint, region)
         process = subprocess.run(
             [sys.executable, str(BOOTSTRAP), runtime.handler, str(runtime.timeout), str(result_file)],
             input=json.dumps(event),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import http.client
 import io
 import json
 import threading
@@ -16,7 +17,7 @@ import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
-from scripts.harness import Server, local_client
+from scripts.harness import Server, local_client, local_push_url
 from scripts.run_deployed import invoke
 
 HANDLER_SOURCE = b"""
@@ -33,10 +34,15 @@ def handle(event, context):
 
 
 @pytest.fixture(scope="module")
-def local_aws(tmp_path_factory):
+def local_aws_server(tmp_path_factory):
     server = Server("local-aws", ["scripts.local_aws"], tmp_path_factory.mktemp("local-aws"))
-    yield server.url
+    yield server
     server.stop()
+
+
+@pytest.fixture(scope="module")
+def local_aws(local_aws_server):
+    return local_aws_server.url
 
 
 def make_zip(source: bytes) -> bytes:
@@ -385,6 +391,8 @@ def test_the_conditional_write_shim_is_applied_once_and_by_apply_shims(monkeypat
         "shim_sfn_execution_names",
         "shim_secrets_current_follows_label",
         "shim_athena_untagged_resources",
+        "shim_sqs_esm_not_inline",
+        "shim_sqs_redrive_policy_compact",
     ):
         monkeypatch.setattr(local_aws, name, lambda *_: None)
     monkeypatch.setattr(local_aws, "shim_s3_conditional_writes_atomic", lambda: called.append(True))
@@ -456,3 +464,436 @@ def test_without_the_shim_moto_answers_an_untagged_workgroup_does_not_exist(monk
             athena.list_tags_for_resource(
                 ResourceARN="arn:aws:athena:us-east-1:123456789012:workgroup/untagged"
             )
+
+
+# -- http_api_front (gap 12), sqs_esm_poller (gap 13), sqs_redrive_policy_compact (gap 14) ----------
+
+PUSH_HANDLERS = {
+    "echo.py": b"""
+import base64, json, os
+print("echo module imported")  # on stdout, like any handler's logs: never read as an answer
+def handle(event, context):
+    print("echo handler called")
+    mode = event.get("rawQueryString", "")
+    if mode == "raise":
+        raise RuntimeError("asked to fail")
+    if mode == "exit":
+        os._exit(3)  # the execution environment dies mid-request
+    if mode == "plain":
+        return {"plain": True}
+    if mode == "binary":
+        body = base64.b64encode(bytes([0, 255])).decode()
+        headers = {"content-type": "image/png"}
+        return {"statusCode": 200, "headers": headers, "body": body, "isBase64Encoded": True}
+    return {
+        "statusCode": 201,
+        "headers": {"content-type": "application/json", "x-echo": "yes"},
+        "cookies": ["seen=1"],
+        "body": json.dumps({"event": event, "pid": os.getpid()}),
+    }
+""",
+    "batch.py": b"""
+import json, pathlib, time
+def handle(event, context):
+    records = event["Records"]
+    bodies = [json.loads(r["body"]) for r in records]
+    print("SEEN " + json.dumps(records))
+    for body in bodies:
+        if "gate" in body:  # wait (up to 10 s) until the test releases the function
+            gate = pathlib.Path(body["gate"])
+            deadline = time.monotonic() + 10
+            while not (gate / "release").exists() and time.monotonic() < deadline:
+                time.sleep(0.02)
+            (gate / "finished").write_text("")
+    if any(b.get("fail") == "raise" for b in bodies):
+        raise RuntimeError("asked to fail the batch")
+    failed = [r["messageId"] for r, b in zip(records, bodies) if b.get("fail") == "item"]
+    return {"batchItemFailures": [{"itemIdentifier": i} for i in failed]}
+""",
+}
+
+
+def zip_of(files: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, source in files.items():
+            archive.writestr(name, source)
+    return buffer.getvalue()
+
+
+def create_push_function(endpoint: str, handler: str) -> str:
+    """A function from PUSH_HANDLERS; its ARN."""
+    name = f"fn-{uuid.uuid4().hex[:8]}"
+    role = local_client("iam", endpoint).create_role(
+        RoleName=name, AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []})
+    )["Role"]["Arn"]
+    return local_client("lambda", endpoint).create_function(
+        FunctionName=name,
+        Runtime="python3.12",
+        Role=role,
+        Handler=handler,
+        Code={"ZipFile": zip_of(PUSH_HANDLERS)},
+        Timeout=15,
+    )["FunctionArn"]
+
+
+def http_api(endpoint: str, function_arn: str, routes: list[str], **stage) -> str:
+    """An HTTP API whose routes all reach the function (payload 2.0, by its invocation ARN)."""
+    gateway = local_client("apigatewayv2", endpoint)
+    api_id = gateway.create_api(Name=f"api-{uuid.uuid4().hex[:6]}", ProtocolType="HTTP")["ApiId"]
+    integration = gateway.create_integration(
+        ApiId=api_id,
+        IntegrationType="AWS_PROXY",
+        IntegrationUri=f"arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/{function_arn}/invocations",
+        PayloadFormatVersion="2.0",
+    )["IntegrationId"]
+    for route in routes:
+        gateway.create_route(ApiId=api_id, RouteKey=route, Target=f"integrations/{integration}")
+    gateway.create_stage(ApiId=api_id, StageName="$default", AutoDeploy=True, **stage)
+    return api_id
+
+
+def request(base: str, method: str, target: str, body: bytes = b"", headers: tuple = ()) -> tuple:
+    """(status, headers as a list, body) of one request, headers sent exactly as given (repeats too)."""
+    host, port = base.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=30)
+    names = {name.lower() for name, _ in headers}
+    connection.putrequest(method, target, skip_host="host" in names, skip_accept_encoding=True)
+    for name, value in headers:
+        connection.putheader(name, value)
+    if body or method == "POST":
+        connection.putheader("Content-Length", str(len(body)))
+    connection.endheaders(body)
+    response = connection.getresponse()
+    answer = (response.status, response.getheaders(), response.read())
+    connection.close()
+    return answer
+
+
+@pytest.fixture(scope="module")
+def echo_api(local_aws_server):
+    arn = create_push_function(local_aws_server.url, "echo.handle")
+    api_id = http_api(local_aws_server.url, arn, ["POST /hooks/{source}", "GET /hooks/{source}/items"])
+    return local_aws_server.http_api_url, api_id, arn
+
+
+def test_the_http_api_front_url_is_written_next_to_the_port_file(local_aws_server):
+    assert local_aws_server.http_api_url.startswith("http://127.0.0.1:")
+    assert local_aws_server.http_api_url != local_aws_server.url
+
+
+def test_a_post_reaches_the_function_as_a_payload_2_event_and_its_answer_comes_back(echo_api):
+    base, api_id, _ = echo_api
+    body = '{"id": "evt_1", "note": "caf\u00e9"}'.encode()
+    status, headers, answer = request(
+        base,
+        "POST",
+        "/hooks/orders?b=2&a=1&a=3",
+        body,
+        (("Content-Type", "application/json"), ("X-Tag", "one"), ("x-tag", "two"), ("Cookie", "k=v; m=n")),
+    )
+    assert status == 201
+    assert ("x-echo", "yes") in [(k.lower(), v) for k, v in headers] and ("Set-Cookie", "seen=1") in headers
+    event = json.loads(answer)["event"]
+    assert (event["version"], event["routeKey"]) == ("2.0", "POST /hooks/{source}")
+    assert (event["rawPath"], event["rawQueryString"]) == ("/hooks/orders", "b=2&a=1&a=3")
+    assert event["queryStringParameters"] == {"a": "1,3", "b": "2"}
+    assert event["pathParameters"] == {"source": "orders"}
+    assert event["headers"]["x-tag"] == "one,two" and event["headers"]["content-type"] == "application/json"
+    assert all(name == name.lower() for name in event["headers"]) and "cookie" not in event["headers"]
+    assert event["cookies"] == ["k=v", "m=n"]
+    assert (event["body"], event["isBase64Encoded"]) == (body.decode(), False)
+    context = event["requestContext"]
+    assert (context["apiId"], context["stage"], context["http"]["method"]) == (api_id, "$default", "POST")
+    assert context["http"]["path"] == "/hooks/orders" and context["http"]["sourceIp"] == "127.0.0.1"
+    assert context["requestId"] and abs(context["timeEpoch"] / 1000 - time.time()) < 60
+
+
+@pytest.mark.parametrize(
+    "content_type", ["application/octet-stream", "application/x-www-form-urlencoded", None]
+)
+def test_a_body_that_is_not_text_arrives_base64_encoded(echo_api, content_type):
+    base, _, _ = echo_api
+    body = b"a=1&b=%C3%A9" if content_type else bytes(range(256))
+    headers = (("Content-Type", content_type),) if content_type else ()
+    status, _, answer = request(base, "POST", "/hooks/bin", body, headers)
+    event = json.loads(answer)["event"]
+    assert status == 201 and event["isBase64Encoded"] is True
+    assert base64.b64decode(event["body"]) == body
+
+
+def test_a_text_body_that_is_not_utf8_arrives_base64_encoded(echo_api):
+    base, _, _ = echo_api
+    status, _, answer = request(
+        base, "POST", "/hooks/latin", "caf\u00e9".encode("latin-1"), (("Content-Type", "text/plain"),)
+    )
+    event = json.loads(answer)["event"]
+    assert status == 201 and event["isBase64Encoded"] is True
+    assert base64.b64decode(event["body"]) == b"caf\xe9"
+
+
+def test_answers_are_mapped_as_api_gateway_maps_them(echo_api):
+    base, _, _ = echo_api
+    status, headers, answer = request(base, "POST", "/hooks/x?plain")
+    assert (status, json.loads(answer), dict(headers)["Content-Type"]) == (
+        200,
+        {"plain": True},
+        "application/json",
+    )
+    status, _, answer = request(base, "POST", "/hooks/x?binary")
+    assert (status, answer) == (200, bytes([0, 255]))
+    status, _, answer = request(base, "POST", "/hooks/x?raise")
+    assert (status, json.loads(answer)) == (500, {"message": "Internal Server Error"})
+
+
+def test_an_unknown_route_or_method_or_api_is_not_found(echo_api):
+    base, api_id, _ = echo_api
+    assert request(base, "POST", "/nowhere")[0] == 404
+    status, _, answer = request(base, "PUT", "/hooks/orders")
+    assert (status, json.loads(answer)) == (404, {"message": "Not Found"})
+    assert request(base, "GET", "/hooks/orders/items")[0] == 201
+    own_host = (("Host", f"{api_id}.execute-api.us-east-1.amazonaws.com"),)
+    assert request(base, "POST", "/hooks/orders", b"{}", own_host)[0] == 201
+    other_host = (("Host", "zzzzzzzz.execute-api.us-east-1.amazonaws.com"),)
+    assert request(base, "POST", "/hooks/orders", b"{}", other_host)[0] == 404  # the Host picks the API
+
+
+def test_the_function_stays_warm_until_its_code_changes(local_aws, echo_api):
+    base, _, arn = echo_api
+    pids = [json.loads(request(base, "POST", "/hooks/warm", b"{}")[2])["pid"] for _ in range(3)]
+    assert len(set(pids)) == 1  # one worker answered all three: the handler was imported once
+    events = local_client("logs", local_aws).filter_log_events(
+        logGroupName=f"/aws/lambda/{arn.split(':')[-1]}"
+    )
+    assert any(e["message"] == "echo handler called" for e in events["events"])  # its output is its logs
+    local_client("lambda", local_aws).update_function_code(
+        FunctionName=arn, ZipFile=zip_of({**PUSH_HANDLERS, "extra.py": b"# new code"})
+    )
+    assert json.loads(request(base, "POST", "/hooks/warm", b"{}")[2])["pid"] not in pids
+
+
+def test_a_worker_that_dies_is_replaced(echo_api):
+    base, _, _ = echo_api
+    before = json.loads(request(base, "POST", "/hooks/w", b"{}")[2])["pid"]
+    status, _, answer = request(base, "POST", "/hooks/w?exit", b"{}")
+    assert (status, json.loads(answer)) == (500, {"message": "Internal Server Error"})
+    assert json.loads(request(base, "POST", "/hooks/w", b"{}")[2])["pid"] != before
+
+
+def test_the_stage_throttles_each_route_with_its_own_bucket(local_aws_server, echo_api):
+    _, _, arn = echo_api
+    http_api(
+        local_aws_server.url,
+        arn,
+        ["POST /limited", "POST /roomy"],
+        DefaultRouteSettings={"ThrottlingBurstLimit": 2, "ThrottlingRateLimit": 0.01},
+        RouteSettings={"POST /roomy": {"ThrottlingBurstLimit": 50, "ThrottlingRateLimit": 50}},
+    )
+    base = local_aws_server.http_api_url
+    limited = [request(base, "POST", "/limited", b"{}") for _ in range(4)]
+    assert [status for status, _, _ in limited] == [201, 201, 429, 429]
+    assert json.loads(limited[-1][2]) == {"message": "Too Many Requests"}
+    assert [request(base, "POST", "/roomy", b"{}")[0] for _ in range(4)] == [201] * 4
+
+
+def queue_with_dlq(endpoint: str, max_receive_count: int, visibility: int) -> tuple[str, str, str]:
+    sqs = local_client("sqs", endpoint)
+    dlq = sqs.create_queue(QueueName=f"dlq-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    policy = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receive_count})
+    queue = sqs.create_queue(
+        QueueName=f"q-{uuid.uuid4().hex[:8]}",
+        Attributes={"VisibilityTimeout": str(visibility), "RedrivePolicy": policy},
+    )["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    return queue, arn, dlq
+
+
+def map_queue(endpoint: str, queue_arn: str, function_arn: str, batch_size: int, window: int) -> None:
+    local_client("lambda", endpoint).create_event_source_mapping(
+        EventSourceArn=queue_arn,
+        FunctionName=function_arn,
+        BatchSize=batch_size,
+        MaximumBatchingWindowInSeconds=window,
+        FunctionResponseTypes=["ReportBatchItemFailures"],
+    )
+
+
+def batches_seen(endpoint: str, function_arn: str) -> list[list[dict]]:
+    """The Records of every batch the function was given (it logs them)."""
+    logs = local_client("logs", endpoint)
+    group = f"/aws/lambda/{function_arn.split(':')[-1]}"
+    try:
+        pages = logs.get_paginator("filter_log_events").paginate(logGroupName=group)
+        messages = [e["message"] for page in pages for e in page["events"]]
+    except logs.exceptions.ResourceNotFoundException:
+        return []
+    return [json.loads(m.removeprefix("SEEN ")) for m in messages if m.startswith("SEEN ")]
+
+
+def dlq_bodies(endpoint: str, dlq: str, expected: int, timeout: float = 25) -> list[dict]:
+    """Wait until the dead-letter queue holds `expected` messages (redrive moves them on a receive)."""
+    sqs = local_client("sqs", endpoint)
+    deadline = time.monotonic() + timeout
+    while True:
+        count = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["ApproximateNumberOfMessages"])
+        if int(count["Attributes"]["ApproximateNumberOfMessages"]) >= expected:
+            break
+        assert time.monotonic() < deadline, "the messages did not reach the dead-letter queue"
+        time.sleep(0.2)
+    messages = sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10)["Messages"]
+    return [json.loads(m["Body"]) for m in messages]
+
+
+def test_sqs_mappings_batch_and_redeliver_only_the_reported_failures(local_aws):
+    queue, queue_arn, dlq = queue_with_dlq(local_aws, max_receive_count=2, visibility=3)
+    function_arn = create_push_function(local_aws, "batch.handle")
+    map_queue(local_aws, queue_arn, function_arn, batch_size=10, window=1)
+    sqs = local_client("sqs", local_aws)
+    for start in range(0, 25, 10):
+        sqs.send_message_batch(
+            QueueUrl=queue,
+            Entries=[
+                {
+                    "Id": str(n),
+                    "MessageBody": json.dumps({"n": n, "fail": "item" if n in (3, 17) else None}),
+                    "MessageAttributes": {"kind": {"DataType": "String", "StringValue": f"k{n}"}},
+                }
+                for n in range(start, min(start + 10, 25))
+            ],
+        )
+    assert sorted(b["n"] for b in dlq_bodies(local_aws, dlq, expected=2)) == [3, 17]
+    batches = batches_seen(local_aws, function_arn)
+    seen = [json.loads(r["body"])["n"] for batch in batches for r in batch]
+    assert max(len(b) for b in batches) > 1 and max(len(b) for b in batches) <= 10
+    assert sorted(seen) == sorted([*range(25), 3, 17])  # the two failures were delivered again, once
+    attributes = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["All"])["Attributes"]
+    assert (
+        attributes["ApproximateNumberOfMessages"]
+        == attributes["ApproximateNumberOfMessagesNotVisible"]
+        == "0"
+    )
+    record = batches[0][0]
+    assert set(record) == {
+        "messageId", "receiptHandle", "body", "attributes", "messageAttributes", "md5OfBody",
+        "md5OfMessageAttributes", "eventSource", "eventSourceARN", "awsRegion",
+    }  # fmt: skip
+    assert (record["eventSource"], record["eventSourceARN"], record["awsRegion"]) == (
+        "aws:sqs",
+        queue_arn,
+        "us-east-1",
+    )
+    assert record["md5OfBody"] == hashlib.md5(record["body"].encode()).hexdigest()  # noqa: S324 - SQS's checksum
+    assert record["attributes"]["ApproximateReceiveCount"] == "1" and record["attributes"]["SentTimestamp"]
+    n = json.loads(record["body"])["n"]
+    assert record["messageAttributes"] == {
+        "kind": {"stringValue": f"k{n}", "stringListValues": [], "binaryListValues": [], "dataType": "String"}
+    }
+
+
+def test_a_function_error_deletes_nothing_and_redrive_takes_the_batch(local_aws):
+    queue, queue_arn, dlq = queue_with_dlq(local_aws, max_receive_count=1, visibility=1)
+    function_arn = create_push_function(local_aws, "batch.handle")
+    map_queue(local_aws, queue_arn, function_arn, batch_size=10, window=0)
+    sqs = local_client("sqs", local_aws)
+    sqs.send_message_batch(
+        QueueUrl=queue,
+        Entries=[{"Id": str(n), "MessageBody": json.dumps({"n": n, "fail": "raise"})} for n in range(3)],
+    )
+    assert sorted(b["n"] for b in dlq_bodies(local_aws, dlq, expected=3)) == [0, 1, 2]
+    assert sorted(json.loads(r["body"])["n"] for b in batches_seen(local_aws, function_arn) for r in b) == [
+        0,
+        1,
+        2,
+    ]
+
+
+def test_send_message_returns_before_the_function_runs(local_aws, tmp_path):
+    """moto alone runs the function inside SendMessage; the function here waits for a file the test
+    writes only after SendMessage returned, and marks when it finished."""
+    queue, queue_arn, _ = queue_with_dlq(local_aws, max_receive_count=3, visibility=30)
+    function_arn = create_push_function(local_aws, "batch.handle")
+    map_queue(local_aws, queue_arn, function_arn, batch_size=1, window=0)
+    local_client("sqs", local_aws).send_message(
+        QueueUrl=queue, MessageBody=json.dumps({"gate": str(tmp_path)})
+    )
+    assert not (tmp_path / "finished").exists()
+    (tmp_path / "release").write_text("")
+    deadline = time.monotonic() + 15
+    while not batches_seen(local_aws, function_arn):
+        assert time.monotonic() < deadline, "the function never ran"
+        time.sleep(0.1)
+    assert (tmp_path / "finished").exists()
+
+
+def test_redrive_policy_is_answered_as_compact_json(local_aws):
+    _, _, dlq = queue_with_dlq(local_aws, max_receive_count=5, visibility=30)
+    sqs = local_client("sqs", local_aws)
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    queue = sqs.create_queue(
+        QueueName=f"q-{uuid.uuid4().hex[:8]}",
+        Attributes={
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "5"}, indent=2)
+        },
+    )["QueueUrl"]
+    for names in (["RedrivePolicy"], ["All"]):
+        policy = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=names)["Attributes"]["RedrivePolicy"]
+        assert policy == f'{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":5}}'
+
+
+def test_local_push_url_puts_the_path_on_the_local_front():
+    url = "https://abc123.execute-api.eu-west-1.amazonaws.com/hooks/stripe-events"
+    assert local_push_url(url, "http://127.0.0.1:4567") == "http://127.0.0.1:4567/hooks/stripe-events"
+    assert (
+        local_push_url(url + "?x=1", "http://127.0.0.1:4567/")
+        == "http://127.0.0.1:4567/hooks/stripe-events?x=1"
+    )
+    with pytest.raises(ValueError, match="execute-api"):
+        local_push_url("https://example.com/hooks/x", "http://127.0.0.1:4567")
+
+
+@pytest.mark.parametrize(
+    ("route_key", "method", "path", "expected"),
+    [
+        ("POST /hooks/{id}", "POST", "/hooks/a", {"id": "a"}),
+        ("POST /hooks/{id}", "GET", "/hooks/a", None),
+        ("POST /hooks/{id}", "POST", "/hooks/a/b", None),
+        ("POST /hooks/{id}", "POST", "/hooks/", None),
+        ("ANY /files/{path+}", "PUT", "/files/a/b/c", {"path": "a/b/c"}),
+        ("ANY /files/{path+}", "PUT", "/files", None),
+        ("GET /", "GET", "/", {}),
+        ("$default", "DELETE", "/anything", {}),
+    ],
+)
+def test_route_matching(route_key, method, path, expected):
+    from scripts.http_api_front import match_route
+
+    assert match_route(route_key, method, path) == expected
+
+
+def test_the_most_specific_route_wins():
+    from scripts.http_api_front import route_precedence
+
+    routes = ["$default", "ANY /hooks/{id}", "POST /{proxy+}", "POST /hooks/{id}", "POST /hooks/stripe"]
+    assert sorted(routes, key=route_precedence) == [
+        "POST /hooks/stripe", "POST /hooks/{id}", "ANY /hooks/{id}", "POST /{proxy+}", "$default",
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("answer", "expected"),
+    [
+        (None, set()),
+        ({}, set()),
+        ({"batchItemFailures": []}, set()),
+        ({"batchItemFailures": None}, set()),
+        ({"batchItemFailures": [{"itemIdentifier": "m2"}]}, {"m2"}),
+        ({"batchItemFailures": [{"itemIdentifier": ""}]}, None),
+        ({"batchItemFailures": [{"itemIdentifier": "not-in-batch"}]}, None),
+        ({"batchItemFailures": [{"id": "m1"}]}, None),
+    ],
+)
+def test_partial_batch_responses_are_read_as_lambda_reads_them(answer, expected):
+    from scripts.sqs_esm_poller import failed_message_ids
+
+    assert failed_message_ids(answer, {"m1", "m2"}) == expected
