@@ -203,8 +203,8 @@ def test_try_a_misspelled_key_names_it_and_the_options(upstream, tmp_path):
     assert process.returncode == 1
     assert (
         '  alow_http_loopback: is not an option (did you mean "allow_http_loopback"?); the options are: '
-        "alarm_names, allow_http_loopback, api_config, "
-        "kms_key_arn, orchestration, raw_bucket, raw_bucket_owner, raw_prefix, secret_arn, source_id, table\n"
+        "alarm_names, allow_http_loopback, api_config, kms_key_arn, orchestration, push, "
+        "raw_bucket, raw_bucket_owner, raw_prefix, secret_arn, source_id, table\n"
     ) in process.stderr
     assert "source.json: 1 problem(s):" in process.stderr
     assert json.loads(process.stdout)["error"]["errorType"] == "InputError"

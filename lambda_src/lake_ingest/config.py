@@ -12,13 +12,16 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 from urllib.parse import SplitResult, parse_qsl, urlsplit
 
 from . import schema
 from .incremental import IncrementalConfig
 from .records_zone import RecordsConfig
 from .schema import Problem
+
+if TYPE_CHECKING:
+    from .push.config import PushConfig
 
 # The module's limit and message (variables.tf, modules/lake), so that the handler and the local
 # runner accept exactly the source ids the module can deploy.
@@ -182,6 +185,26 @@ class SourceConfig:
     secret_max_age_seconds: int = 300
     raw_bucket_owner: str | None = None  # account id every S3 request names (ExpectedBucketOwner)
     records: RecordsConfig = field(default_factory=RecordsConfig)  # the records zone (RECORDS_CONFIG)
+
+
+@dataclass(frozen=True)
+class PushSourceConfig:
+    """What a push source's function needs: where the events it is handed land. It calls no API (it has
+    no API_CONFIG) and reads no secret (the ingress checks signatures); PUSH_CONFIG says how the ingress
+    verifies and identifies events."""
+
+    source_id: str
+    raw_bucket: str
+    raw_prefix: str
+    kms_key_arn: str | None
+    push: PushConfig
+    raw_bucket_owner: str | None = None
+    records: RecordsConfig = field(default_factory=RecordsConfig)
+
+
+# The columns a push source's rows carry beside the lineage: no declared column may take their names.
+PUSH_COLUMNS = ("cursor_value", "event_id", "received_at")
+LINEAGE_COLUMNS = ("run_id", "attempt", "page", "ingested_at", "record_index", "record", "ingest_date")
 
 
 def _require(env: Mapping[str, str], name: str) -> str:
@@ -494,8 +517,54 @@ def parse_api_config(raw: str, env: Mapping[str, str] | None = None) -> ApiConfi
 
 
 def load_config(env: Mapping[str, str] | None = None) -> SourceConfig:
-    """Read and validate the whole configuration from the environment."""
+    """Read and validate the whole configuration of a pull source from the environment."""
     env = os.environ if env is None else env
+    lake = _lake_settings(env)
+    if not env.get("API_CONFIG", "").strip() and env.get("PUSH_CONFIG", "").strip():
+        raise ConfigError(
+            "API_CONFIG",
+            "is absent because this function serves a push source (PUSH_CONFIG is set): it writes the "
+            "events its queue hands it and has no run to start; send events to the source's push_url",
+        )
+    api = parse_api_config(_require(env, "API_CONFIG"), env)
+    max_age_raw = env.get("SECRET_CACHE_SECONDS", "300").strip()
+    if not max_age_raw.isdigit():
+        raise ConfigError("SECRET_CACHE_SECONDS", "must be a whole number of seconds")
+    # A source without auth needs no secret; every other one must name its secret.
+    secret_arn = _require(env, "SECRET_ARN") if api.auth.type != "none" else env.get("SECRET_ARN", "")
+    return SourceConfig(**lake, secret_arn=secret_arn, api=api, secret_max_age_seconds=int(max_age_raw))
+
+
+def load_push_config(env: Mapping[str, str] | None = None) -> PushSourceConfig:
+    """Read and validate a push source's configuration from the environment (PUSH_CONFIG, no API_CONFIG)."""
+    from .push.config import parse_push_config
+
+    env = os.environ if env is None else env
+    lake = _lake_settings(env)
+    push = parse_push_config(_require(env, "PUSH_CONFIG"))
+    records = lake["records"]
+    if not records.enabled:
+        raise ConfigError(
+            "RECORDS_CONFIG.enabled",
+            "must be true for a push source: its events land in the records zone only",
+        )
+    for name in records.columns:
+        if name in PUSH_COLUMNS or name in LINEAGE_COLUMNS:
+            raise ConfigError(f"RECORDS_CONFIG.columns.{name}", "is a column every push source's row has")
+    return PushSourceConfig(**lake, push=push)
+
+
+class _LakeSettings(TypedDict):
+    source_id: str
+    raw_bucket: str
+    raw_prefix: str
+    kms_key_arn: str | None
+    raw_bucket_owner: str | None
+    records: RecordsConfig
+
+
+def _lake_settings(env: Mapping[str, str]) -> _LakeSettings:
+    """What every source's function reads the same way: its id, and where and how it writes."""
     source_id = _require(env, "SOURCE_ID")
     if not SOURCE_ID_PATTERN.match(source_id):
         raise ConfigError("SOURCE_ID", SOURCE_ID_RULE)
@@ -505,29 +574,20 @@ def load_config(env: Mapping[str, str] | None = None) -> SourceConfig:
     kms_key_arn = env.get("KMS_KEY_ARN", "").strip() or None
     if kms_key_arn is not None and not kms_key_arn.startswith("arn:"):
         raise ConfigError("KMS_KEY_ARN", "must be a KMS key ARN")
-    max_age_raw = env.get("SECRET_CACHE_SECONDS", "300").strip()
-    if not max_age_raw.isdigit():
-        raise ConfigError("SECRET_CACHE_SECONDS", "must be a whole number of seconds")
     owner = env.get("RAW_BUCKET_OWNER", "").strip() or None
     if owner is not None and not ACCOUNT_ID_PATTERN.match(owner):
         raise ConfigError("RAW_BUCKET_OWNER", "must be the 12-digit AWS account id that owns RAW_BUCKET")
-    api = parse_api_config(_require(env, "API_CONFIG"), env)
-    # A source without auth needs no secret; every other one must name its secret.
-    secret_arn = _require(env, "SECRET_ARN") if api.auth.type != "none" else env.get("SECRET_ARN", "")
     try:
         records = RecordsConfig.from_json(env.get("RECORDS_CONFIG"))
     except (ValueError, TypeError, AttributeError) as exc:
         raise ConfigError("RECORDS_CONFIG", f"is not the module's records configuration ({exc})") from None
     if records.on_schema_change not in ("allow", "alarm", "quarantine"):
         raise ConfigError("RECORDS_CONFIG.on_schema_change", "must be allow, alarm or quarantine")
-    return SourceConfig(
-        records=records,
+    return _LakeSettings(
         source_id=source_id,
         raw_bucket=_require(env, "RAW_BUCKET"),
         raw_prefix=raw_prefix,
-        secret_arn=secret_arn,
         kms_key_arn=kms_key_arn,
-        api=api,
-        secret_max_age_seconds=int(max_age_raw),
         raw_bucket_owner=owner,
+        records=records,
     )

@@ -4,6 +4,7 @@ One invocation = one run: read the secret (cached), call the API page by page, l
 page in S3 (gzip, SSE-KMS) and write the run's manifest last. Any failure raises, so Lambda's
 retries and the dead-letter path see it; a run without a manifest is visibly incomplete, and a
 run that had to stop early says so in its manifest (`"complete": false`, with the resume event).
+A push source's function is invoked by its queue instead: each batch is a run (push/writer.py).
 
 The stages of a run: answer a run id that is already complete from its manifest (Lambda retried an
 invocation whose result was lost); start the incremental part (the window, or a lease on the cursor
@@ -33,6 +34,7 @@ from .manifests import RunResult
 from .observability import logger, metrics, quiet_libraries
 from .pagination import PaginationError
 from .publishing import Publisher, attempt_for
+from .push import writer as push_writer
 from .records_zone import RecordsPlan
 from .redaction import REDACTOR
 from .refresh_tokens import RefreshLocked
@@ -271,8 +273,12 @@ def _emit_cursor_metrics(incremental: IncrementalRun, cursor: Mapping[str, Any] 
 @metrics.log_metrics
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
-    """Run one ingestion for this function's source; raise on failure."""
+    """Run one ingestion for this function's source; raise on failure. A push source's function is
+    invoked with batches of its queue instead: each is written as a run (push/writer.py), and the
+    answer names the messages handed back."""
     quiet_libraries()
+    if push_writer.is_queue_batch(event):
+        return push_writer.handle(event, _s3_client())
     try:
         config = load_config()
         run = parse_event(event, getattr(context, "aws_request_id", "local"))

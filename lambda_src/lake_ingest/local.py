@@ -83,11 +83,34 @@ def source_problems(source: Any, command: str) -> list[str]:
     """
     found = schema.problems(source, schema.load(SOURCE_SCHEMA), SOURCE_ROOT)
     if not found and isinstance(source, dict):
+        found = _kind_problems(source, command)
+    if not found and isinstance(source, dict) and source.get("api_config") is not None:
         found = config.problems(source["api_config"], source_environment(source))
     lines = [f"{_field(p.path)}: {p.message}" for p in found]
-    if command == "run" and isinstance(source, dict):
+    if command == "run" and isinstance(source, dict) and source.get("push") is None:
         lines += _run_needs(source)
     return lines
+
+
+PUSH_COMMANDS_REFUSED = ("run", "try", "backfill", "state")
+
+
+def _kind_problems(source: Mapping[str, Any], command: str) -> list[schema.Problem]:
+    """A source is pulled (api_config) or pushed (push), never both; a push source has nothing to run."""
+    pulled, pushed = source.get("api_config") is not None, source.get("push") is not None
+    if pulled and pushed:
+        return [schema.Problem("push", "a source is pulled (api_config) or pushed (push), not both")]
+    if not pulled and not pushed:
+        return [schema.Problem("api_config", "is required (or push, for a push source)")]
+    if pushed and command in PUSH_COMMANDS_REFUSED:
+        return [
+            schema.Problem(
+                "push",
+                f"this is a push source: it receives events at its push url and has nothing to {command}; "
+                "send it events, then read them with runs, records or query",
+            )
+        ]
+    return []
 
 
 def _run_needs(source: dict[str, Any]) -> list[str]:
@@ -112,7 +135,10 @@ def source_environment(source: Mapping[str, Any]) -> dict[str, str]:
     for key, name in FLAGS.items():
         if key in source and source[key] is not None:
             env[name] = "true" if source[key] is True else "false"
-    env["API_CONFIG"] = json.dumps(source.get("api_config"))
+    if source.get("push") is not None:  # as the module sets a push source's function (no API_CONFIG)
+        env["PUSH_CONFIG"] = json.dumps({k: v for k, v in source["push"].items() if k != "url"})
+    else:
+        env["API_CONFIG"] = json.dumps(source.get("api_config"))
     table = source.get("table")
     if table is not None:  # as the module sets RECORDS_CONFIG (without where the tables are)
         env["RECORDS_CONFIG"] = json.dumps({k: table[k] for k in RECORDS_CONFIG_KEYS if k in table})

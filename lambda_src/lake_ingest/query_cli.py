@@ -27,7 +27,7 @@ from typing import Any
 
 from .local import InputError, emit, read_source
 from .local_lake import Lake, add_lake_options, open_lake
-from .query_sql import available, render, table_name, variables
+from .query_sql import PUSH_PRIMARY_KEY, available, render, table_name, variables
 from .records_zone import PUBLISHED_DIR, RECORDS_DIR
 
 LINEAGE = {
@@ -47,6 +47,8 @@ PUBLISHED = {
     "published_at": "TIMESTAMP",
 }
 CURSOR_TYPES = {"timestamp": "TIMESTAMP", "number": "DOUBLE", "string": "VARCHAR"}
+# A push source's rows: the event's time as the cursor (`latest` keeps the newest), its id, when it came.
+PUSH_COLUMNS = {"cursor_value": "TIMESTAMP", "event_id": "VARCHAR", "received_at": "TIMESTAMP"}
 DUCKDB_TYPES = {
     "string": "VARCHAR",
     "int": "INTEGER",
@@ -70,7 +72,8 @@ class LocalCatalog:
         self.folder = folder
         self.database = str(table.get("database") or "lake")
         self.table = str(table.get("name") or table_name(source["source_id"]))
-        self.primary_key = list(table.get("primary_key") or [])
+        self.push = source.get("push") is not None
+        self.primary_key = list(table.get("primary_key") or (PUSH_PRIMARY_KEY if self.push else []))
         self.columns = dict(table.get("columns") or {})
         incremental = (source.get("api_config") or {}).get("incremental") or {}
         self.cursor_type = (
@@ -101,6 +104,8 @@ class LocalCatalog:
         record_columns = dict(LINEAGE)
         if self.cursor_type:
             record_columns["cursor_value"] = CURSOR_TYPES[self.cursor_type]
+        if self.push:
+            record_columns.update(PUSH_COLUMNS)
         record_columns.update({name: duckdb_type(kind) for name, kind in self.columns.items()})
         self._view(connection, self.table, RECORDS_DIR, record_columns)
         self._view(connection, f"{self.table}_published", PUBLISHED_DIR, PUBLISHED)
@@ -134,7 +139,8 @@ class LocalCatalog:
             raise InputError(
                 "--named", [f"{name}: this source has no such query (latest needs table.primary_key)"]
             )
-        return render(name, variables(self.database, self.table, self.primary_key, bool(self.cursor_type)))
+        cursor = self.push or self.cursor_type is not None  # a push source is ordered by event time
+        return render(name, variables(self.database, self.table, self.primary_key, cursor))
 
 
 def translate(sql: str) -> str:

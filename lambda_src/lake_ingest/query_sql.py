@@ -16,6 +16,8 @@ from typing import Any
 QUERIES_DIR = Path(__file__).resolve().parent / "queries"
 NAMES = ("complete", "latest", "runs")
 _TABLE_NAME = re.compile(r"[^a-z0-9_]")
+# A push source without a declared primary key: one row per event id (a sender's retry lands twice).
+PUSH_PRIMARY_KEY = ("event_id",)
 
 
 def table_name(source_id: str) -> str:
@@ -24,7 +26,8 @@ def table_name(source_id: str) -> str:
 
 
 def order_columns(cursor: bool) -> str:
-    """Newest first: by the cursor (cursor sources), then when it was ingested, then its place."""
+    """Newest first: by the cursor (cursor sources; a push source's is the event time), then when it was
+    ingested, then its place."""
     newest = "r.ingested_at DESC, r.page DESC, r.record_index DESC"
     return f"r.cursor_value DESC NULLS LAST, {newest}" if cursor else newest
 

@@ -37,7 +37,7 @@ HIVE_TIMESTAMP = "%Y-%m-%d %H:%M:%S.%f"
 _LINE_SEPARATORS = str.maketrans({"\u2028": "\\u2028", "\u2029": "\\u2029"})
 
 
-def _encode(text: str) -> str:
+def json_string(text: str) -> str:
     """A JSON string literal; U+2028 and U+2029 escaped too, so that no reader that splits lines on
     them (Python's str.splitlines, some JavaScript) cuts a record in two; Hive splits on \\n only."""
     literal: str = json.encoder.encode_basestring(text)
@@ -150,7 +150,7 @@ def _boolean(value: Any) -> str | None:
 def _string(value: Any) -> str | None:
     if value is None:
         return None
-    return _encode(value if isinstance(value, str) else json.dumps(value, separators=(",", ":")))
+    return json_string(value if isinstance(value, str) else json.dumps(value, separators=(",", ":")))
 
 
 def _timestamp(value: Any) -> str | None:
@@ -158,13 +158,13 @@ def _timestamp(value: Any) -> str | None:
         moment = cursor_key(value, "timestamp")
     except (CursorValueError, ArithmeticError):
         return None
-    return _encode(hive_timestamp(moment))
+    return json_string(hive_timestamp(moment))
 
 
 def _date(value: Any) -> str | None:
     if isinstance(value, str) and len(value) == 10:
         try:
-            return _encode(date.fromisoformat(value).isoformat())
+            return json_string(date.fromisoformat(value).isoformat())
         except ValueError:
             return None
     stamp = _timestamp(value)
@@ -183,13 +183,35 @@ def converter(athena_type: str) -> Callable[[Any], str | None]:
     return {"boolean": _boolean, "timestamp": _timestamp, "date": _date}.get(kind, _string)
 
 
+def line_head(lineage: Mapping[str, Any]) -> str:
+    """The start of every line of one records object: its lineage, then the record_index key."""
+    pairs = ",".join(f"{json.dumps(k)}:{json.dumps(v)}" for k, v in lineage.items())
+    return "{" + pairs + ',"record_index":'
+
+
+def typed_columns(columns: Mapping[str, str]) -> Callable[[Any], str]:
+    """The declared typed columns of one decoded record, as `,"name":value` pairs: null where the value
+    is missing or does not fit the column's type, all null for a record that is no JSON object."""
+    converters = [(json_string(name), name, converter(kind)) for name, kind in columns.items()]
+
+    def pairs(element: Any) -> str:
+        fields = element if isinstance(element, dict) else {}
+        text = ""
+        for encoded, name, convert in converters:
+            value = convert(fields.get(name))
+            text += f",{encoded}:{value if value is not None else 'null'}"
+        return text
+
+    return pairs
+
+
 def cursor_column(cursor_type: str) -> Callable[[Any], str | None]:
     """The cursor_value text from a cursor key: timestamp as Hive text, number as double, string."""
     if cursor_type == "timestamp":
-        return lambda key: _encode(hive_timestamp(key))
+        return lambda key: json_string(hive_timestamp(key))
     if cursor_type == "number":
         return lambda key: json.dumps(float(key))
-    return lambda key: _encode(str(key))
+    return lambda key: json_string(str(key))
 
 
 # -- one page's records -----------------------------------------------------------------------------------
@@ -216,9 +238,8 @@ class PageRecords:
         self._tracker = tracker
         self._schema = schema
         self.writes = lineage is not None  # the records zone is on
-        pairs = ",".join(f"{json.dumps(k)}:{json.dumps(v)}" for k, v in (lineage or {}).items())
-        self._head = "{" + pairs + ',"record_index":'
-        self._columns = [(_encode(name), name, converter(kind)) for name, kind in (columns or {}).items()]
+        self._head = line_head(lineage or {})
+        self._columns = typed_columns(columns) if columns else None
         self._cursor = cursor_column(tracker.cursor_type) if tracker is not None else None
         self._write: Callable[[bytes], None] | None = None
         self._pending: list[bytes] = []
@@ -277,7 +298,7 @@ class PageRecords:
 
     def _lines(self, texts: list[str | None], elements: list[Any], keys: list[Any] | None) -> str:
         head, encode, base = self._head, json.encoder.encode_basestring, self.index
-        if self._cursor is None and not self._columns and None not in texts:
+        if self._cursor is None and self._columns is None and None not in texts:
             # The common case, built without a Python step per record (C iterators end to end).
             numbers = map(str, range(base, base + len(texts)))
             parts = zip(
@@ -288,7 +309,7 @@ class PageRecords:
                 repeat("}\n"),
             )
             lines = "".join(chain.from_iterable(parts))
-        elif self._cursor is None and not self._columns:
+        elif self._cursor is None and self._columns is None:
             lines = "".join(
                 [f'{head}{base + i},"record":{encode(t)}}}\n' for i, t in enumerate(texts) if t is not None]
             )
@@ -302,7 +323,7 @@ class PageRecords:
                     if t is not None
                 ]
             )
-        # U+2028/U+2029 inside a record's strings: escaped too (see _encode); rare, so looked for once.
+        # U+2028/U+2029 inside a record's strings: escaped too (see json_string); rare, so looked for once.
         return lines.translate(_LINE_SEPARATORS) if "\u2028" in lines or "\u2029" in lines else lines
 
     def _extra(self, element: Any, key: Any) -> str:
@@ -310,11 +331,7 @@ class PageRecords:
         extra = ""
         if self._cursor is not None:
             extra = ',"cursor_value":' + ((self._cursor(key) if key is not None else None) or "null")
-        fields = element if isinstance(element, dict) else {}  # an element that is no object: all null
-        for encoded, name, convert in self._columns:
-            value = convert(fields.get(name))
-            extra += f",{encoded}:{value if value is not None else 'null'}"
-        return extra
+        return extra + (self._columns(element) if self._columns is not None else "")
 
 
 def _sampled(base: int, count: int) -> list[int]:

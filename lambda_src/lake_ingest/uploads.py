@@ -101,6 +101,7 @@ class GzipUpload:
         digest, raw, stored = hashlib.sha256(), 0, 0
         compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 31)  # 31: gzip framing
         pending = bytearray()
+        ended = False  # the caller handed _END and waits in close(): nothing more will come
         try:
             while True:
                 item = self._queue.get()
@@ -108,6 +109,7 @@ class GzipUpload:
                     self._abort_multipart()
                     return
                 if item is _END:
+                    ended = True
                     break
                 digest.update(item)
                 raw += len(item)
@@ -124,7 +126,8 @@ class GzipUpload:
                 self._abort_multipart()
             except Exception:  # noqa: BLE001, S110 - the lifecycle rule removes what an abort leaves
                 pass
-            self._drain()
+            if not ended:  # a failure of the last request (a small object's one PutObject) comes after it
+                self._drain()
 
     def _drain(self) -> None:
         """Take what the caller still hands over until it ends or aborts (so it never blocks)."""
