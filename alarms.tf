@@ -285,3 +285,127 @@ resource "aws_cloudwatch_metric_alarm" "machines" {
   ok_actions          = [local.alarm_topic_arn]
   tags                = local.tags
 }
+
+# A push source: requests refused for their signature (a wrong secret, a clock, or an attack), events
+# that could not be written (the buffer's dead letters), events the ingress could not queue (503 to the
+# sender), optionally no event accepted for push.alarms.no_events_hours, and the API's own 5XX.
+# (Of the alarms above, freshness needs a schedule and the cursor ones an API cursor: a push source gets
+# neither; the rest watch its writer function as they watch a pull source's.)
+locals {
+  push_reject_reasons = ["bad_signature", "expired", "replayed", "unsigned"]
+
+  push_alarms = !local.push ? {} : {
+    push_dead_letters = {
+      enabled     = true
+      description = "Events of ${var.source_id} failed ${local.push_max_receives} writes and wait in ${local.push_dlq_name}: they were acknowledged to the sender, so only a redrive writes them. Check the function's log (S3 or KMS access, a publish failure), fix, and redrive to ${local.push_buffer_name}."
+      namespace   = "AWS/SQS"
+      metric      = "ApproximateNumberOfMessagesVisible"
+      dimensions  = { QueueName = local.push_dlq_name }
+      statistic   = "Maximum"
+      period      = local.alarm_period
+      evaluations = 1
+      comparison  = "GreaterThanThreshold"
+      threshold   = 0
+      missing     = "notBreaching"
+    }
+    push_buffer_failed = {
+      enabled     = true
+      description = "The ${var.source_id} ingress could not queue events in ${local.push_buffer_name} (PushBufferFailed) and answered 503: senders retry, but some (GitHub) do not. Check the ingress log (SQS or KMS access, throttling)."
+      namespace   = local.metrics_namespace
+      metric      = "PushBufferFailed"
+      dimensions  = local.handler_dims
+      statistic   = "Sum"
+      period      = local.alarm_period
+      evaluations = 1
+      comparison  = "GreaterThanThreshold"
+      threshold   = 0
+      missing     = "notBreaching"
+    }
+    # No data at all counts too: a sender that stopped, or a route that no longer receives.
+    push_no_events = {
+      enabled     = try(var.push.alarms.no_events_hours != null, false)
+      description = "${var.source_id} accepted no event (PushAccepted) for ${coalesce(try(var.push.alarms.no_events_hours, null), 0)} hours: the sender may have stopped, changed its URL or its secret (see push_rejected)."
+      namespace   = local.metrics_namespace
+      metric      = "PushAccepted"
+      dimensions  = local.handler_dims
+      statistic   = "Sum"
+      period      = 3600
+      evaluations = coalesce(try(var.push.alarms.no_events_hours, null), 1)
+      comparison  = "LessThanThreshold"
+      threshold   = 1
+      missing     = "breaching"
+    }
+    # HTTP APIs publish 5xx per ApiId (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-metrics.html).
+    push_api_5xx = {
+      enabled     = true
+      description = "The ${var.source_id} webhook API answered 5XX (the ingress failed, timed out or could not queue): senders retry, but some (GitHub) do not. See the access log ${local.push_access_log_group} and the ingress log."
+      namespace   = "AWS/ApiGateway"
+      metric      = "5xx"
+      dimensions  = { ApiId = try(aws_apigatewayv2_api.push[0].id, "") }
+      statistic   = "Sum"
+      period      = local.alarm_period
+      evaluations = 1
+      comparison  = "GreaterThanThreshold"
+      threshold   = 0
+      missing     = "notBreaching"
+    }
+  }
+}
+
+resource "aws_cloudwatch_metric_alarm" "push" {
+  for_each = { for name, alarm in local.push_alarms : name => alarm if alarm.enabled && !contains(var.alarms.disabled, name) }
+
+  alarm_name          = "${local.name}-${replace(each.key, "_", "-")}"
+  alarm_description   = each.value.description
+  namespace           = each.value.namespace
+  metric_name         = each.value.metric
+  dimensions          = each.value.dimensions
+  statistic           = each.value.statistic
+  period              = each.value.period
+  evaluation_periods  = each.value.evaluations
+  datapoints_to_alarm = each.value.evaluations
+  comparison_operator = each.value.comparison
+  threshold           = each.value.threshold
+  treat_missing_data  = each.value.missing
+  alarm_actions       = [local.alarm_topic_arn]
+  ok_actions          = [local.alarm_topic_arn]
+  tags                = local.tags
+}
+
+# Refused signatures, summed over the reasons that point at the sender or an attacker (PushRejected with
+# a Reason dimension each; malformed and oversized requests are left out: they are answered, not forged).
+# SUM over an array of metrics is one time series, the sum at each time
+# (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/using-metric-math.html).
+resource "aws_cloudwatch_metric_alarm" "push_rejected" {
+  count = local.push && !contains(var.alarms.disabled, "push_rejected") ? 1 : 0
+
+  alarm_name          = "${local.name}-push-rejected"
+  alarm_description   = "${var.source_id} refused ${var.push.alarms.rejected_per_5min} or more webhook requests in 5 minutes for their signature (PushRejected: ${join(", ", local.push_reject_reasons)}): a rotated secret not yet in the source's secret, a sender's clock, or forged requests. The ingress log names the reason of each."
+  evaluation_periods  = 1
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  threshold           = var.push.alarms.rejected_per_5min
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [local.alarm_topic_arn]
+  ok_actions          = [local.alarm_topic_arn]
+  tags                = local.tags
+
+  metric_query {
+    id          = "rejected"
+    label       = "PushRejected (${join(", ", local.push_reject_reasons)})"
+    expression  = "SUM([${join(", ", local.push_reject_reasons)}])"
+    return_data = true
+  }
+  dynamic "metric_query" {
+    for_each = toset(local.push_reject_reasons)
+    content {
+      id = metric_query.value
+      metric {
+        namespace   = local.metrics_namespace
+        metric_name = "PushRejected"
+        dimensions  = merge(local.handler_dims, { Reason = metric_query.value })
+        period      = 300
+        stat        = "Sum"
+      }
+    }
+  }
+}

@@ -24,6 +24,7 @@ locals {
   queues = merge(
     { dlq = aws_sqs_queue.dlq },
     local.scheduled ? { schedule_dlq = aws_sqs_queue.schedule_dlq[0] } : {},
+    local.push ? { push_buffer = aws_sqs_queue.push[0], push_dlq = aws_sqs_queue.push_dlq[0] } : {},
   )
 }
 

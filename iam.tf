@@ -83,10 +83,14 @@ data "aws_iam_policy_document" "role" {
     not_resources = ["${local.bucket_arn}/${local.raw_prefix}/*"]
   }
 
-  statement {
-    sid       = "ReadOwnSecretOnly"
-    actions   = ["secretsmanager:GetSecretValue"]
-    resources = [aws_secretsmanager_secret.api.arn]
+  dynamic "statement" {
+    # A push source's function writes what the ingress verified: it never reads the signing secrets.
+    for_each = local.push ? [] : [1]
+    content {
+      sid       = "ReadOwnSecretOnly"
+      actions   = ["secretsmanager:GetSecretValue"]
+      resources = [aws_secretsmanager_secret.api.arn]
+    }
   }
 
   dynamic "statement" {
@@ -104,7 +108,8 @@ data "aws_iam_policy_document" "role" {
   }
 
   dynamic "statement" {
-    for_each = local.role_kms_grants
+    # A push source's function reads no secret, so no key use through Secrets Manager either.
+    for_each = { for k, g in local.role_kms_grants : k => g if !(local.push && k == "SecretsManager") }
     content {
       sid       = "UseKeyVia${statement.key}"
       actions   = statement.value.actions
@@ -132,6 +137,18 @@ data "aws_iam_policy_document" "role" {
     sid       = "DeadLetterOwnQueueOnly"
     actions   = ["sqs:SendMessage"]
     resources = [aws_sqs_queue.dlq.arn]
+  }
+
+  dynamic "statement" {
+    # A push source's function is fed by its buffer through an event source mapping, which polls and
+    # deletes with this role (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html#events-sqs-permissions);
+    # the messages are decrypted with the UseKeyViaSQS grant below. It never sends to the buffer.
+    for_each = local.push ? [1] : []
+    content {
+      sid       = "ReceiveFromOwnBufferOnly"
+      actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]
+      resources = [local.push_buffer_arn]
+    }
   }
 
   statement {
@@ -233,8 +250,8 @@ locals {
       context_values = [aws_secretsmanager_secret.api.arn]
     }
     SQS = {
-      # A sender to an encrypted queue needs GenerateDataKey and Decrypt
-      # (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-key-management.html).
+      # A sender to an encrypted queue needs GenerateDataKey and Decrypt, a receiver (a push source's
+      # buffer) Decrypt (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-key-management.html).
       actions        = ["kms:GenerateDataKey", "kms:Decrypt"]
       via_service    = local.via_service.sqs
       context_key    = null

@@ -1,12 +1,14 @@
 # Where this source stores its data: its own lake (bucket, KMS key, alarm topic; the default) or a
 # shared one passed in as `lake` (modules/lake's for_sources output, or existing resources).
 
+# A push source's ingress function logs under its own name, and its API's access log below that name
+# (push.tf), so the own lake's key lets CloudWatch Logs use it for "<ingress function>*" too.
 module "lake" {
   source = "./modules/lake"
   count  = local.own_lake ? 1 : 0
 
   name                               = local.name
-  function_name_patterns             = [local.function_name]
+  function_name_patterns             = local.push ? [local.function_name, "${local.ingress_function_name}*"] : [local.function_name]
   sources                            = { (var.source_id) = local.raw_prefix }
   kms_deletion_window_days           = var.kms_deletion_window_days
   noncurrent_version_expiration_days = var.noncurrent_version_expiration_days

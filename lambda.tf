@@ -36,7 +36,7 @@ resource "aws_lambda_function" "this" {
   #checkov:skip=CKV_AWS_272:Code signing needs an AWS Signer profile the platform team owns; opt-in through var.code_signing_config_arn.
   #checkov:skip=CKV_AWS_116:Failed async events go to the on-failure destination (aws_lambda_function_event_invoke_config -> SQS), which records the error with the event; a DLQ as well would deliver every failure twice.
   function_name = local.function_name
-  description   = "lake-ingest ${var.source_id}: ${try(local.api_config.method, "GET")} ${try(local.api_config.endpoint, "")} -> s3://${local.bucket_name}/${local.raw_prefix}/"
+  description   = local.push ? "lake-ingest ${var.source_id}: webhooks from ${local.push_buffer_name} -> s3://${local.bucket_name}/${local.raw_prefix}/" : "lake-ingest ${var.source_id}: ${try(local.api_config.method, "GET")} ${try(local.api_config.endpoint, "")} -> s3://${local.bucket_name}/${local.raw_prefix}/"
   role          = aws_iam_role.this.arn
   handler       = "lake_ingest.handler.lambda_handler"
   runtime       = var.runtime
@@ -55,20 +55,24 @@ resource "aws_lambda_function" "this" {
   source_code_hash  = local.package_hash
 
   environment {
-    variables = merge({
-      SOURCE_ID  = var.source_id
-      RAW_BUCKET = local.bucket_name
-      # Sent as ExpectedBucketOwner on every S3 call: a same-named bucket in another account fails.
-      RAW_BUCKET_OWNER             = local.account_id
-      RAW_PREFIX                   = local.raw_prefix
-      SECRET_ARN                   = aws_secretsmanager_secret.api.arn
-      KMS_KEY_ARN                  = local.kms_key_arn
-      API_CONFIG                   = local.api_config_json
-      RECORDS_CONFIG               = local.records_config_json
-      POWERTOOLS_SERVICE_NAME      = local.metrics_service
-      POWERTOOLS_METRICS_NAMESPACE = local.metrics_namespace
-      POWERTOOLS_LOG_LEVEL         = var.log_level
-    }, var.allow_http_loopback ? { ALLOW_HTTP_LOOPBACK = "true" } : {})
+    variables = merge(
+      {
+        SOURCE_ID  = var.source_id
+        RAW_BUCKET = local.bucket_name
+        # Sent as ExpectedBucketOwner on every S3 call: a same-named bucket in another account fails.
+        RAW_BUCKET_OWNER             = local.account_id
+        RAW_PREFIX                   = local.raw_prefix
+        SECRET_ARN                   = aws_secretsmanager_secret.api.arn
+        KMS_KEY_ARN                  = local.kms_key_arn
+        RECORDS_CONFIG               = local.records_config_json
+        POWERTOOLS_SERVICE_NAME      = local.metrics_service
+        POWERTOOLS_METRICS_NAMESPACE = local.metrics_namespace
+        POWERTOOLS_LOG_LEVEL         = var.log_level
+      },
+      # A push source's function writes the buffer's batches (PUSH_CONFIG); a pull source's calls the API.
+      local.push ? { PUSH_CONFIG = local.push_config_json } : { API_CONFIG = local.api_config_json },
+      var.allow_http_loopback ? { ALLOW_HTTP_LOOPBACK = "true" } : {},
+    )
   }
 
   tracing_config {

@@ -1,6 +1,6 @@
 # lake-ingest: one data source per module instantiation.
 # Resources live in one file per concern: lake (bucket, key, topic: own or shared), package/lambda,
-# iam, secret, logs, dlq, alarms, schedule.
+# iam, secret, logs, dlq, alarms, schedule; a push source's in push, push_ingress(_iam), push_buffer, push_replay.
 
 data "aws_partition" "current" {}
 data "aws_region" "current" {}
@@ -25,7 +25,7 @@ locals {
   schedule_dlq_arn  = "arn:${local.partition}:sqs:${local.region}:${local.account_id}:${local.schedule_dlq_name}"
 
   # Service principals are global names in every partition (the lake's key policy names CloudWatch's).
-  service_principal = { for s in ["lambda", "scheduler", "states"] : s => "${s}.amazonaws.com" }
+  service_principal = { for s in ["lambda", "scheduler", "states", "apigateway"] : s => "${s}.amazonaws.com" }
   # kms:ViaService values: "<service>.<region>.amazonaws.com" in every partition, aws-cn included: the KMS
   # guide says to use the .amazonaws.com suffix in all partitions, so not the partition's DNS suffix
   # (https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html#conditions-kms-via-service).
@@ -50,7 +50,7 @@ locals {
   records_config_json = jsonencode({
     enabled          = var.table.enabled
     columns          = var.table.columns
-    primary_key      = var.table.primary_key
+    primary_key      = local.primary_key
     on_schema_change = var.table.on_schema_change
   })
   # The handler writes a provider's rotated refresh token back to the secret (PutSecretValue).

@@ -69,13 +69,15 @@ output "dlq_url" {
 }
 
 output "alarm_arns" {
-  description = "ARNs of the enabled alarms by name (error_rate, throttles, duration, concurrency, dead_letters, schedule_dead_letters, async_events_dropped, quarantined_pages, freshness; refresh_token_rotations for oauth2_refresh_token, cursor_values_rejected, cursor_empty_runs and cursor_not_advanced for cursor sources; schema_changes with the records zone; with orchestration run_failed, run_timed_out, backfill_failed, backfill_timed_out, backfill_windows_failed)."
+  description = "ARNs of the enabled alarms by name (error_rate, throttles, duration, concurrency, dead_letters, schedule_dead_letters, async_events_dropped, quarantined_pages, freshness; refresh_token_rotations for oauth2_refresh_token, cursor_values_rejected, cursor_empty_runs and cursor_not_advanced for cursor sources; schema_changes with the records zone; with orchestration run_failed, run_timed_out, backfill_failed, backfill_timed_out, backfill_windows_failed; for a push source push_rejected, push_dead_letters, push_buffer_failed, push_api_5xx and, with push.alarms.no_events_hours, push_no_events)."
   value = merge(
     { for k, a in aws_cloudwatch_metric_alarm.simple : k => a.arn },
     { for k, a in aws_cloudwatch_metric_alarm.state : k => a.arn },
     { for a in aws_cloudwatch_metric_alarm.error_rate : "error_rate" => a.arn },
     { for a in aws_cloudwatch_metric_alarm.freshness : "freshness" => a.arn },
     { for k, a in aws_cloudwatch_metric_alarm.machines : k => a.arn },
+    { for k, a in aws_cloudwatch_metric_alarm.push : k => a.arn },
+    { for a in aws_cloudwatch_metric_alarm.push_rejected : "push_rejected" => a.arn },
   )
 }
 
@@ -110,12 +112,13 @@ output "package_hash" {
 }
 
 output "policies" {
-  description = "Every policy the module renders (JSON), for security review and policy linters. identity: the function role's, the scheduler role's and (with orchestration) the state machine roles' permissions, a reader's (reader_policy_json) and a backfill operator's (backfill_operator_policy_json); trust: their trust policies; resource: the queues' and the secret's policies and, with an own lake, the bucket, key and topic policies."
+  description = "Every policy the module renders (JSON), for security review and policy linters. identity: the function role's, the scheduler role's, a push source's ingress role's and (with orchestration) the state machine roles' permissions, a reader's (reader_policy_json) and a backfill operator's (backfill_operator_policy_json); trust: their trust policies; resource: the queues' (a push source's buffer and its dead-letter queue too) and the secret's policies and, with an own lake, the bucket, key and topic policies."
   value = {
     identity = merge(
       { function_role = data.aws_iam_policy_document.role.json },
       length(module.reader_policy) > 0 ? { reader = module.reader_policy[0].json } : {},
       local.scheduled ? { scheduler_role = data.aws_iam_policy_document.scheduler.json } : {},
+      local.push ? { ingress_role = data.aws_iam_policy_document.ingress[0].json } : {},
       local.orchestrated ? { run_machine_role = data.aws_iam_policy_document.machine_common["run"].json } : {},
       local.backfill_enabled ? {
         backfill_machine_role = data.aws_iam_policy_document.backfill_machine[0].json
@@ -125,6 +128,7 @@ output "policies" {
     trust = merge(
       { function_role = data.aws_iam_policy_document.assume.json },
       local.scheduled ? { scheduler_role = data.aws_iam_policy_document.scheduler_assume.json } : {},
+      local.push ? { ingress_role = data.aws_iam_policy_document.assume.json } : {},
       { for k, doc in data.aws_iam_policy_document.machine_assume : "${k}_machine_role" => doc.json },
     )
     resource = merge(
@@ -190,11 +194,13 @@ output "source_json" {
         [for a in aws_cloudwatch_metric_alarm.error_rate : a.alarm_name],
         [for a in aws_cloudwatch_metric_alarm.freshness : a.alarm_name],
         [for a in aws_cloudwatch_metric_alarm.machines : a.alarm_name],
+        [for a in aws_cloudwatch_metric_alarm.push : a.alarm_name],
+        [for a in aws_cloudwatch_metric_alarm.push_rejected : a.alarm_name],
       ))
       table = {
         enabled          = var.table.enabled
         columns          = var.table.columns
-        primary_key      = var.table.primary_key
+        primary_key      = local.primary_key
         on_schema_change = var.table.on_schema_change
         database         = local.glue_database
         name             = local.table_name
@@ -202,6 +208,8 @@ output "source_json" {
       }
     },
     var.allow_http_loopback ? { allow_http_loopback = true } : {},
+    # A push source: its PUSH_CONFIG and where senders post (api_config is null).
+    local.push ? { push = merge(local.push_config, { url = local.push_url }) } : {},
     local.orchestrated ? {
       orchestration = {
         run_state_machine_arn      = aws_sfn_state_machine.run[0].arn
@@ -231,4 +239,44 @@ output "named_queries" {
 output "reader_policy_json" {
   description = "The IAM policy (JSON) an analyst needs to query this source's records with Athena, and nothing else: the lake's reader policy (modules/lake reader_policy_json) for this source alone. Attach it to the analyst's role (not to a role tagged as a source). Null when the lake gives no Glue database or no Athena workgroup."
   value       = try(module.reader_policy[0].json, null)
+}
+
+output "push_url" {
+  description = "Where a push source's sender posts its webhooks (https://<api-id>.execute-api.<region>.amazonaws.com/hooks/<source_id>); null for a pull source."
+  value       = local.push_url
+}
+
+output "push_api_id" {
+  description = "ID of a push source's HTTP API (its 4xx/5xx metrics and access log carry it), or null."
+  value       = try(aws_apigatewayv2_api.push[0].id, null)
+}
+
+output "push_buffer_arn" {
+  description = "ARN of a push source's buffer queue (accepted events waiting to be written), or null."
+  value       = try(aws_sqs_queue.push[0].arn, null)
+}
+
+output "push_buffer_url" {
+  description = "URL of a push source's buffer queue, or null."
+  value       = try(aws_sqs_queue.push[0].url, null)
+}
+
+output "push_dlq_arn" {
+  description = "ARN of a push source's dead-letter queue: accepted events the function failed to write 5 times (redrive them to the buffer once fixed), or null."
+  value       = try(aws_sqs_queue.push_dlq[0].arn, null)
+}
+
+output "push_replay_table_arn" {
+  description = "ARN of a push source's replay table (digests of accepted requests, expiring by TTL), or null (pull source, or push.replay_store false)."
+  value       = try(aws_dynamodb_table.replay[0].arn, null)
+}
+
+output "ingress_function_name" {
+  description = "Name of a push source's ingress function (verifies signatures, queues events), or null."
+  value       = try(aws_lambda_function.ingress[0].function_name, null)
+}
+
+output "ingress_role_arn" {
+  description = "ARN of a push source's ingress function role (tagged with the source id; denied all of S3), or null."
+  value       = try(aws_iam_role.ingress[0].arn, null)
 }

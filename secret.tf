@@ -5,7 +5,7 @@
 resource "aws_secretsmanager_secret" "api" {
   #checkov:skip=CKV2_AWS_57:Third-party API keys are rotated by the vendor's process (the handler re-reads the secret on 401/403); a rotation function is opt-in through var.secret_rotation.
   name                    = local.secret_name
-  description             = "lake-ingest ${var.source_id}: credentials for ${try(module.api_config.rendered.endpoint, "the API")} (JSON object of credential fields only)"
+  description             = local.push ? "lake-ingest ${var.source_id}: ${var.push.signature} webhook signing secrets (JSON {\"signing_secrets\": [{\"value\": ..., \"not_after\": ...}]} or {\"signing_secret\": ...})" : "lake-ingest ${var.source_id}: credentials for ${try(module.api_config.rendered.endpoint, "the API")} (JSON object of credential fields only)"
   kms_key_id              = local.kms_key_arn
   recovery_window_in_days = var.secret_recovery_window_days
   tags                    = local.tags

@@ -5,7 +5,9 @@
 
 locals {
   # Columns every records table has, ahead of the declared ones (and the partition key).
-  reserved_columns      = ["run_id", "attempt", "page", "record_index", "ingested_at", "record", "cursor_value", "ingest_date"]
+  # A push source's records also carry the event's id and its time of receipt (pull tables have neither,
+  # so a pull source may still declare columns of those names).
+  reserved_columns      = concat(["run_id", "attempt", "page", "record_index", "ingested_at", "record", "cursor_value", "ingest_date"], local.push ? ["event_id", "received_at"] : [])
   decimal_pattern       = "^decimal\\(([1-9]|[12][0-9]|3[0-8]),([0-9]|[12][0-9]|3[0-8])\\)$"
   relative_date_pattern = "^\\s*NOW\\s*([+-]\\s*[0-9]+\\s*(YEARS?|MONTHS?|WEEKS?|DAYS?|HOURS?|MINUTES?|SECONDS?)\\s*)?$"
 
@@ -14,6 +16,9 @@ locals {
   athena_workgroup = local.own_lake ? module.lake[0].for_sources.athena_workgroup : try(var.lake.athena_workgroup, null)
   athena_results   = local.own_lake ? module.lake[0].for_sources.athena_results : try(var.lake.athena_results, null)
   tables_enabled   = var.table.enabled && (local.own_lake || try(var.lake.glue_database, null) != null)
+
+  # A push source's records are events: without a declared key, one row per event id.
+  primary_key = local.push && length(var.table.primary_key) == 0 ? ["event_id"] : var.table.primary_key
 
   table_name     = replace(var.source_id, "-", "_")
   published_name = "${local.table_name}_published"
@@ -32,6 +37,13 @@ locals {
       { name = "record", type = "string" },
     ],
     local.cursor_source ? [{ name = "cursor_value", type = local.cursor_column_type }] : [],
+    # A pushed event's time (push.event_time, else its receipt) is its cursor value, so latest orders
+    # reordered deliveries by it; event_id is the default primary key.
+    local.push ? [
+      { name = "cursor_value", type = "timestamp" },
+      { name = "event_id", type = "string" },
+      { name = "received_at", type = "timestamp" },
+    ] : [],
     [for name, type in var.table.columns : { name = name, type = type }],
   )
   published_columns = [
@@ -53,19 +65,19 @@ locals {
     database    = local.glue_database
     table       = local.table_name
     published   = local.published_name
-    key_columns = join(", ", [for c in var.table.primary_key : "r.\"${c}\""])
+    key_columns = join(", ", [for c in local.primary_key : "r.\"${c}\""])
     order_columns = join(", ", concat(
-      local.cursor_source ? ["r.cursor_value DESC NULLS LAST"] : [],
+      local.cursor_source || local.push ? ["r.cursor_value DESC NULLS LAST"] : [],
       ["r.ingested_at DESC", "r.page DESC", "r.record_index DESC"],
     ))
   }
   query_descriptions = {
     complete = "${var.source_id}: every record of the complete runs, each once (only pages the runs published)."
     runs     = "${var.source_id}: the complete runs, when each was published, its pages and records."
-    latest   = "${var.source_id}: the newest version of each record by primary key (${join(", ", var.table.primary_key)}) among the complete runs."
+    latest   = "${var.source_id}: the newest version of each record by primary key (${join(", ", local.primary_key)}) among the complete runs."
   }
   named_queries = !local.tables_enabled ? {} : {
-    for name in concat(["complete", "runs"], length(var.table.primary_key) > 0 ? ["latest"] : []) :
+    for name in concat(["complete", "runs"], length(local.primary_key) > 0 ? ["latest"] : []) :
     name => templatefile("${path.module}/lambda_src/lake_ingest/queries/${name}.sql", local.query_values)
   }
 }

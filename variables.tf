@@ -20,12 +20,24 @@ variable "name_prefix" {
 }
 
 variable "api_config" {
-  description = "The upstream API call: the handler's API_CONFIG, as docs/handler-contract.md#api_config lists it (endpoint, method, query_params, headers, body, auth, timeout_seconds, max_retries, records_path, max_parse_bytes, pagination, content_types). Checked against lambda_src/lake_ingest/api_config.schema.json and the rules across options (modules/api_config) before anything is planned, and reported at the caller's own `api_config = ...` line: a misspelled or unknown option, at any depth, is named with the valid ones and the one it is a near miss of (did you mean \"records_path\"?). Typed `any` so that such options survive to be reported instead of being dropped silently."
+  description = "The upstream API call of a pull source (null for a push source, which receives webhooks: var.push): the handler's API_CONFIG, as docs/handler-contract.md#api_config lists it (endpoint, method, query_params, headers, body, auth, timeout_seconds, max_retries, records_path, max_parse_bytes, pagination, content_types). Checked against lambda_src/lake_ingest/api_config.schema.json and the rules across options (modules/api_config) before anything is planned, and reported at the caller's own `api_config = ...` line: a misspelled or unknown option, at any depth, is named with the valid ones and the one it is a near miss of (did you mean \"records_path\"?). Typed `any` so that such options survive to be reported instead of being dropped silently."
   type        = any
+  # Null only for a push source (var.push), which receives its records instead of calling an API: a
+  # pull source without it is reported below (a required variable would be required of push sources too).
+  default = null
 
   validation {
-    condition     = can(keys(var.api_config))
+    condition     = var.api_config == null || can(keys(var.api_config))
     error_message = "api_config must be an object such as { endpoint = \"https://api.example.com/v1/orders\" }."
+  }
+  # Both rules on this variable (var.push's rules may not refer back to it: a cycle).
+  validation {
+    condition     = var.push == null || var.api_config == null
+    error_message = "push sources receive events: remove api_config (a push source calls no API; its secret holds the webhook signing secrets)."
+  }
+  validation {
+    condition     = var.api_config != null || var.push != null
+    error_message = "api_config is required: a source either calls an API (api_config = { endpoint = \"https://api.example.com/v1/orders\", ... }) or receives webhooks (push = { signature = \"stripe\" }, without api_config)."
   }
   # api_config against its JSON Schema and the rules across options, reported on the caller's own
   # `api_config = ...` line before anything is planned. Since Terraform 1.9 a validation may refer to
@@ -50,7 +62,7 @@ variable "api_config" {
   }
   # Every attempt must fit in the function's timeout: the numbers, and what to change.
   validation {
-    condition     = var.timeout_seconds > try(tonumber(var.api_config.timeout_seconds), 30) * (try(tonumber(var.api_config.max_retries), 3) + 1)
+    condition     = var.api_config == null || var.timeout_seconds > try(tonumber(var.api_config.timeout_seconds), 30) * (try(tonumber(var.api_config.max_retries), 3) + 1)
     error_message = "timeout_seconds (${var.timeout_seconds}) must exceed api_config.timeout_seconds x (api_config.max_retries + 1) = ${try(tonumber(var.api_config.timeout_seconds), 30)} x ${try(tonumber(var.api_config.max_retries), 3) + 1} = ${try(tonumber(var.api_config.timeout_seconds), 30) * (try(tonumber(var.api_config.max_retries), 3) + 1)}, so that every attempt fits: raise timeout_seconds (at most 900) or lower api_config.timeout_seconds or api_config.max_retries."
   }
 }
@@ -329,7 +341,7 @@ variable "async_max_event_age_seconds" {
 }
 
 variable "alarms" {
-  description = "Alarm thresholds (all alarms publish to the lake's topic). error_rate_percent: Errors / Invocations in a period (metric math); throttles, dead_letters, async_events_dropped, quarantined_pages: alarm above this count in a period; duration_percent_of_timeout; concurrency_percent_of_reserved (needs reserved_concurrency); freshness_hours: no successful run (IngestionSucceeded) for this long, missing data breaching (scheduled sources only); refresh_token_rotations_per_hour (oauth2_refresh_token sources): alarm above this many rotated refresh tokens in an hour (each is a new secret version; Secrets Manager recommends at most one every 10 minutes sustained); cursor_values_rejected (cursor sources): alarm above this many rejected cursor values in a period; cursor_empty_runs (cursor sources): alarm when this many runs in a row landed no records; cursor sources also alarm when a complete run could not write its cursor (cursor_not_advanced); with the records zone (table.enabled, on_schema_change not allow) schema_changes alarms when the records' fields change against the last complete run. disabled: names of alarms to leave out (error_rate, throttles, duration, concurrency, dead_letters, schedule_dead_letters, async_events_dropped, freshness, quarantined_pages, refresh_token_rotations, cursor_values_rejected, cursor_empty_runs, cursor_not_advanced, schema_changes; with orchestration: run_failed, run_timed_out, and for a window source backfill_failed, backfill_timed_out, backfill_windows_failed: executions that failed or timed out)."
+  description = "Alarm thresholds (all alarms publish to the lake's topic). error_rate_percent: Errors / Invocations in a period (metric math); throttles, dead_letters, async_events_dropped, quarantined_pages: alarm above this count in a period; duration_percent_of_timeout; concurrency_percent_of_reserved (needs reserved_concurrency); freshness_hours: no successful run (IngestionSucceeded) for this long, missing data breaching (scheduled sources only); refresh_token_rotations_per_hour (oauth2_refresh_token sources): alarm above this many rotated refresh tokens in an hour (each is a new secret version; Secrets Manager recommends at most one every 10 minutes sustained); cursor_values_rejected (cursor sources): alarm above this many rejected cursor values in a period; cursor_empty_runs (cursor sources): alarm when this many runs in a row landed no records; cursor sources also alarm when a complete run could not write its cursor (cursor_not_advanced); with the records zone (table.enabled, on_schema_change not allow) schema_changes alarms when the records' fields change against the last complete run. disabled: names of alarms to leave out (error_rate, throttles, duration, concurrency, dead_letters, schedule_dead_letters, async_events_dropped, freshness, quarantined_pages, refresh_token_rotations, cursor_values_rejected, cursor_empty_runs, cursor_not_advanced, schema_changes; with orchestration: run_failed, run_timed_out, and for a window source backfill_failed, backfill_timed_out, backfill_windows_failed: executions that failed or timed out; for a push source (thresholds in push.alarms): push_rejected, push_dead_letters, push_buffer_failed, push_no_events, push_api_5xx)."
   type = object({
     period_seconds                   = optional(number, 300)
     error_rate_percent               = optional(number, 10)
@@ -348,8 +360,8 @@ variable "alarms" {
   default = {}
 
   validation {
-    condition     = alltrue([for name in var.alarms.disabled : contains(["error_rate", "throttles", "duration", "concurrency", "dead_letters", "schedule_dead_letters", "async_events_dropped", "freshness", "quarantined_pages", "refresh_token_rotations", "cursor_values_rejected", "cursor_empty_runs", "cursor_not_advanced", "schema_changes", "run_failed", "run_timed_out", "backfill_failed", "backfill_timed_out", "backfill_windows_failed"], name)])
-    error_message = "alarms.disabled may name only: error_rate, throttles, duration, concurrency, dead_letters, schedule_dead_letters, async_events_dropped, freshness, quarantined_pages, refresh_token_rotations, cursor_values_rejected, cursor_empty_runs, cursor_not_advanced, schema_changes, run_failed, run_timed_out, backfill_failed, backfill_timed_out, backfill_windows_failed."
+    condition     = alltrue([for name in var.alarms.disabled : contains(["error_rate", "throttles", "duration", "concurrency", "dead_letters", "schedule_dead_letters", "async_events_dropped", "freshness", "quarantined_pages", "refresh_token_rotations", "cursor_values_rejected", "cursor_empty_runs", "cursor_not_advanced", "schema_changes", "run_failed", "run_timed_out", "backfill_failed", "backfill_timed_out", "backfill_windows_failed", "push_rejected", "push_dead_letters", "push_buffer_failed", "push_no_events", "push_api_5xx"], name)])
+    error_message = "alarms.disabled may name only: error_rate, throttles, duration, concurrency, dead_letters, schedule_dead_letters, async_events_dropped, freshness, quarantined_pages, refresh_token_rotations, cursor_values_rejected, cursor_empty_runs, cursor_not_advanced, schema_changes, run_failed, run_timed_out, backfill_failed, backfill_timed_out, backfill_windows_failed, push_rejected, push_dead_letters, push_buffer_failed, push_no_events, push_api_5xx."
   }
   validation {
     condition     = contains([60, 300, 900, 3600], var.alarms.period_seconds)
@@ -635,7 +647,7 @@ variable "tags" {
 }
 
 variable "table" {
-  description = "The records zone and its Glue tables. enabled: the function also writes each run's records as NDJSON under <raw_prefix>/records/ and, when the run completes, the list of them under <raw_prefix>/published/, and the module creates the Glue tables <name> and <name>_published (name: source_id with '_' for '-') in the lake's Glue database (none when the lake gives no database), and the named queries <source_id>-complete, -runs and, with a primary_key, -latest; false: raw zone only. columns: typed columns taken from each record's top-level field of the same name (name => bigint, int, double, boolean, string, date, timestamp or decimal(p,s); a value that does not fit is null). primary_key: declared columns that identify a record (the latest query keeps the newest version of each). on_schema_change: what records with a top-level field, or a JSON type of a field, that no complete run had do: allow (counted in SchemaChanges only), alarm (the schema_changes alarm fires) or quarantine (the run also stops QUARANTINED, unpublished, until `python -m lake_ingest schema accept` and the run id is invoked again). date_range: the ingest_date partitions Athena projects (two values, yyyy-MM-dd or NOW[+-]N UNIT)."
+  description = "The records zone and its Glue tables. enabled: the function also writes each run's records as NDJSON under <raw_prefix>/records/ and, when the run completes, the list of them under <raw_prefix>/published/, and the module creates the Glue tables <name> and <name>_published (name: source_id with '_' for '-') in the lake's Glue database (none when the lake gives no database), and the named queries <source_id>-complete, -runs and, with a primary_key, -latest; false: raw zone only. columns: typed columns taken from each record's top-level field of the same name (name => bigint, int, double, boolean, string, date, timestamp or decimal(p,s); a value that does not fit is null). primary_key: declared columns that identify a record (the latest query keeps the newest version of each); a push source's default is [\"event_id\"] (the id of each received event). on_schema_change: what records with a top-level field, or a JSON type of a field, that no complete run had do: allow (counted in SchemaChanges only), alarm (the schema_changes alarm fires) or quarantine (the run also stops QUARANTINED, unpublished, until `python -m lake_ingest schema accept` and the run id is invoked again). date_range: the ingest_date partitions Athena projects (two values, yyyy-MM-dd or NOW[+-]N UNIT)."
   type = object({
     enabled          = optional(bool, true)
     columns          = optional(map(string), {})
@@ -664,9 +676,15 @@ variable "table" {
     condition     = alltrue([for type in values(var.table.columns) : !can(regex(local.decimal_pattern, type)) || try(tonumber(regex(local.decimal_pattern, type)[1]) <= tonumber(regex(local.decimal_pattern, type)[0]), false)])
     error_message = "table.columns: a decimal's scale may not exceed its precision (decimal(p,s) with s <= p); invalid: ${join(", ", [for name, type in var.table.columns : "${name} = \"${type}\"" if can(regex(local.decimal_pattern, type)) && !try(tonumber(regex(local.decimal_pattern, type)[1]) <= tonumber(regex(local.decimal_pattern, type)[0]), false)])}."
   }
+  # event_id is accepted here and left to the next rule, which refers to var.push: so this one still
+  # refers to nothing but this variable, and Terraform decides it in its validate walk.
   validation {
-    condition     = alltrue([for name in var.table.primary_key : contains(keys(var.table.columns), name)]) && length(distinct(var.table.primary_key)) == length(var.table.primary_key)
-    error_message = "table.primary_key must name declared columns (table.columns: ${jsonencode(keys(var.table.columns))}), each once; not declared or repeated: ${jsonencode(distinct([for i, name in var.table.primary_key : name if !contains(keys(var.table.columns), name) || index(var.table.primary_key, name) != i]))}."
+    condition     = alltrue([for name in var.table.primary_key : contains(keys(var.table.columns), name) || name == "event_id"]) && length(distinct(var.table.primary_key)) == length(var.table.primary_key)
+    error_message = "table.primary_key must name declared columns (table.columns: ${jsonencode(keys(var.table.columns))}; a push source may also name event_id), each once; not declared or repeated: ${jsonencode(distinct([for i, name in var.table.primary_key : name if(!contains(keys(var.table.columns), name) && name != "event_id") || index(var.table.primary_key, name) != i]))}."
+  }
+  validation {
+    condition     = !contains(var.table.primary_key, "event_id") || var.push != null
+    error_message = "table.primary_key: event_id is a column of push sources' tables only (the id of each received event); for this source name declared columns (table.columns: ${jsonencode(keys(var.table.columns))})."
   }
   validation {
     condition     = contains(["allow", "alarm", "quarantine"], var.table.on_schema_change)
@@ -679,5 +697,92 @@ variable "table" {
       for v in split(",", var.table.date_range) : can(regex(local.relative_date_pattern, v)) || can(formatdate("YYYY", "${regex("^\\s*([0-9]{4}-[0-9]{2}-[0-9]{2})\\s*$", v)[0]}T00:00:00Z"))
     ])
     error_message = "table.date_range must be two comma-separated dates, each yyyy-MM-dd or relative to NOW (NOW, NOW-3YEARS, NOW+1DAYS; units YEARS, MONTHS, WEEKS, DAYS, HOURS, MINUTES, SECONDS), e.g. \"2020-01-01,NOW+1DAYS\"; got \"${var.table.date_range}\"."
+  }
+}
+
+variable "push" {
+  description = "Make this a push source: instead of calling an API on a schedule it receives webhooks at push_url (an API Gateway HTTP API, route POST /hooks/<source_id>), checks each request's signature with the secrets in the source's secret ({\"signing_secrets\": [{\"value\": \"...\", \"not_after\": \"2026-12-31T00:00:00Z\"}]} or {\"signing_secret\": \"...\"}), refuses replays, and buffers the accepted events in an encrypted SQS queue that the source's function writes to the records zone in batches. signature: stripe, slack, github or header (a shared secret in header_name). tolerance_seconds: how far a stripe/slack timestamp may be from now. max_body_bytes: larger requests get 413 (at most 260096: an SQS message is at most 262144 bytes with its attributes). event_id / event_time: where the event's id and time are (\"$.a.b\" in the JSON body, or \"header:X-Name\"); null: the style's default id, and the time of receipt. replay_store: a DynamoDB table of seen signatures (replay_retention_days for styles without a timestamp). throttle: the route's requests per second and burst (429 beyond). batch: the writer's batches (size 1-10000, window_seconds 0-300, above 10 events a window of at least 1 s; max_concurrency 2-1000 and at most reserved_concurrency). ingress_reserved_concurrency: reserved concurrency of the ingress function (null: unreserved). alarms: rejected requests per 5 minutes (bad_signature, expired, replayed, unsigned) that alarm, and no_events_hours (null: off): alarm when no event was accepted for that long. A push source has no api_config, schedule_expression or orchestration. A lake key given by hand (var.lake) must also let CloudWatch Logs use it for the log groups /aws/lambda/<name_prefix>-<source_id>-ingress and .../ingress/access (modules/lake's default function_name_patterns covers them). Null (default): a pull source."
+  type = object({
+    signature                    = string
+    header_name                  = optional(string)
+    tolerance_seconds            = optional(number, 300)
+    max_body_bytes               = optional(number, 256000)
+    event_id                     = optional(string)
+    event_time                   = optional(string)
+    replay_store                 = optional(bool, true)
+    replay_retention_days        = optional(number, 7)
+    throttle                     = optional(object({ rate = optional(number, 20), burst = optional(number, 40) }), {})
+    batch                        = optional(object({ size = optional(number, 1000), window_seconds = optional(number, 60), max_concurrency = optional(number, 2) }), {})
+    ingress_reserved_concurrency = optional(number)
+    alarms                       = optional(object({ rejected_per_5min = optional(number, 20), no_events_hours = optional(number) }), {})
+  })
+  default = null
+
+  validation {
+    condition     = var.push == null || try(contains(["stripe", "slack", "github", "header"], var.push.signature), false)
+    error_message = "push.signature must be stripe, slack, github or header (a shared secret sent in the header push.header_name); got \"${try(var.push.signature, "")}\"."
+  }
+  validation {
+    condition     = try(var.push.signature, "") != "header" || can(regex("^[A-Za-z0-9-]{1,64}$", var.push.header_name))
+    error_message = "push.header_name is required with signature = \"header\": the name of the header that carries the shared secret (letters, digits and hyphens, e.g. \"X-Webhook-Token\")."
+  }
+  validation {
+    condition     = var.push == null || try(var.push.tolerance_seconds >= 1 && var.push.tolerance_seconds <= 3600 && floor(var.push.tolerance_seconds) == var.push.tolerance_seconds, false)
+    error_message = "push.tolerance_seconds must be a whole number of seconds from 1 to 3600 (Stripe and Slack use 300)."
+  }
+  # An SQS message, body and attributes together, is at most 262,144 bytes; 2,048 are kept for the
+  # attributes the ingress adds (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/quotas-messages.html).
+  validation {
+    condition     = var.push == null || try(var.push.max_body_bytes >= 1 && var.push.max_body_bytes <= 260096 && floor(var.push.max_body_bytes) == var.push.max_body_bytes, false)
+    error_message = "push.max_body_bytes must be a whole number of bytes from 1 to 260096 (an SQS message holds at most 262144 bytes, attributes included); got ${try(var.push.max_body_bytes, "null")}."
+  }
+  validation {
+    condition     = var.push == null || alltrue([for p in compact([try(var.push.event_id, null), try(var.push.event_time, null)]) : can(regex("^(\\$(\\.[A-Za-z0-9_-]+)+|header:[A-Za-z0-9-]{1,64})$", p))])
+    error_message = "push.event_id and push.event_time must be a JSON path into the body such as \"$.id\" or \"$.data.created\", or a header as \"header:X-Event-Id\" (or null for the default)."
+  }
+  validation {
+    condition     = var.push == null || try(var.push.replay_retention_days >= 1 && var.push.replay_retention_days <= 35 && floor(var.push.replay_retention_days) == var.push.replay_retention_days, false)
+    error_message = "push.replay_retention_days must be a whole number of days from 1 to 35."
+  }
+  validation {
+    condition     = var.push == null || try(var.push.throttle.rate > 0 && var.push.throttle.rate <= 10000 && var.push.throttle.burst >= 1 && var.push.throttle.burst <= 5000 && floor(var.push.throttle.burst) == var.push.throttle.burst, false)
+    error_message = "push.throttle: rate must be above 0 and at most 10000 requests per second (the account's API Gateway quota), burst a whole number from 1 to 5000."
+  }
+  # The event source mapping's limits for a standard queue: batch size 1-10,000, window 0-300 s, and a
+  # window of at least 1 s above 10 messages; MaximumConcurrency 2-1,000
+  # (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-parameters.html).
+  validation {
+    condition = var.push == null || try(
+      var.push.batch.size >= 1 && var.push.batch.size <= 10000 && floor(var.push.batch.size) == var.push.batch.size &&
+      var.push.batch.window_seconds >= 0 && var.push.batch.window_seconds <= 300 && floor(var.push.batch.window_seconds) == var.push.batch.window_seconds &&
+      (var.push.batch.size <= 10 || var.push.batch.window_seconds >= 1) &&
+      var.push.batch.max_concurrency >= 2 && var.push.batch.max_concurrency <= 1000 && floor(var.push.batch.max_concurrency) == var.push.batch.max_concurrency,
+      false
+    )
+    error_message = "push.batch: size must be a whole number from 1 to 10000, window_seconds from 0 to 300 (at least 1 when size is above 10: AWS requires a batching window for batches of more than 10), max_concurrency from 2 to 1000."
+  }
+  # Lambda throttles the mapping's invocations beyond the function's reserved concurrency, and messages
+  # it cannot deliver in time go back to the queue and count as receives towards the DLQ
+  # (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html).
+  validation {
+    condition     = var.push == null || try(var.push.batch.max_concurrency <= var.reserved_concurrency, false)
+    error_message = "push.batch.max_concurrency (${try(var.push.batch.max_concurrency, 0)}) may not exceed reserved_concurrency (${var.reserved_concurrency}): the writer would be throttled, and throttled batches count towards the buffer's dead-letter queue. Raise reserved_concurrency or lower max_concurrency."
+  }
+  validation {
+    condition     = var.push == null || try(var.push.ingress_reserved_concurrency == null ? true : (var.push.ingress_reserved_concurrency >= 1 && var.push.ingress_reserved_concurrency <= 1000 && floor(var.push.ingress_reserved_concurrency) == var.push.ingress_reserved_concurrency), false)
+    error_message = "push.ingress_reserved_concurrency must be a whole number from 1 to 1000, or null (unreserved)."
+  }
+  validation {
+    condition     = var.push == null || try(var.push.alarms.rejected_per_5min >= 1 && floor(var.push.alarms.rejected_per_5min) == var.push.alarms.rejected_per_5min && (var.push.alarms.no_events_hours == null ? true : (var.push.alarms.no_events_hours >= 1 && var.push.alarms.no_events_hours <= 168 && floor(var.push.alarms.no_events_hours) == var.push.alarms.no_events_hours)), false)
+    error_message = "push.alarms: rejected_per_5min must be a whole number of at least 1, no_events_hours a whole number of hours from 1 to 168 (CloudWatch evaluates at most 7 days) or null."
+  }
+  # What a push source does not have: it is run by its events (api_config: see that variable).
+  validation {
+    condition     = var.push == null || var.schedule_expression == null
+    error_message = "push sources are run by the events they receive: remove schedule_expression."
+  }
+  validation {
+    condition     = var.push == null || var.orchestration == null
+    error_message = "push sources need no orchestration (each batch of events is one complete run): remove orchestration."
   }
 }

@@ -1,0 +1,16 @@
+variable "region" {
+  description = "AWS region for the lake and its sources."
+  type        = string
+  default     = "eu-west-1"
+}
+
+variable "aws_endpoint" {
+  description = "Only for trying it locally: URL of a local AWS (moto server) that every AWS call goes to, e.g. http://127.0.0.1:5000. Null (default): real AWS."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.aws_endpoint == null || can(regex("^http://(127\\.[0-9.]+|localhost)(:[0-9]+)?$", coalesce(var.aws_endpoint, "x")))
+    error_message = "aws_endpoint must be a loopback http URL such as http://127.0.0.1:5000 (or null for real AWS)."
+  }
+}
