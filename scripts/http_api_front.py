@@ -243,6 +243,8 @@ class FrontServer(ThreadingHTTPServer):
     """The HTTP server, holding what its request handlers need."""
 
     daemon_threads = True
+    # A burst of senders queues like API Gateway's front door, not reset at the default backlog of 5.
+    request_queue_size = 256
 
     def __init__(self, port: int, resolve: Resolver, invoke: Invoker) -> None:
         super().__init__(("127.0.0.1", port), FrontHandler)

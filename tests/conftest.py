@@ -16,7 +16,7 @@ from typing import Any
 
 import boto3
 import pytest
-from scripts.harness import Server, Terraform, copy_example
+from scripts.harness import Server, Terraform, copy_example, local_client, local_push_url
 from scripts.local_aws import free_port, shim_s3_conditional_writes_atomic, shim_secrets_current_follows_label
 from scripts.upstream import ScriptedUpstream
 
@@ -186,6 +186,41 @@ def multi_source(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
         yield deployment
 
 
+STRIPE_SECRET = "whsec_e2e_" + uuid.uuid4().hex
+GITHUB_SECRET = "gh_e2e_" + uuid.uuid4().hex
+WINDOW_SECONDS = 1
+
+
+def push_variables(aws_endpoint: str, api_url: str) -> list[str]:
+    return [
+        f"-var=aws_endpoint={aws_endpoint}",
+        "-var=region=us-east-1",
+        f"-var=batch_window_seconds={WINDOW_SECONDS}",
+    ]
+
+
+@pytest.fixture(scope="session")
+def push_sources(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    """examples/push applied once per session (two push sources in one lake), the signing secrets set;
+    adds `urls` (each source's local push URL) and `source_files` (its source.json)."""
+    with applied_example("push", tmp_path_factory.mktemp("push"), push_variables) as deployment:
+        secrets_manager = local_client("secretsmanager", deployment["endpoint"])
+        arns = deployment["outputs"]["secret_arns"]
+        for source, value in (("stripe-events", STRIPE_SECRET), ("github-events", GITHUB_SECRET)):
+            secrets_manager.put_secret_value(
+                SecretId=arns[source], SecretString=json.dumps({"signing_secrets": [{"value": value}]})
+            )
+        deployment["urls"] = {
+            source: local_push_url(url, deployment["http_api"])
+            for source, url in deployment["outputs"]["push_urls"].items()
+        }
+        for source, out in deployment["outputs"]["sources"].items():
+            path = deployment["workdir"] / f"{source}.json"
+            path.write_text(out["source_json"])
+            deployment.setdefault("source_files", {})[source] = path
+        yield deployment
+
+
 @contextmanager
 def applied_example(
     example: str, workdir: Path, variables: Callable[[str, str], list[str]]
@@ -213,6 +248,7 @@ def applied_example(
         outputs = {k: v["value"] for k, v in json.loads(terraform("output", "-json").stdout).items()}
         yield {
             "endpoint": endpoint,
+            "http_api": servers[0].http_api_url,  # the local HTTP API front (scripts/local_aws.py gap 12)
             "outputs": outputs,
             "api": servers[1].url,
             "token": token,

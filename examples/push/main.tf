@@ -61,6 +61,7 @@ module "stripe_events" {
   push = {
     signature  = "stripe"
     event_time = "$.created"
+    batch      = { window_seconds = var.batch_window_seconds }
     alarms     = { no_events_hours = 24 }
   }
   # The typed columns of the records table, from each event's top-level fields.
@@ -82,7 +83,7 @@ module "github_events" {
   push = {
     signature = "github"
     throttle  = { rate = 50, burst = 100 }
-    batch     = { size = 100, window_seconds = 30 }
+    batch     = { size = 100, window_seconds = min(30, var.batch_window_seconds) }
   }
   table = {
     columns = { action = "string" }

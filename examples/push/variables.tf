@@ -14,3 +14,14 @@ variable "aws_endpoint" {
     error_message = "aws_endpoint must be a loopback http URL such as http://127.0.0.1:5000 (or null for real AWS)."
   }
 }
+
+variable "batch_window_seconds" {
+  description = "How long each source's writer gathers events before writing one object (push.batch.window_seconds): a minute by default; the local demo and tests use a second or two to see rows at once."
+  type        = number
+  default     = 60
+
+  validation {
+    condition     = var.batch_window_seconds >= 1 && var.batch_window_seconds <= 300
+    error_message = "batch_window_seconds must be 1 to 300 (Lambda's MaximumBatchingWindowInSeconds for SQS)."
+  }
+}
