@@ -65,7 +65,10 @@ venv: $(VENV)/.installed $(VENV)/.lake_ingest_on_path ## create .venv with the h
 demo: venv $(TF_CLI_CONFIG_FILE) ## deploy one source to a local AWS and ingest from a local sample API (KEEP=1 keeps it up)
 	$(PY) -m scripts.demo
 
-.PHONY: try backfill stop
+demo-push: venv $(TF_CLI_CONFIG_FILE) ## push (webhook) sources on a local AWS: signed and forged events in, rows out (KEEP=1 keeps it up)
+	$(PY) -m scripts.demo_push
+
+.PHONY: try backfill stop demo-push
 try: venv ## try a source against a local AWS, no account: make try SOURCE=source.json [CREDENTIALS=file] [LAKE=dir]
 	@test -n "$(SOURCE)" || { echo "usage: make try SOURCE=path/to/source.json [CREDENTIALS=credentials.json] [LAKE=dir, kept between tries] (template: examples/try/source.json)" >&2; exit 1; }
 	@PYTHONPATH=lambda_src $(PY) -m lake_ingest try "$(SOURCE)" $(if $(CREDENTIALS),--credentials "$(CREDENTIALS)") $(if $(LAKE),--lake "$(LAKE)")
@@ -74,7 +77,7 @@ backfill: venv ## start a backfill on AWS: make backfill SOURCE=source.json FROM
 	@test -n "$(SOURCE)" -a -n "$(FROM)" -a -n "$(TO)" || { echo "usage: make backfill SOURCE=source.json FROM=2021-01-01 TO=2026-01-01 [STEP=1d] [ID=id] [CONCURRENCY=n] (source.json: terraform output -raw source_json; the usual AWS_PROFILE/AWS_REGION apply)" >&2; exit 1; }
 	@PYTHONPATH=lambda_src $(PY) -m lake_ingest backfill start --config "$(SOURCE)" --from "$(FROM)" --to "$(TO)" $(if $(STEP),--step "$(STEP)") $(if $(ID),--id "$(ID)") $(if $(CONCURRENCY),--max-concurrency "$(CONCURRENCY)")
 
-stop: ## stop the servers `make demo KEEP=1` left running
+stop: ## stop the servers `make demo KEEP=1` (or `make demo-push KEEP=1`) left running
 	@$(if $(wildcard $(PY)),$(PY),$(PYTHON)) -m scripts.demo --stop
 
 test: lint tf-fmt tf-validate tf-test checkov py-test ## everything CI runs

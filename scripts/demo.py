@@ -102,8 +102,14 @@ def next_steps(kept: dict[str, str] | None) -> str:
 
 
 def stop(servers_file: Path) -> int:
-    """`make stop`: end what `make demo KEEP=1` left running (the next demo starts from a clean state)."""
-    for line in stop_recorded_servers(servers_file):
+    """`make stop`: end what `make demo KEEP=1` (or `make demo-push KEEP=1`, recorded beside it) left
+    running, so the next demo starts from a clean state."""
+    push_file = servers_file.with_name("push-servers.json")
+    for line in (
+        stop_recorded_servers(servers_file) if servers_file.exists() or not push_file.exists() else []
+    ):
+        print(line)
+    for line in stop_recorded_servers(push_file) if push_file.exists() else []:
         print(line)
     return 0
 

@@ -18,6 +18,7 @@ import uuid
 from typing import Any
 
 import pytest
+from scripts.demo_push import exercise
 from scripts.harness import ROOT, local_client
 from scripts.webhooks import Answer, post, signed_headers
 
@@ -48,13 +49,7 @@ def send_stripe(
 def query(push: dict[str, Any], source: str, named: str) -> list[dict[str, Any]]:
     command = [sys.executable, "-m", "lake_ingest", "query", "--config", str(push["source_files"][source])]
     command += ["--endpoint-url", push["endpoint"], "--named", named, "--json"]
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(ROOT / "lambda_src"),
-        "AWS_ACCESS_KEY_ID": "test",
-        "AWS_SECRET_ACCESS_KEY": "test",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "lambda_src"), **LOCAL_CREDENTIALS}
     done = subprocess.run(command, capture_output=True, text=True, env=env, check=False, cwd=ROOT)
     assert done.returncode == 0, done.stderr[-2000:]
     rows: list[dict[str, Any]] = json.loads(done.stdout)["rows"]
@@ -83,6 +78,13 @@ def buffered(push: dict[str, Any], source: str) -> int:
     return int(attributes["ApproximateNumberOfMessages"]) + int(
         attributes["ApproximateNumberOfMessagesNotVisible"]
     )
+
+
+LOCAL_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "test",
+    "AWS_SECRET_ACCESS_KEY": "test",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
 
 
 @pytest.fixture(scope="module")
@@ -247,6 +249,22 @@ def test_the_queues_and_alarms_read_back(push):
 def test_a_second_plan_shows_no_changes(push):
     plan = push["terraform"]("plan", "-detailed-exitcode", "-no-color", *push["variables"], check=False)
     assert plan.returncode == 0, plan.stdout[-3000:]
+
+
+def test_the_push_demo_runs_on_the_deployment(push, monkeypatch):
+    """`make demo-push`'s steps after the apply (scripts/demo_push.py exercise), on this deployment."""
+    for name, value in LOCAL_CREDENTIALS.items():
+        monkeypatch.setenv(name, value)
+    said: list[str] = []
+    keys = {"stripe-events": STRIPE_SECRET, "github-events": GITHUB_SECRET}
+    rows = exercise(push, keys=keys, show=said.append)
+    amounts = {
+        r["event_id"]: json.loads(r["record"])["data"]["object"]["amount_paid"] for r in rows["stripe-events"]
+    }
+    assert amounts == {"evt_demo_1": 1250, "evt_demo_2": 500}  # the newer version; the retry once
+    assert len(rows["github-events"]) == 1
+    answers = [line.split()[:2] for line in said if line.startswith("    ") and line.split()[0].isdigit()]
+    assert [a[0] for a in answers] == ["200"] * 5 + ["401", "401", "401", "401", "413", "400"]
 
 
 def wait_empty(push: dict[str, Any], source: str, timeout: float = 30.0) -> None:
