@@ -88,12 +88,13 @@ docs: venv ## regenerate the generated tables (docs/inputs-outputs.md, docs/hand
 policy-matrix: venv $(IAMSIM_DIR)/.installed $(TF_CLI_CONFIG_FILE) ## apply examples/multi-source locally, evaluate every policy offline, rewrite the matrix table in docs/security.md
 	PYTHONPATH=lambda_src:. $(PY) -m scripts.policy_matrix --update-docs
 
-bench: venv package $(TF_CLI_CONFIG_FILE) ## naive vs lake-ingest at 10 MiB-1 GiB (time, RSS, bytes), cold start, zip size, plan at 5/50 sources, backfill at max_concurrency 1 vs 5
+bench: venv package $(TF_CLI_CONFIG_FILE) ## naive vs lake-ingest at 10 MiB-1 GiB (time, RSS, bytes), cold start, zip size, plan at 5/50 sources, backfill at max_concurrency 1 vs 5, push: events/s one endpoint accepts and the objects that land
 	$(PY) -m bench.ingest_bench
 	$(PY) -m bench.cold_start
 	$(PY) -m bench.plan_scale
 	$(PY) -m bench.backfill_bench
 	$(PY) -m bench.refresh_bench
+	$(PY) -m bench.push_bench
 
 lint: venv $(TF_CLI_CONFIG_FILE) ## ruff, mypy (strict) on lambda_src, terraform fmt -check
 	$(VENV)/bin/ruff check .
