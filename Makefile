@@ -85,7 +85,7 @@ test: lint tf-fmt tf-validate tf-test checkov py-test ## everything CI runs
 docs: venv ## regenerate the generated tables (docs/inputs-outputs.md, docs/handler-contract.md, submodule READMEs)
 	$(PY) -m scripts.docs
 
-policy-matrix: venv $(IAMSIM_DIR)/.installed $(TF_CLI_CONFIG_FILE) ## apply examples/multi-source locally, evaluate every policy offline, rewrite the matrix table in docs/security.md
+policy-matrix: venv $(IAMSIM_DIR)/.installed $(TF_CLI_CONFIG_FILE) ## apply examples/multi-source and examples/push locally, evaluate every policy offline, rewrite the matrix table in docs/security.md
 	PYTHONPATH=lambda_src:. $(PY) -m scripts.policy_matrix --update-docs
 
 bench: venv package $(TF_CLI_CONFIG_FILE) ## naive vs lake-ingest at 10 MiB-1 GiB (time, RSS, bytes), cold start, zip size, plan at 5/50 sources, backfill at max_concurrency 1 vs 5, push: events/s one endpoint accepts and the objects that land

@@ -7,8 +7,9 @@ simulator (@cloud-copilot/iam-simulate, tests/policy/simulate.cjs, installed by 
 .iamsim/) decide it. Every case must reach its expected decision, and every statement of every policy
 must match at least one request (a statement nothing exercises is either dead or untested).
 
-`python -m scripts.policy_matrix --update-docs` applies examples/multi-source to a fresh local AWS
-and rewrites the matrix table of docs/security.md (the docs test fails when it drifts).
+`python -m scripts.policy_matrix --update-docs` applies examples/multi-source and examples/push (two
+push sources, scripts/policy_matrix_push.py) to fresh local AWSes and rewrites the matrix table of
+docs/security.md (the docs test fails when it drifts).
 """
 
 from __future__ import annotations
@@ -25,7 +26,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from scripts import policy_matrix_push
 from scripts.harness import ROOT, local_client
+from scripts.policy_documents import Policy, parse
 
 MATRIX = ROOT / "tests" / "policy" / "matrix.toml"
 SIMULATOR = ROOT / "tests" / "policy" / "simulate.cjs"
@@ -34,6 +37,9 @@ MATRIX_DOC = ROOT / "docs" / "security.md"  # the page that holds the generated 
 MATRIX_BEGIN = "<!-- BEGIN_POLICY_MATRIX -->"
 MATRIX_END = "<!-- END_POLICY_MATRIX -->"
 MATRIX_SUBJECT = "events"  # the source of examples/multi-source that has every kind of policy
+# The examples the docs table is evaluated on: every pull case has a source in the first, every push
+# case (group "push") one in the second.
+MATRIX_EXAMPLES = ("multi-source", "push")
 OTHER_ACCOUNT = "210987654321"
 SOURCE_ID_TAG = "lake-ingest:source-id"
 DECISIONS = ("Allowed", "Denied", "ExplicitlyDenied")
@@ -71,12 +77,6 @@ class Case:
 
 
 @dataclass(frozen=True)
-class Policy:
-    name: str
-    document: dict[str, Any]
-
-
-@dataclass(frozen=True)
 class Source:
     """One source as deployed: the names the matrix refers to and the policies AWS holds for it."""
 
@@ -101,10 +101,16 @@ class Source:
     # "backfill" -> the boundary policy's default version; a role without one is absent.
     boundaries: Mapping[str, Policy] = field(default_factory=dict)
     reader: bool = False  # one of the lake's reader_sources (its reader_policy_json covers it)
+    # A push source: its ingress role, the ingress function's resource policy, its buffer's and push
+    # dead-letter queue's policies (scripts/policy_matrix_push.py).
+    push: policy_matrix_push.PushPolicies | None = None
 
     def has(self, need: str) -> bool:
         """Whether this source can have the requests of a case that `needs` this."""
         return {
+            "push": self.push is not None,
+            "pull": self.push is None,
+            "replay": "replay_table_arn" in self.names,
             "rotates": self.auth_type == "oauth2_refresh_token",
             "not_rotating": self.auth_type != "oauth2_refresh_token",
             "schedule": self.scheduler_policy is not None,
@@ -113,6 +119,11 @@ class Source:
             "unorchestrated": "run" not in self.machine_policies,
             "reader": self.reader,
         }.get(need, True)
+
+    def has_all(self, needs: Iterable[str]) -> bool:
+        """Whether this source, as the other source of a case, has what the case names: a push case's
+        other source must be a push source (with a replay store, if the case needs one)."""
+        return all(self.has(n) for n in needs if n in ("push", "replay"))
 
 
 @dataclass(frozen=True)
@@ -138,6 +149,7 @@ class Deployment:
             found += [p for p in (s.scheduler_policy, s.scheduler_trust, s.schedule_dlq_policy) if p]
             found += [*s.machine_policies.values(), *s.machine_trusts.values()]
             found += [s.operator_policy] if s.operator_policy else []
+            found += s.push.policies() if s.push else []
         return found
 
 
@@ -194,10 +206,6 @@ def load_cases(path: Path = MATRIX) -> list[Case]:
 # -- reading a deployment back --------------------------------------------------------------------
 
 
-def _document(value: Any) -> dict[str, Any]:
-    return json.loads(value) if isinstance(value, str) else dict(value)
-
-
 def _arn_parts(arn: str) -> list[str]:
     return arn.split(":", 5)
 
@@ -224,9 +232,9 @@ def read_deployment(
     def role(arn: str) -> tuple[dict[str, Any], dict[str, Any], dict[str, str]]:
         name = arn.rsplit("/", 1)[1]
         (policy_name,) = iam.list_role_policies(RoleName=name)["PolicyNames"]
-        policy = _document(iam.get_role_policy(RoleName=name, PolicyName=policy_name)["PolicyDocument"])
+        policy = parse(iam.get_role_policy(RoleName=name, PolicyName=policy_name)["PolicyDocument"])
         held = iam.get_role(RoleName=name)["Role"]
-        trust = _document(held["AssumeRolePolicyDocument"])
+        trust = parse(held["AssumeRolePolicyDocument"])
         tags = {t["Key"]: t["Value"] for t in iam.list_role_tags(RoleName=name)["Tags"]}
         boundary = held.get("PermissionsBoundary", {}).get("PermissionsBoundaryArn")
         if boundary:
@@ -235,10 +243,12 @@ def read_deployment(
 
     def queue_policy(arn: str) -> dict[str, Any]:
         url = sqs.get_queue_url(QueueName=arn.rsplit(":", 1)[1])["QueueUrl"]
-        return _document(
+        return parse(
             sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["Policy"])["Attributes"]["Policy"]
         )
 
+    apis = local_client("apigatewayv2", endpoint)
+    readers = policy_matrix_push.AwsReaders(role, queue_policy, functions, apis)
     read: dict[str, Source] = {}
     for source_id, out in sources.items():
         role_policy, trust, tags = role(out["role_arn"])
@@ -269,18 +279,27 @@ def read_deployment(
                 ),
             }
         machines = _machines(out, names, partition, region, account, role, source_id)
+        pushed: dict[str, Any] = {}
+        if policy_matrix_push.is_push(out):
+            push_names, pushed["push"] = policy_matrix_push.read_push(
+                out, source_id, (partition, region, account), readers
+            )
+            names.update(push_names)
         if out.get("glue_tables"):
             names.update(table=out["glue_tables"]["records"], published_table=out["glue_tables"]["published"])
         if out.get("backfill_operator_policy_json"):
             machines["operator_policy"] = Policy(
-                f"backfill-operator:{source_id}", _document(out["backfill_operator_policy_json"])
+                f"backfill-operator:{source_id}", parse(out["backfill_operator_policy_json"])
             )
-        secret_policy = _document(secrets.get_resource_policy(SecretId=out["secret_arn"])["ResourcePolicy"])
+        secret_policy = parse(secrets.get_resource_policy(SecretId=out["secret_arn"])["ResourcePolicy"])
         environment = functions.get_function_configuration(FunctionName=out["function_arn"])["Environment"]
-        auth_type = json.loads(environment["Variables"]["API_CONFIG"]).get("auth", {}).get("type", "none")
+        # A push source's function has no API_CONFIG (it calls no API).
+        api_config = json.loads(environment["Variables"].get("API_CONFIG") or "{}")
+        auth_type = api_config.get("auth", {}).get("type", "none")
         kinds = {
             "function": out["role_arn"],
             "scheduler": out.get("scheduler_role_arn"),
+            "ingress": out.get("ingress_role_arn"),
             **{kind: arn for kind, arn in (out.get("state_machine_role_arns") or {}).items()},
         }
         read[source_id] = Source(
@@ -296,12 +315,13 @@ def read_deployment(
             dlq_policy=Policy(f"dlq:{source_id}", queue_policy(out["dlq_arn"])),
             **scheduled,
             **machines,
+            **pushed,
         )
     topic = lake["alarm_topic_arn"]
     names = {"bucket_arn": bucket_arn, "key_arn": key_arn, "topic_arn": topic}
     reader_policy, unread = None, None
     if lake.get("reader_policy_json"):
-        reader_policy = Policy("reader", _document(lake["reader_policy_json"]))
+        reader_policy = Policy("reader", parse(lake["reader_policy_json"]))
         workgroup = local_client("athena", endpoint).get_work_group(WorkGroup=lake["athena_workgroup"])
         results = workgroup["WorkGroup"]["Configuration"]["ResultConfiguration"]["OutputLocation"]
         names.update(
@@ -318,13 +338,9 @@ def read_deployment(
         names=names,
         reader_policy=reader_policy,
         unread=unread,
-        bucket_policy=Policy("bucket", _document(s3.get_bucket_policy(Bucket=lake["bucket_name"])["Policy"])),
-        key_policy=Policy(
-            "key", _document(kms.get_key_policy(KeyId=key_arn, PolicyName="default")["Policy"])
-        ),
-        topic_policy=Policy(
-            "topic", _document(sns.get_topic_attributes(TopicArn=topic)["Attributes"]["Policy"])
-        ),
+        bucket_policy=Policy("bucket", parse(s3.get_bucket_policy(Bucket=lake["bucket_name"])["Policy"])),
+        key_policy=Policy("key", parse(kms.get_key_policy(KeyId=key_arn, PolicyName="default")["Policy"])),
+        topic_policy=Policy("topic", parse(sns.get_topic_attributes(TopicArn=topic)["Attributes"]["Policy"])),
         sources=read,
     )
 
@@ -332,7 +348,7 @@ def read_deployment(
 def _managed_policy(iam: Any, arn: str) -> dict[str, Any]:
     """The default version of a managed policy (a role's permissions boundary)."""
     version = iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"]
-    return _document(iam.get_policy_version(PolicyArn=arn, VersionId=version)["PolicyVersion"]["Document"])
+    return parse(iam.get_policy_version(PolicyArn=arn, VersionId=version)["PolicyVersion"]["Document"])
 
 
 def _machines(
@@ -403,6 +419,10 @@ def _resource_policy(deployment: Deployment, action: str, resource: str) -> tupl
             for kind, trust in s.machine_trusts.items():
                 if resource == s.names[f"{kind}_machine_role_arn"]:
                     return trust, "trust"
+    for s in deployment.sources.values():
+        found = policy_matrix_push.resource_policy(s.push, s.names, action, resource) if s.push else None
+        if found:
+            return found
     if resource == deployment.names["key_arn"]:
         return deployment.key_policy, "resource"
     if resource == deployment.names["topic_arn"]:
@@ -449,6 +469,12 @@ def _principal(deployment: Deployment, who: str, me: Source) -> tuple[str, list[
     if who in ("source", "source+admin"):
         arn, policies, tags = me.names["role_arn"], [me.role_policy], dict(me.role_tags)
         if who == "source+admin":
+            policies = [*policies, Policy("granted-elsewhere", BROAD_GRANT)]
+    elif who.removesuffix("+admin") == "ingress":
+        if me.push is None:
+            raise MatrixError(f"source {me.source_id} is not a push source")
+        arn, policies, tags = policy_matrix_push.principal(me.push, me.names)
+        if who.endswith("+admin"):
             policies = [*policies, Policy("granted-elsewhere", BROAD_GRANT)]
     elif who == "scheduler":
         if me.scheduler_policy is None:
@@ -499,7 +525,8 @@ def simulations(
     values = _values(deployment, me, other)
     built, used, left_out = [], [], 0
     for case in cases:
-        absent = ("other" in case.needs and other is None) or (
+        # a push case's other source is a push source too (its buffer, its route, its replay table)
+        absent = ("other" in case.needs and (other is None or not other.has_all(case.needs))) or (
             "unread" in case.needs and not deployment.unread
         )
         if absent or not all(me.has(n) for n in case.needs):
@@ -624,25 +651,31 @@ def with_statement(deployment: Deployment, policy_name: str, sid: str, change: A
 # -- the docs table --------------------------------------------------------------------------------
 
 
-def readme_table(report: Report, subject: str) -> str:
-    """Each case once: as evaluated for `subject`, or (a case `subject` cannot have) for the first
-    other source that has it."""
-    sources = sorted({o.subject for o in report.outcomes})
-    order = [subject, *[s for s in sources if s != subject]]
+def readme_table(reports: Mapping[str, Report], subject: str) -> str:
+    """Each case once: as evaluated for `subject`, or (a case `subject` cannot have) for the first other
+    source that has it, the deployments (example name -> its report) in the order given."""
+    outcomes = [o for report in reports.values() for o in report.outcomes]
+    order = [subject]
+    for report in reports.values():
+        order += sorted({o.subject for o in report.outcomes} - {subject})
     rows: dict[int, Outcome] = {}
     for name in order:
-        for o in report.outcomes:
+        for o in outcomes:
             if o.subject == name:
                 rows.setdefault(o.case.number, o)
-    allowed = sum(1 for o in report.outcomes if o.decision == "Allowed")
-    denied, failed = len(report.outcomes) - allowed, len(report.failures)
+    allowed = sum(1 for o in outcomes if o.decision == "Allowed")
+    denied, failed = len(outcomes) - allowed, sum(len(r.failures) for r in reports.values())
+    sources = " and ".join(
+        f"the {len({o.subject for o in r.outcomes})} sources of `examples/{example}`"
+        for example, r in reports.items()
+    )
     header = (
-        f"{len(report.outcomes)} requests evaluated (the {len(rows)} cases below, for each of the "
-        f"{len(sources)} sources of `examples/multi-source` that can have them; {report.left_out} left "
-        f"out): {allowed} allowed, {denied} denied, {failed} not as expected; every statement of every "
-        f"policy matched by at least one request. Each row is evaluated for `{subject}` (a window source "
-        "with orchestration), or for the first other source when it cannot have the case (the other "
-        "source: the next one).\n\n"
+        f"{len(outcomes)} requests evaluated (the {len(rows)} cases below, for each of {sources} that can "
+        f"have them; {sum(r.left_out for r in reports.values())} left out): {allowed} allowed, {denied} "
+        f"denied, {failed} not as expected; every statement of every policy matched by at least one "
+        f"request. Each row is evaluated for `{subject}` (a window source with orchestration), or for the "
+        "first other source that can have the case (a push case: a source of `examples/push`; the other "
+        "source: the next one of the same deployment).\n\n"
         "| # | group | who | request | resource | expected | result | source |\n"
         "|---:|---|---|---|---|---|---|---|\n"
     )
@@ -654,17 +687,17 @@ def readme_table(report: Report, subject: str) -> str:
             f"| {o.case.number} | {o.case.group} | {o.case.who} | {o.case.title} (`{o.case.action}`) | "
             f"`{_short(o.case.resource)}` | {o.case.expect} | {result} | {o.subject} |"
         )
-    return header + "\n".join(lines) + "\n\n" + _per_policy(report)
+    return header + "\n".join(lines) + "\n\n" + _per_policy(outcomes)
 
 
-def _per_policy(report: Report) -> str:
+def _per_policy(outcomes: list[Outcome]) -> str:
     """How many requests each kind of policy decided (its allow granted, or its deny refused)."""
     counts: dict[str, list[int]] = {}
-    for o in report.outcomes:
+    for o in outcomes:
         for name in o.deciders:
             kind = name.split(":", 1)[0]
             counts.setdefault(kind, [0, 0])[0 if o.decision == "Allowed" else 1] += 1
-    implicit = sum(1 for o in report.outcomes if o.decision == "ImplicitlyDenied")
+    implicit = sum(1 for o in outcomes if o.decision == "ImplicitlyDenied")
     rows = [f"| {kind} | {allowed} | {denied} |" for kind, (allowed, denied) in sorted(counts.items())]
     return (
         "Per policy, over all sources: the requests in which its allow statements granted access, or its "
@@ -689,28 +722,35 @@ def readme_section(text: str) -> str:
 
 
 def main() -> None:
-    import tempfile
-
-    from tests.conftest import applied_example, multi_source_variables
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--update-docs", action="store_true", help="rewrite the matrix table of docs/security.md"
     )
     args = parser.parse_args()
-    with (
-        tempfile.TemporaryDirectory() as workdir,
-        applied_example("multi-source", Path(workdir), multi_source_variables) as applied,
-    ):
-        out = applied["outputs"]
-        deployment = read_deployment(applied["endpoint"], out["lake"], out["sources"])
-        report = evaluate(deployment)
-    print(describe(report) or f"{len(report.outcomes)} requests as expected; every statement exercised")
+    reports = {example: _applied_report(example) for example in MATRIX_EXAMPLES}
+    for example, report in reports.items():
+        summary = f"{len(report.outcomes)} requests as expected; every statement exercised"
+        print(f"examples/{example}: {describe(report) or summary}")
     if args.update_docs:
         MATRIX_DOC.write_text(
-            replace_readme_section(MATRIX_DOC.read_text(), readme_table(report, MATRIX_SUBJECT))
+            replace_readme_section(MATRIX_DOC.read_text(), readme_table(reports, MATRIX_SUBJECT))
         )
-    raise SystemExit(1 if report.failures or report.uncovered else 0)
+    raise SystemExit(1 if any(r.failures or r.uncovered for r in reports.values()) else 0)
+
+
+def _applied_report(example: str) -> Report:
+    """The matrix over examples/<example>, applied to a fresh local AWS (stopped after)."""
+    import tempfile
+
+    from tests.conftest import applied_example, multi_source_variables, push_variables
+
+    variables = {"multi-source": multi_source_variables, "push": push_variables}[example]
+    with (
+        tempfile.TemporaryDirectory() as workdir,
+        applied_example(example, Path(workdir), variables) as applied,
+    ):
+        out = applied["outputs"]
+        return evaluate(read_deployment(applied["endpoint"], out["lake"], out["sources"]))
 
 
 if __name__ == "__main__":

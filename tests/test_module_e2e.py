@@ -148,9 +148,9 @@ def test_key_bucket_and_function_read_back(deployed):
 def test_the_applied_policies_pass_the_evaluation_matrix(deployed):
     """The same matrix as tests/test_policy_matrix.py, on a source with its own lake: one scheduled
     bearer-token source without `orchestration`, read by its own reader policy (the source's
-    reader_policy_json), so the cases that need a second source, a state machine, a rotating refresh token
-    or a source the reader was not given are left out, and so is the check that every statement is
-    exercised."""
+    reader_policy_json), so the cases that need a second source, a state machine, a rotating refresh token,
+    a source the reader was not given or a push source are left out, and so is the check that every
+    statement is exercised."""
     out = deployed["outputs"]
     lake = {k: out[k] for k in ("bucket_name", "kms_key_arn")} | {"alarm_topic_arn": out["sns_topic_arn"]}
     ((source_id, source),) = out["sources"].items()
@@ -165,7 +165,7 @@ def test_the_applied_policies_pass_the_evaluation_matrix(deployed):
     report = evaluate(deployment)
     assert not report.failures, describe(report)
     assert len(report.outcomes) == len(load_cases()) - report.left_out
-    absent = {"other", "orchestration", "backfill", "rotates", "unread"}  # its auth is bearer
+    absent = {"other", "orchestration", "backfill", "rotates", "unread", "push"}  # bearer, pull
     assert report.left_out == sum(1 for c in load_cases() if absent & set(c.needs))
     assert any(o.case.who == "reader" for o in report.outcomes)
 

@@ -1,4 +1,4 @@
-"""The policy evaluation matrix against examples/multi-source as applied to the local AWS.
+"""The policy evaluation matrix against examples/multi-source and examples/push as applied to the local AWS.
 
 moto evaluates no IAM policy: these tests are what proves the policies on AWS's terms. The policies are
 read back from the local AWS (what the real provider rendered and sent), each request of
@@ -62,9 +62,14 @@ def test_every_request_reaches_the_decision_aws_must_reach(report, deployment):
     # or without a rotating refresh token; the others none of the refresh token's
     events = [o for o in report.outcomes if o.subject == "events"]
     assert deployment.sources["events"].auth_type == "oauth2_refresh_token"
-    not_for_events = {"unorchestrated", "not_rotating"}
+    not_for_events = {"unorchestrated", "not_rotating", "push", "replay"}
     assert len(events) == len(cases) - sum(1 for c in cases if not_for_events & set(c.needs))
     assert not [o for o in report.outcomes if o.subject != "events" and "rotates" in o.case.needs]
+    # no push source here: the push cases are left out, every pull case (its secret) is evaluated
+    assert not [o for o in report.outcomes if o.case.group == "push" or "push" in o.case.needs]
+    assert {o.case.number for o in report.outcomes if "pull" in o.case.needs} == {
+        c.number for c in cases if "pull" in c.needs
+    }
     decisions = {o.decision for o in report.outcomes}
     assert decisions == {"Allowed", "ImplicitlyDenied", "ExplicitlyDenied"}
     # the lake's reader policy: evaluated for each of its reader_sources, against invoices' data (not one)
@@ -162,8 +167,9 @@ def test_every_statement_of_every_policy_is_exercised(report, deployment):
     assert len(deployment.policies()) == 4 + 4 * 4 + 3 * 3 + 2 * 2 + 1
 
 
-def test_the_security_page_shows_this_matrix(report):
-    assert readme_section(MATRIX_DOC.read_text()) == readme_table(report, MATRIX_SUBJECT), (
+def test_the_security_page_shows_this_matrix(report, push_report):
+    table = readme_table({"multi-source": report, "push": push_report}, MATRIX_SUBJECT)
+    assert readme_section(MATRIX_DOC.read_text()) == table, (
         "the policy matrix in docs/security.md is stale: run `make policy-matrix`"
     )
 
@@ -370,3 +376,190 @@ def test_a_wider_reader_policy_fails_the_matrix(deployment):
     } <= failing_titles(listing)
     direct = evaluate(with_statement(deployment, "reader", "UseKeyViaS3ForTheChosenDataOnly", key_directly))
     assert "the reader decrypts with the key directly (not through S3)" in failing_titles(direct)
+
+
+# -- push sources (examples/push: two push sources sharing one lake) --------------------------------
+
+PUSH_SOURCES = {"stripe-events", "github-events"}
+
+
+@pytest.fixture(scope="module")
+def push_deployment(push_sources) -> Deployment:
+    out = push_sources["outputs"]
+    return read_deployment(push_sources["endpoint"], out["lake"], out["sources"])
+
+
+@pytest.fixture(scope="module")
+def push_report(push_deployment):
+    return evaluate(push_deployment)
+
+
+def test_every_push_deployment_request_reaches_its_decision(push_report, push_deployment):
+    """The same matrix over two push sources: every push case for each (the other one as "other"), every
+    pull case a push source can have (its writer's S3, dead letters, logs; the lake's guards), and none
+    of what its writer legitimately lacks (its secret)."""
+    assert not push_report.failures, describe(push_report)
+    cases = load_cases()
+    sources = push_deployment.sources
+    assert set(sources) == PUSH_SOURCES and all(s.push is not None for s in sources.values())
+    assert len(push_report.outcomes) + push_report.left_out == len(cases) * len(sources)
+    push_cases = {c.number for c in cases if c.group == "push"}
+    assert len(push_cases) >= 50 and all("push" in c.needs for c in cases if c.group == "push")
+    evaluated = {(o.subject, o.case.number) for o in push_report.outcomes}
+    assert {(s, n) for s in PUSH_SOURCES for n in push_cases} <= evaluated
+    assert not [o for o in push_report.outcomes if "pull" in o.case.needs]
+    assert {o.decision for o in push_report.outcomes} == {"Allowed", "ImplicitlyDenied", "ExplicitlyDenied"}
+    # the ingress is a principal of its own: what it may do, its own role grants; and it carries its
+    # source's tag (the other source's secret policy refuses it by that tag)
+    ingress = [o for o in push_report.outcomes if o.case.who.startswith("ingress")]
+    for o in ingress:
+        if o.decision == "Allowed":
+            assert any(m.startswith(f"ingress-role:{o.subject}#") for m in o.matched), o.case.title
+    refused_by_tag = {
+        o.subject for o in ingress if any(m.endswith("#NoOtherSourceTouchesThisSecret") for m in o.matched)
+    }
+    assert refused_by_tag == PUSH_SOURCES
+
+
+def test_every_statement_of_the_push_policies_is_exercised(push_report, push_deployment):
+    assert not push_report.uncovered, describe(push_report)
+    # the lake (bucket, key, topic); per source: the writer's role, trust, secret and dead-letter queue,
+    # and the ingress role, its trust, the ingress function's resource policy, the buffer and the push DLQ
+    assert len(push_deployment.policies()) == 3 + 2 * (4 + 5)
+
+
+def test_the_ingress_permission_is_read_back_as_lambda_holds_it(push_deployment):
+    """Lambda turns a permission's source_arn and source_account into conditions on the statement; the
+    matrix evaluates that statement, so check its shape is the one AWS documents."""
+    for source_id, source in push_deployment.sources.items():
+        assert source.push is not None
+        (statement,) = source.push.invoke_policy.document["Statement"]
+        assert statement["Sid"] == "ApiGatewayInvokesFromOwnRouteOnly"
+        assert statement["Principal"] == {"Service": "apigateway.amazonaws.com"}
+        assert statement["Resource"] == source.names["ingress_function_arn"]
+        assert statement["Condition"] == {
+            "ArnLike": {"AWS:SourceArn": f"{source.names['api_arn']}/*/POST/hooks/{source_id}"},
+            "StringEquals": {"AWS:SourceAccount": push_deployment.account},
+        }
+        assert source.names["route_arn"] == f"{source.names['api_arn']}/$default/POST/hooks/{source_id}"
+
+
+def without_condition(key: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    def change(statement: dict[str, Any]) -> dict[str, Any]:
+        return {**statement, "Condition": {k: v for k, v in statement["Condition"].items() if k != key}}
+
+    return change
+
+
+def anywhere(statement: dict[str, Any]) -> dict[str, Any]:
+    return {**statement, "Resource": "*"}
+
+
+@pytest.mark.parametrize(
+    ("policy", "sid", "change", "must_fail"),
+    [
+        (
+            "ingress-role:stripe-events",
+            "DenyAllS3",
+            remove,
+            {
+                "the ingress writes into its source's prefix",
+                "with s3:* granted elsewhere, the ingress writes into its source's prefix",
+                "with s3:* granted elsewhere, the ingress reads its source's data",
+            },
+        ),
+        (
+            "ingress-invoke:stripe-events",
+            "ApiGatewayInvokesFromOwnRouteOnly",
+            without_condition("ArnLike"),
+            {
+                "API Gateway invokes the ingress for another source's API",
+                "API Gateway invokes the ingress for another route of the same API",
+                "API Gateway invokes the ingress for another method on the route",
+            },
+        ),
+        (
+            "ingress-invoke:stripe-events",
+            "ApiGatewayInvokesFromOwnRouteOnly",
+            lambda statement: {**statement, "Principal": "*", "Condition": {}},
+            {
+                "API Gateway invokes the ingress for another source's API",
+                "API Gateway invokes the ingress for another route of the same API",
+                "API Gateway invokes the ingress for another method on the route",
+                "API Gateway invokes the ingress for another account's API (same id and route)",
+                "another account invokes the ingress function",
+                "a role of this account without grants invokes the ingress function (no public permission)",
+            },
+        ),
+        (
+            "ingress-trust:stripe-events",
+            "LambdaOfThisAccountOnly",
+            without_condition("StringEquals"),
+            {"Lambda assumes the ingress role for another account"},
+        ),
+        (
+            "ingress-role:stripe-events",
+            "SendToOwnBufferOnly",
+            anywhere,
+            {
+                "the ingress sends to another source's buffer",
+                "the ingress sends straight to the push dead-letter queue",
+            },
+        ),
+        (
+            "ingress-role:stripe-events",
+            "ClaimOwnReplayKeysOnly",
+            lambda statement: {**anywhere(statement), "Action": "dynamodb:*"},
+            {
+                "the ingress claims a key in another source's replay table",
+                "the ingress reads its replay table (the claim's condition decides; no read)",
+            },
+        ),
+        (
+            "role:stripe-events",
+            "ReceiveFromOwnBufferOnly",
+            lambda statement: {**statement, "Action": "sqs:*"},
+            {"the writer sends to its buffer"},
+        ),
+        (
+            "push-buffer:stripe-events",
+            "DenyInsecureTransport",
+            remove,
+            {"the ingress queues an event without TLS"},
+        ),
+    ],
+    ids=[
+        "ingress-without-DenyAllS3",
+        "permission-without-source-arn",
+        "public-permission",
+        "ingress-trust-without-source-account",
+        "ingress-sends-anywhere",
+        "ingress-reads-and-claims-anywhere",
+        "writer-sends-to-its-buffer",
+        "buffer-without-tls-deny",
+    ],
+)
+def test_a_broken_push_policy_fails_the_matrix(push_deployment, policy, sid, change, must_fail):
+    """Exactly the cases the statement stands for fail, for the source whose policy broke."""
+    broken = evaluate(with_statement(push_deployment, policy, sid, change))
+    assert {o.subject for o in broken.failures} == {"stripe-events"}, describe(broken)
+    assert failing_titles(broken) == must_fail, describe(broken)
+
+
+def test_a_writer_that_keeps_the_pull_sources_secret_grants_fails_the_matrix(push_deployment):
+    """The writer role as a pull source has it: its secret and the key through Secrets Manager for it
+    (the ingress role's statements of the same source are exactly those)."""
+    broken = copy.deepcopy(push_deployment)
+    source = broken.sources["stripe-events"]
+    assert source.push is not None
+    kept = [
+        s
+        for s in source.push.ingress_policy.document["Statement"]
+        if s["Sid"] in ("ReadOwnSecretOnly", "UseKeyViaSecretsManager")
+    ]
+    assert len(kept) == 2
+    source.role_policy.document["Statement"] += kept
+    assert failing_titles(evaluate(broken)) == {
+        "the writer reads its signing secrets",
+        "the writer decrypts its secret through Secrets Manager",
+    }
