@@ -18,6 +18,8 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import random
+import secrets
 import statistics
 import tempfile
 import time
@@ -36,14 +38,25 @@ WINDOW_SECONDS = 5
 
 
 def event(number: int, run: str) -> bytes:
-    """A Stripe-like event of about EVENT_BYTES bytes."""
+    """A Stripe-like event of about EVENT_BYTES bytes: invoice lines with random ids and amounts, so
+    that it compresses like real JSON does (not like a run of one character)."""
+    lines: list[dict[str, Any]] = []
     body = {
         "id": f"evt_{run}_{number}",
         "object": "event",
         "type": "invoice.paid",
         "created": int(time.time()),
     }
-    body["data"] = {"object": {"lines": "x" * (EVENT_BYTES - len(json.dumps(body)) - 40), "n": number}}
+    body["data"] = {"object": {"lines": lines}}
+    while len(json.dumps(body)) < EVENT_BYTES:
+        lines.append(
+            {
+                "id": "il_" + secrets.token_hex(8),
+                "amount": random.randint(1, 10**6),
+                "price": "price_" + secrets.token_hex(6),
+                "description": f"Plan {random.choice('ABCDEFGH')} x {random.randint(1, 50)}",
+            }
+        )
     return json.dumps(body).encode()
 
 
