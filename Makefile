@@ -80,7 +80,26 @@ backfill: venv ## start a backfill on AWS: make backfill SOURCE=source.json FROM
 stop: ## stop the servers `make demo KEEP=1` (or `make demo-push KEEP=1`) left running
 	@$(if $(wildcard $(PY)),$(PY),$(PYTHON)) -m scripts.demo --stop
 
-test: lint tf-fmt tf-validate tf-test checkov py-test ## everything CI runs
+# pytest waits much of its time (on the applies' polling, on subprocesses), so it runs beside the other
+# checks, and they run one after another (CHECKS_IN_TURN, below); two jobs at a time also install the
+# virtual environments two at a time. --output-sync prints each step's output whole, when it ends, and
+# pytest's summary line is printed again last.
+test: ## everything CI runs: pytest beside lint, tf-fmt, tf-validate, tf-test and checkov in turn
+	@$(MAKE) --no-print-directory --jobs=2 --output-sync=target CHECKS_IN_TURN=1 \
+	  py-test lint tf-fmt tf-validate tf-test checkov
+	@tail -n 1 .pytest.out && rm -f .pytest.out
+
+ifdef CHECKS_IN_TURN
+# One at a time beside pytest: more would only share the same two cores, and tf-validate and tf-test
+# run terraform init in the same folders. The long ones yield the CPU to pytest (nice), whose tests of
+# deadlines and timeouts measure time; they get what pytest leaves while it waits.
+tf-fmt: | lint
+tf-validate: | tf-fmt
+tf-test: | tf-validate
+checkov: | tf-test
+BESIDE_PYTEST := nice -n 10
+PYTEST_OUT := | tee .pytest.out
+endif
 
 docs: venv ## regenerate the generated tables (docs/inputs-outputs.md, docs/handler-contract.md, submodule READMEs)
 	$(PY) -m scripts.docs
@@ -102,8 +121,11 @@ lint: venv $(TF_CLI_CONFIG_FILE) ## ruff, mypy (strict) on lambda_src, terraform
 	$(VENV)/bin/mypy
 	terraform fmt -check -recursive
 
+# Two pytest-xdist workers, one test file at a time each (the files sharing an applied session fixture
+# as one): tests/xdist_units.py. PYTEST_WORKERS=0 runs them in this one process, in file order.
+PYTEST_WORKERS ?= 2
 py-test: venv $(IAMLINT_VENV)/.installed $(IAMSIM_DIR)/.installed $(TF_CLI_CONFIG_FILE) ## pytest: handler, packaging, local-AWS shims, module applied end to end, policy evaluation matrix
-	$(PY) -m pytest
+	$(PY) -m pytest $(if $(filter-out 0,$(PYTEST_WORKERS)),-n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder) $(PYTEST_OUT)
 
 tf-fmt: $(TF_CLI_CONFIG_FILE) ## terraform fmt -check on every configuration
 	terraform fmt -check -recursive -diff
@@ -111,18 +133,18 @@ tf-fmt: $(TF_CLI_CONFIG_FILE) ## terraform fmt -check on every configuration
 tf-validate: $(TF_CLI_CONFIG_FILE) ## terraform validate on the root, the submodules and every example
 	@for dir in $(TF_DIRS); do \
 	  echo "validate $$dir"; \
-	  (cd $$dir && $(TF_INIT) >/dev/null && terraform validate -no-color); \
+	  (cd $$dir && $(BESIDE_PYTEST) $(TF_INIT) >/dev/null && $(BESIDE_PYTEST) terraform validate -no-color); \
 	done
 
 tf-test: $(TF_CLI_CONFIG_FILE) ## terraform test: rendered policies in three partitions (offline), settings and input validation
 	@for dir in $(TF_TEST_DIRS); do \
 	  echo "terraform test $$dir"; \
-	  (cd $$dir && $(TF_INIT) >/dev/null && terraform test -no-color); \
+	  (cd $$dir && $(BESIDE_PYTEST) $(TF_INIT) >/dev/null && $(BESIDE_PYTEST) terraform test -no-color); \
 	done
 
 checkov: $(CHECKOV_VENV)/.installed ## checkov on the module: zero failures, every skip inline with its reason
 	@# checkov exits 0 when it cannot parse a file (and then checks nothing in it): fail on that too.
-	$(CHECKOV_VENV)/bin/checkov --directory . --framework terraform --skip-download --compact --quiet \
+	$(BESIDE_PYTEST) $(CHECKOV_VENV)/bin/checkov --directory . --framework terraform --skip-download --compact --quiet \
 	  --skip-path examples --skip-path tests --skip-path $(VENV) --skip-path $(CHECKOV_VENV) --skip-path $(IAMLINT_VENV) --skip-path $(IAMSIM_DIR) \
 	  | tee .checkov.out
 	@! grep -q "Parsing errors" .checkov.out || { echo "checkov could not parse a file (see above): it checked nothing in it"; exit 1; }
@@ -135,6 +157,6 @@ package: venv ## build the Lambda zip into dist/ (for package_path on runners wi
 	rm -f .package-files.json
 
 clean: ## remove virtual environments, build output and Terraform working files
-	rm -rf $(VENV) $(CHECKOV_VENV) $(IAMLINT_VENV) $(IAMSIM_DIR) .build dist .demo .tfcli.rc .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(CHECKOV_VENV) $(IAMLINT_VENV) $(IAMSIM_DIR) .build dist .demo .tfcli.rc .pytest_cache .ruff_cache .pytest.out
 	find . -name .terraform -type d -prune -exec rm -rf {} +
 	find . -name '.terraform.lock.hcl' -delete

@@ -26,6 +26,24 @@ from lake_ingest.__main__ import LocalContext
 REGION = "us-east-1"
 
 
+@pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist: unknown without it
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """`--dist loadfile`, the files sharing an applied session fixture as one unit (tests/xdist_units.py)."""
+    if config.getoption("dist") != "loadfile":
+        return None
+    from tests.xdist_units import FilesSharingAnApplyRunTogether
+
+    return FilesSharingAnApplyRunTogether(config, log)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """On a pytest-xdist worker, the longest units first (tests/xdist_units.py); alone, file order."""
+    if os.environ.get("PYTEST_XDIST_WORKER") is not None:
+        from tests.xdist_units import longest_first
+
+        items.sort(key=longest_first)
+
+
 @pytest.fixture(scope="session")
 def aws_endpoint() -> Iterator[str]:
     """A moto server (S3, Secrets Manager, KMS, ...) for the whole session."""
