@@ -726,6 +726,11 @@ variable "push" {
     condition     = try(var.push.signature, "") != "header" || can(regex("^[A-Za-z0-9-]{1,64}$", var.push.header_name))
     error_message = "push.header_name is required with signature = \"header\": the name of the header that carries the shared secret (letters, digits and hyphens, e.g. \"X-Webhook-Token\")."
   }
+
+  validation {
+    condition     = var.push == null || try(var.push.signature == "header" || var.push.header_name == null, true)
+    error_message = "push.header_name is only for signature = \"header\" (the ${try(var.push.signature, "")} style reads its own signature headers): remove it, or set signature = \"header\"."
+  }
   validation {
     condition     = var.push == null || try(var.push.tolerance_seconds >= 1 && var.push.tolerance_seconds <= 3600 && floor(var.push.tolerance_seconds) == var.push.tolerance_seconds, false)
     error_message = "push.tolerance_seconds must be a whole number of seconds from 1 to 3600 (Stripe and Slack use 300)."

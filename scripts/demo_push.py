@@ -154,7 +154,10 @@ def exercise(
         source_file.write_text(outputs["sources"][source]["source_json"])
         rows = _rows_once_written(source_file, endpoint, DEMO_ROWS[source], expected)
         shown[source] = rows
-        show(f"    python -m lake_ingest query --config {source_file.name} --named latest")
+        shown_file = source_file.relative_to(ROOT) if source_file.is_relative_to(ROOT) else source_file
+        show(
+            f"    python -m lake_ingest query --config {shown_file} --endpoint-url {endpoint} --named latest"
+        )
         for line in query(source_file, endpoint, "latest", rows=5):
             show("        " + line)
     return shown
@@ -214,7 +217,12 @@ def main() -> int:
         if keep:
             record_servers(servers, SERVERS_FILE)
             servers.clear()
-            print(f"    KEEP=1: the local AWS stays up at {endpoint}; stop it with: make stop")
+            urls = {
+                s: local_push_url(u, str(servers[0].http_api_url)) for s, u in outputs["push_urls"].items()
+            }
+            print(f"    KEEP=1: the local AWS stays up at {endpoint} (.demo/push/local-aws.url)")
+            print("    local push URLs: " + ", ".join(f"{s} {u}" for s, u in urls.items()))
+            print("    send your own events: docs/push.md#trying-it-locally; stop it with: make stop")
         return 0
     except HarnessError as error:
         print(f"\nDEMO FAILED: {error}", file=sys.stderr)

@@ -442,6 +442,14 @@ run "rejects_push_with_orchestration" {
   expect_failures = [var.push]
 }
 
+run "rejects_header_name_with_a_signing_style" {
+  command = plan
+  variables {
+    push = { signature = "stripe", header_name = "X-Token" }
+  }
+  expect_failures = [var.push]
+}
+
 run "rejects_header_style_without_header_name" {
   command = plan
   variables {

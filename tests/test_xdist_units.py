@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from tests.xdist_units import FILES_SHARING_IT, SHARED_SESSION_FIXTURE, file_of, unit_of
+from tests.xdist_units import FILES_SHARING_IT, SHARED_SESSION_FIXTURES, file_of, unit_of
 
 
 def test_every_file_using_the_shared_apply_is_in_its_unit_and_only_those(request: pytest.FixtureRequest):
-    """A file missing from the list would apply examples/multi-source a second time on the other worker;
-    a file listed that no longer uses it would keep the rest of its tests on that one worker."""
+    """A file missing from the list would apply examples/multi-source or examples/push a second time on
+    the other worker; a file listed that no longer uses them would keep its tests on that one worker."""
     items = request.session.items
-    using = {file_of(i.nodeid) for i in items if SHARED_SESSION_FIXTURE in getattr(i, "fixturenames", ())}
+    using = {
+        file_of(i.nodeid) for i in items if set(SHARED_SESSION_FIXTURES) & set(getattr(i, "fixturenames", ()))
+    }
     collected = {file_of(i.nodeid) for i in items}
     assert using <= FILES_SHARING_IT, sorted(using - FILES_SHARING_IT)
     assert FILES_SHARING_IT & collected <= using, sorted((FILES_SHARING_IT & collected) - using)

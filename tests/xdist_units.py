@@ -1,8 +1,9 @@
 """How `make py-test` shares the tests between two pytest-xdist workers (`pytest -n 2 --dist loadfile`).
 
 WHY: each test file is one unit of work, so a module fixture that applies or plans a configuration
-runs once; and the files that share the session fixture `multi_source` (examples/multi-source applied,
-about 90 s) are ONE unit, so no second worker applies it again. xdist's own `--dist loadgroup` would
+runs once; and the files that share the session fixtures `multi_source` (examples/multi-source applied,
+about 90 s) and `push_sources` (examples/push, about 120 s; the policy matrix reads both) are ONE unit,
+so no second worker applies either again. xdist's own `--dist loadgroup` would
 group them by a mark, but with pytest 9.2 it silently stops grouping (pytest-dev/pytest-xdist#1386).
 tests/test_xdist_units.py fails when a file using the fixture is missing from the list below.
 """
@@ -12,15 +13,16 @@ from __future__ import annotations
 import pytest
 from xdist.scheduler import LoadFileScheduling
 
-SHARED_SESSION_FIXTURE = "multi_source"
+SHARED_SESSION_FIXTURES = ("multi_source", "push_sources")
 FILES_SHARING_IT = frozenset(
     {
         "tests/test_multi_source_e2e.py",
         "tests/test_orchestration_e2e.py",
         "tests/test_policy_matrix.py",
+        "tests/test_push_e2e.py",
     }
 )
-SHARED_UNIT = f"the files sharing {SHARED_SESSION_FIXTURE}"
+SHARED_UNIT = f"the files sharing {' or '.join(SHARED_SESSION_FIXTURES)}"
 
 
 def file_of(nodeid: str) -> str:
