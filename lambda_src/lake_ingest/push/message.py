@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from ..state_doc import iso
 from .config import HEADER_PREFIX, PushConfig
 
 SQS_MAX_MESSAGE_BYTES = 262144
@@ -62,11 +63,6 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def iso_ms(moment: datetime) -> str:
-    """UTC ISO-8601 with milliseconds and Z: "2026-12-04T09:00:05.120Z"."""
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 def build(
     text: str,
     event_id: str,
@@ -79,8 +75,8 @@ def build(
     safe = sqs_safe(text)
     attributes = {
         "event_id": event_id,
-        "received_at": iso_ms(received_at),
-        "event_time": iso_ms(event_time or received_at),
+        "received_at": iso(received_at),
+        "event_time": iso(event_time or received_at),
         "encoding": "text" if safe else "base64",
         "signature": style,
     }

@@ -35,6 +35,7 @@ from ..observability import logger, metrics
 from ..publishing import Publisher
 from ..records_zone import hive_timestamp, json_string, line_head, records_key, typed_columns
 from ..sink import MANIFEST_NAME, S3Sink, run_prefix
+from ..state_doc import iso
 from .queued_event import PushEvent, UndecodableMessage, decode, message_id
 
 RUN_ID_PREFIX = "push-"
@@ -117,8 +118,8 @@ class BatchWriter:
             "source_id": self._config.source_id,
             "run_id": run_id,
             "partition_date": partition_date,
-            "started_at": _iso(now),
-            "finished_at": _iso(datetime.now(UTC)),
+            "started_at": iso(now),
+            "finished_at": iso(datetime.now(UTC)),
             "duration_ms": round((time.monotonic() - started) * 1000, 1),
             "attempt": ATTEMPT,
             "push": {"messages": len(events), "message_ids": sorted(e.message_id for e in events)},
@@ -157,10 +158,6 @@ class BatchWriter:
             **counts,
             "records_object": {"key": stored.key, "bytes": stored.raw_bytes, **counts},
         }
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def handle(event: Mapping[str, Any], s3_client: Any, env: Mapping[str, str] | None = None) -> dict[str, Any]:
