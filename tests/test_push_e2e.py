@@ -10,16 +10,14 @@ matrix (tests/test_policy_matrix.py), not here.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
 import uuid
 from typing import Any
 
 import pytest
+from scripts.demo import query as demo_query
 from scripts.demo_push import exercise
-from scripts.harness import ROOT, local_client
+from scripts.harness import local_client
 from scripts.webhooks import Answer, post, signed_headers
 
 from tests.conftest import GITHUB_SECRET, STRIPE_SECRET
@@ -47,12 +45,9 @@ def send_stripe(
 
 
 def query(push: dict[str, Any], source: str, named: str) -> list[dict[str, Any]]:
-    command = [sys.executable, "-m", "lake_ingest", "query", "--config", str(push["source_files"][source])]
-    command += ["--endpoint-url", push["endpoint"], "--named", named, "--json"]
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "lambda_src"), **LOCAL_CREDENTIALS}
-    done = subprocess.run(command, capture_output=True, text=True, env=env, check=False, cwd=ROOT)
-    assert done.returncode == 0, done.stderr[-2000:]
-    rows: list[dict[str, Any]] = json.loads(done.stdout)["rows"]
+    """A documented query's rows, as `make demo-push` runs the query command (HarnessError on failure)."""
+    (output,) = demo_query(push["source_files"][source], push["endpoint"], named, as_json=True)
+    rows: list[dict[str, Any]] = json.loads(output)["rows"]
     return rows
 
 
@@ -89,7 +84,12 @@ LOCAL_CREDENTIALS = {
 
 @pytest.fixture(scope="module")
 def push(push_sources):
-    return push_sources
+    """The deployment, with the local AWS's dummy credentials in the environment the query command and
+    the demo's steps inherit."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in LOCAL_CREDENTIALS.items():
+            patch.setenv(name, value)
+        yield push_sources
 
 
 def test_signed_events_become_rows_once_each_and_the_newest_wins(push):
@@ -251,10 +251,8 @@ def test_a_second_plan_shows_no_changes(push):
     assert plan.returncode == 0, plan.stdout[-3000:]
 
 
-def test_the_push_demo_runs_on_the_deployment(push, monkeypatch):
+def test_the_push_demo_runs_on_the_deployment(push):
     """`make demo-push`'s steps after the apply (scripts/demo_push.py exercise), on this deployment."""
-    for name, value in LOCAL_CREDENTIALS.items():
-        monkeypatch.setenv(name, value)
     said: list[str] = []
     keys = {"stripe-events": STRIPE_SECRET, "github-events": GITHUB_SECRET}
     rows = exercise(push, keys=keys, show=said.append)
